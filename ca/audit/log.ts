@@ -1,0 +1,269 @@
+/**
+ * The audit trail: an append-only JSON-lines file in which every entry holds the SHA-256 of the
+ * previous one, so editing, deleting or reordering an entry breaks the chain. The chain head
+ * (sequence number and hash of the newest entry) is signed with the home's audit key, so rewriting
+ * the whole chain, or cutting entries off its end, is caught as well: only the holder of the
+ * passphrase can sign a new head.
+ *
+ *   audit/log.jsonl   {seq, time, operator, station, action, outcome, ..., prev, hash}
+ *   audit/head.json   {seq, hash, time, signature}: signed over "trustline-audit-head/1 <seq> <hash>"
+ *
+ * An append made without the audit key (an operation that failed before the passphrase was
+ * accepted) is chained but leaves the signed head where it was; `verify` reports how many entries
+ * follow the signed head. Writers hold the home lock.
+ */
+import { createHash, verify as nodeVerify } from "node:crypto";
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import { createReadStream } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { TrustlineError } from "../errors.js";
+import { SIGNATURE_ALGORITHMS, type Signer } from "../keys/signer.js";
+import { writeFileAtomic } from "../store/atomic.js";
+import { publicKeyFromSpki } from "../x509/keys.js";
+import { canonicalJson } from "./canonical-json.js";
+
+export type AuditAction =
+  | "init"
+  | "ca.create"
+  | "ca.export"
+  | "certificate.intent"
+  | "certificate.issue"
+  | "certificate.reject"
+  | "certificate.fail";
+
+export type AuditOutcome = "ok" | "rejected" | "failed";
+
+/** What a caller records; the log adds seq, time, prev and hash. */
+export interface AuditEvent {
+  readonly action: AuditAction;
+  readonly outcome: AuditOutcome;
+  readonly operator: string;
+  readonly station: string;
+  readonly ca?: string;
+  readonly serial?: string;
+  readonly requestSha256?: string;
+  readonly subject?: string;
+  readonly profile?: string;
+  readonly batch?: string | null;
+  readonly reason?: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditEntry extends AuditEvent {
+  readonly seq: number;
+  readonly time: string;
+  readonly prev: string;
+  readonly hash: string;
+}
+
+export interface AuditHead {
+  readonly seq: number;
+  readonly hash: string;
+  readonly time: string;
+  /** base64 DER signature by the audit key. */
+  readonly signature: string;
+}
+
+export type AuditVerdict =
+  | { readonly intact: true; readonly entries: number; readonly signedThrough: number; readonly unsignedTail: number; readonly head: AuditHead }
+  | { readonly intact: false; readonly entries: number; readonly firstBad: number; readonly problem: string };
+
+export const GENESIS = "0".repeat(64);
+
+export function entryHash(entry: Omit<AuditEntry, "hash">): string {
+  return createHash("sha256").update(canonicalJson(entry)).digest("hex");
+}
+
+function headMessage(seq: number, hash: string): Buffer {
+  return Buffer.from(`trustline-audit-head/1 ${seq} ${hash}`, "utf8");
+}
+
+export class AuditLog {
+  readonly #dir: string;
+  readonly #logPath: string;
+  readonly #headPath: string;
+  readonly #clock: () => Date;
+
+  constructor(dir: string, clock: () => Date) {
+    this.#dir = dir;
+    this.#logPath = join(dir, "log.jsonl");
+    this.#headPath = join(dir, "head.json");
+    this.#clock = clock;
+  }
+
+  create(): void {
+    mkdirSync(this.#dir, { recursive: true });
+  }
+
+  /** The newest complete entry, read from the end of the file; cuts a torn last line (caller holds the lock). */
+  #lastEntry(repair: boolean): AuditEntry | undefined {
+    if (!existsSync(this.#logPath)) return undefined;
+    const fd = openSync(this.#logPath, repair ? "r+" : "r");
+    try {
+      let size = fstatSync(fd).size;
+      if (size === 0) return undefined;
+      let window = 1 << 14;
+      for (;;) {
+        const len = Math.min(size, window);
+        const buf = Buffer.alloc(len);
+        readSync(fd, buf, 0, len, size - len);
+        if (buf[len - 1] !== 10) {
+          // Torn final line: nothing after the last newline was ever acknowledged.
+          const nl = buf.lastIndexOf(10);
+          if (nl === -1 && len < size) {
+            window *= 4;
+            continue;
+          }
+          if (!repair) {
+            size = size - len + nl + 1;
+            if (size <= 0) return undefined;
+            continue;
+          }
+          ftruncateSync(fd, size - len + nl + 1);
+          fsyncSync(fd);
+          size = size - len + nl + 1;
+          if (size === 0) return undefined;
+          continue;
+        }
+        const prevNl = buf.lastIndexOf(10, len - 2);
+        if (prevNl === -1 && len < size) {
+          window *= 4;
+          continue;
+        }
+        const line = buf.toString("utf8", prevNl + 1, len - 1);
+        try {
+          return JSON.parse(line) as AuditEntry;
+        } catch (e) {
+          throw new TrustlineError("AUDIT_TAMPERED", `the last audit entry is not valid JSON; run "trustline audit verify"`, { cause: e });
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Append events in order, durably; with `signer`, sign the new head. Returns the entries written.
+   * Caller holds the home lock.
+   */
+  async append(events: readonly AuditEvent[], signer: Signer | undefined): Promise<AuditEntry[]> {
+    const last = this.#lastEntry(true);
+    let prev = last?.hash ?? GENESIS;
+    let seq = last?.seq ?? 0;
+    const time = this.#clock().toISOString();
+    const entries: AuditEntry[] = [];
+    for (const event of events) {
+      seq += 1;
+      const body = { ...event, seq, time, prev };
+      const hash = entryHash(body);
+      entries.push({ ...body, hash });
+      prev = hash;
+    }
+    if (entries.length > 0) {
+      const data = Buffer.from(entries.map((e) => `${JSON.stringify(e)}\n`).join(""), "utf8");
+      const fd = openSync(this.#logPath, "a", 0o600);
+      try {
+        let written = 0;
+        while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    if (signer && seq > 0) await this.#signHead(seq, prev, signer);
+    return entries;
+  }
+
+  async #signHead(seq: number, hash: string, signer: Signer): Promise<void> {
+    const signature = await signer.sign(headMessage(seq, hash));
+    const head: AuditHead = { seq, hash, time: this.#clock().toISOString(), signature: Buffer.from(signature).toString("base64") };
+    writeFileAtomic(this.#headPath, `${JSON.stringify(head)}\n`, { mode: 0o600 });
+  }
+
+  readHead(): AuditHead | undefined {
+    if (!existsSync(this.#headPath)) return undefined;
+    try {
+      return JSON.parse(readFileSync(this.#headPath, "utf8")) as AuditHead;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async *entries(): AsyncIterable<{ line: number; text: string }> {
+    if (!existsSync(this.#logPath)) return;
+    const lines = createInterface({ input: createReadStream(this.#logPath, { encoding: "utf8" }), crlfDelay: Infinity });
+    let line = 0;
+    for await (const text of lines) {
+      line += 1;
+      yield { line, text };
+    }
+  }
+
+  /** Entries (parsed), optionally from a time on. Does not verify: see `verify`. */
+  async *read(since?: Date): AsyncIterable<AuditEntry> {
+    for await (const { text } of this.entries()) {
+      if (text.length === 0) continue;
+      let entry: AuditEntry;
+      try {
+        entry = JSON.parse(text) as AuditEntry;
+      } catch {
+        continue; // `audit verify` reports it; listing shows what is readable
+      }
+      if (since === undefined || new Date(entry.time) >= since) yield entry;
+    }
+  }
+
+  /**
+   * Check every link and hash, then the signed head. Names the first bad entry by its position in
+   * the file (1-based line = expected sequence number).
+   */
+  async verify(auditPublicKey: Uint8Array, signatureHash: (typeof SIGNATURE_ALGORITHMS)[keyof typeof SIGNATURE_ALGORITHMS]["hash"]): Promise<AuditVerdict> {
+    let prev = GENESIS;
+    let count = 0;
+    const hashes = new Map<number, string>();
+    const head = this.readHead();
+    for await (const { line, text } of this.entries()) {
+      const bad = (problem: string): AuditVerdict => ({ intact: false, entries: count, firstBad: line, problem });
+      let entry: AuditEntry;
+      try {
+        entry = JSON.parse(text) as AuditEntry;
+      } catch {
+        return bad(`entry ${line} is not valid JSON (edited or truncated)`);
+      }
+      if (entry.seq !== line) {
+        return bad(
+          entry.seq > line
+            ? `entry ${line} carries sequence number ${entry.seq}: ${entry.seq - line} entr${entry.seq - line === 1 ? "y was" : "ies were"} deleted before it`
+            : `entry ${line} carries sequence number ${entry.seq}: entries were reordered or duplicated`,
+        );
+      }
+      const { hash, ...body } = entry;
+      if (entryHash(body) !== hash) return bad(`entry ${line} was edited: its content does not match its hash`);
+      if (entry.prev !== prev) return bad(`entry ${line} does not follow entry ${line - 1}: the chain is broken (an entry was deleted, inserted or swapped)`);
+      prev = hash;
+      count = line;
+      if (head && line === head.seq) hashes.set(line, hash);
+    }
+    if (!head) {
+      return count === 0
+        ? { intact: false, entries: 0, firstBad: 1, problem: "the audit log is empty and has no signed head: it was deleted" }
+        : { intact: false, entries: count, firstBad: 1, problem: "the signed chain head (audit/head.json) is missing" };
+    }
+    const key = publicKeyFromSpki(auditPublicKey);
+    let signatureOk = false;
+    try {
+      signatureOk = nodeVerify(signatureHash, headMessage(head.seq, head.hash), key, Buffer.from(head.signature, "base64"));
+    } catch {
+      signatureOk = false;
+    }
+    if (!signatureOk) return { intact: false, entries: count, firstBad: head.seq, problem: "the chain head's signature does not verify with the audit key" };
+    if (head.seq > count) {
+      return { intact: false, entries: count, firstBad: count + 1, problem: `the signed head covers ${head.seq} entries but the log has ${count}: entries ${count + 1}..${head.seq} were deleted` };
+    }
+    if (hashes.get(head.seq) !== head.hash) {
+      return { intact: false, entries: count, firstBad: head.seq, problem: `entry ${head.seq} does not match the signed head: the chain up to it was rewritten` };
+    }
+    return { intact: true, entries: count, signedThrough: head.seq, unsignedTail: count - head.seq, head };
+  }
+}

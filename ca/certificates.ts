@@ -1,0 +1,56 @@
+/** Looking up issued certificates and their trace: who certified what, when, where, under which policy. */
+import { PROFILES } from "../policy/index.js";
+import { TrustlineError } from "./errors.js";
+import type { Home } from "./home.js";
+import { toPem } from "./pem.js";
+import { type CertificateFilter, type CertificateRecord, type CertificateStatus, statusAt } from "./store/types.js";
+import { parseCertificate, summarizeCertificate, type CertificateSummary } from "./x509/inspect.js";
+import { normalizeSerial } from "./x509/serial.js";
+
+export interface CertificateTrace extends Omit<CertificateRecord, "der"> {
+  readonly status: CertificateStatus;
+  readonly profileTitle: string;
+  readonly certificate: CertificateSummary;
+  readonly pem: string;
+}
+
+function trace(record: CertificateRecord, now: Date): CertificateTrace {
+  const der = new Uint8Array(Buffer.from(record.der, "base64"));
+  const { der: _omit, ...rest } = record;
+  void _omit;
+  return {
+    ...rest,
+    status: statusAt(record, now),
+    profileTitle: PROFILES[record.profile]?.title ?? record.profile,
+    certificate: summarizeCertificate(parseCertificate(der)),
+    pem: toPem(der, "CERTIFICATE"),
+  };
+}
+
+/** A certificate and its trace, by serial (any case, colons allowed) or by the certificate itself. */
+export async function showCertificate(home: Home, query: { serial: string } | { certificate: Uint8Array }): Promise<CertificateTrace> {
+  const serial = "serial" in query ? normalizeSerial(query.serial) : parseCertificate(query.certificate).serialNumber.toLowerCase().replace(/^(00)+(?=..)/, "");
+  const record = await home.inventory.getCertificate(serial);
+  if (!record) {
+    throw new TrustlineError("NOT_FOUND", `no certificate with serial ${serial} was issued by this home (${home.dir})`, { details: { serial } });
+  }
+  if ("certificate" in query) {
+    const given = parseCertificate(query.certificate);
+    if (Buffer.compare(Buffer.from(given.rawData), Buffer.from(record.der, "base64")) !== 0) {
+      throw new TrustlineError("NOT_FOUND", `serial ${serial} is in the inventory, but the given certificate is not the one this home issued under it`, { details: { serial } });
+    }
+  }
+  return trace(record, home.clock());
+}
+
+export type ListedCertificate = Omit<CertificateRecord, "der"> & { readonly status: CertificateStatus };
+
+/** Records matching the filter, streamed (the inventory may hold millions). */
+export async function* listCertificates(home: Home, filter: CertificateFilter = {}): AsyncIterable<ListedCertificate> {
+  const now = home.clock();
+  for await (const record of home.inventory.query(filter, now)) {
+    const { der: _omit, ...rest } = record;
+    void _omit;
+    yield { ...rest, status: statusAt(record, now) };
+  }
+}

@@ -1,0 +1,216 @@
+/** The CA hierarchy: create a home (root + device + firmware CAs), add issuing CAs, list and export them. */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { type CaProfileName, type KeyAlgorithm, PROFILES } from "../policy/index.js";
+import { TrustlineError } from "./errors.js";
+import { Home, type HomeOptions } from "./home.js";
+import { DEFAULT_SCRYPT } from "./keys/encrypted-pkcs8.js";
+import { getCa, issueCertificate, chainOf, sha256Hex, caCertificateDer } from "./issue.js";
+import { fsyncDirectory } from "./store/atomic.js";
+import type { CaRecord, HomeState } from "./store/state.js";
+import { describePublicKey, publicKeyFromSpki } from "./x509/keys.js";
+import { parseCertificate, summarizeCertificate, type CertificateSummary } from "./x509/inspect.js";
+import { FileKeyBackend } from "./keys/file-backend.js";
+
+export const CA_ALGORITHMS: readonly KeyAlgorithm[] = ["p256", "p384", "rsa3072", "rsa4096"];
+export const DEFAULT_BASE_URL = "http://127.0.0.1:8080";
+const CA_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+
+export interface InitOptions extends HomeOptions {
+  readonly organization: string;
+  readonly algorithm?: KeyAlgorithm;
+  readonly baseUrl?: string;
+}
+
+export interface InitResult {
+  readonly home: string;
+  readonly organization: string;
+  readonly baseUrl: string;
+  readonly cas: readonly CaSummary[];
+  readonly operator: string;
+}
+
+export interface CaSummary {
+  readonly name: string;
+  readonly profile: CaProfileName;
+  readonly parent: string | null;
+  readonly subject: string;
+  readonly serial: string;
+  readonly keyAlgorithm: KeyAlgorithm;
+  readonly keyUri: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+}
+
+function normalizeBaseUrl(input: string): string {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new TrustlineError("USAGE", `--base-url "${input}" is not a URL (e.g. http://pki.example.com)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new TrustlineError("USAGE", `--base-url must be http or https (RFC 5280 recommends http for CRLs and AIA)`);
+  if (url.search || url.hash) throw new TrustlineError("USAGE", "--base-url must not have a query or fragment");
+  return url.toString().replace(/\/+$/, "");
+}
+
+export function summarizeCa(ca: CaRecord): CaSummary {
+  return {
+    name: ca.name,
+    profile: ca.profile,
+    parent: ca.parent,
+    subject: ca.subject,
+    serial: ca.serial,
+    keyAlgorithm: ca.keyAlgorithm,
+    keyUri: ca.keyUri,
+    notBefore: ca.notBefore,
+    notAfter: ca.notAfter,
+  };
+}
+
+/**
+ * Create a home: root CA, issuing CAs "device" and "firmware", the audit key and the first (admin)
+ * operator. Built in a temporary sibling directory and renamed into place, so a crash leaves either
+ * no home or a complete one. Refuses an existing, non-empty directory.
+ */
+export async function initHome(options: InitOptions): Promise<InitResult> {
+  const target = resolve(options.home);
+  if (existsSync(target) && readdirSync(target).length > 0) {
+    throw new TrustlineError("ALREADY_EXISTS", `${target} already exists and is not empty; refusing to overwrite a CA home`);
+  }
+  const algorithm = options.algorithm ?? "p256";
+  if (!CA_ALGORITHMS.includes(algorithm)) throw new TrustlineError("USAGE", `--algorithm must be one of ${CA_ALGORITHMS.join(", ")}`);
+  const baseUrl = normalizeBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL);
+  mkdirSync(dirname(target), { recursive: true });
+  const staging = join(dirname(target), `.${basename(target)}.init-${randomBytes(6).toString("hex")}`);
+  mkdirSync(staging, { mode: 0o700 });
+  try {
+    const home = Home.at({ ...options, home: staging });
+    const clock = home.clock;
+    const salt = randomBytes(16);
+    const kdf = { ...DEFAULT_SCRYPT, salt };
+    const keys = new FileKeyBackend(staging, kdf, home.passphrase);
+    const auditKey = await keys.generate("p256", "audit");
+    const state: HomeState = {
+      format: "trustline-home/1",
+      organization: options.organization,
+      baseUrl,
+      createdAt: clock().toISOString(),
+      kdf: { salt: salt.toString("base64"), cost: kdf.cost, blockSize: kdf.blockSize, parallelization: kdf.parallelization },
+      auditKey: { keyUri: auditKey.uri, keyAlgorithm: auditKey.algorithm, publicKey: Buffer.from(auditKey.publicKey).toString("base64") },
+      cas: {},
+      operators: { [home.actor.operator]: { id: home.actor.operator, role: "admin", createdAt: clock().toISOString() } },
+    };
+    home.inventory.create();
+    home.audit.create();
+    await home.transaction(async () => {
+      await home.stateFile.create(state);
+      home.setState(state);
+      await home.record([{ action: "init", outcome: "ok", ...home.who, details: { organization: options.organization, algorithm, baseUrl } }]);
+    });
+    await createCa(home, { name: "root", profile: "root-ca", algorithm });
+    await createCa(home, { name: "device", profile: "device-ca", parent: "root", algorithm });
+    await createCa(home, { name: "firmware", profile: "firmware-ca", parent: "root", algorithm });
+    if (existsSync(target)) rmdirSync(target); // empty (checked above)
+    renameSync(staging, target);
+    fsyncDirectory(dirname(target));
+    return {
+      home: target,
+      organization: options.organization,
+      baseUrl,
+      cas: Object.values(home.state.cas).map(summarizeCa),
+      operator: home.actor.operator,
+    };
+  } catch (e) {
+    rmSync(staging, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export interface CreateCaOptions {
+  readonly name: string;
+  readonly profile: CaProfileName;
+  /** The parent CA (the root); absent for the root itself. */
+  readonly parent?: string;
+  readonly algorithm?: KeyAlgorithm;
+  readonly validityDays?: number;
+}
+
+/** Create a CA: a new key in the key backend and a certificate from its parent (or self-signed root). */
+export async function createCa(home: Home, options: CreateCaOptions): Promise<CaSummary> {
+  const { name, profile } = options;
+  if (!CA_NAME.test(name)) throw new TrustlineError("USAGE", `CA name "${name.slice(0, 40)}" must be 1-32 lowercase letters, digits and -, starting and ending with a letter or digit`);
+  if (Object.hasOwn(home.state.cas, name)) throw new TrustlineError("ALREADY_EXISTS", `a CA named "${name}" already exists`);
+  if (profile === "root-ca" && options.parent !== undefined) throw new TrustlineError("USAGE", "a root CA has no parent");
+  if (profile !== "root-ca" && options.parent === undefined) throw new TrustlineError("USAGE", `a ${profile} needs a parent CA (--parent root)`);
+  if (options.parent !== undefined) getCa(home, options.parent);
+  const algorithm = options.algorithm ?? (options.parent ? getCa(home, options.parent).keyAlgorithm : "p256");
+  if (!CA_ALGORITHMS.includes(algorithm)) throw new TrustlineError("USAGE", `CA keys must be one of ${CA_ALGORITHMS.join(", ")}`);
+
+  const keyRef = await home.keys.generate(algorithm, name);
+  const publicKey = publicKeyFromSpki(keyRef.publicKey);
+  const selfSigner = profile === "root-ca" ? await home.keys.signer(keyRef) : undefined;
+  const issued = await issueCertificate(home, {
+    profile,
+    ca: options.parent,
+    commonNames: [name],
+    spki: keyRef.publicKey,
+    key: describePublicKey(publicKey),
+    requestSha256: sha256Hex(keyRef.publicKey),
+    keySource: "generated",
+    ...(options.validityDays !== undefined ? { validityDays: options.validityDays } : {}),
+    ...(selfSigner ? { selfSigner } : {}),
+  });
+  const record: CaRecord = {
+    name,
+    profile,
+    parent: options.parent ?? null,
+    keyUri: keyRef.uri,
+    keyAlgorithm: algorithm,
+    certificate: issued.pem,
+    serial: issued.record.serial,
+    subject: issued.record.subject,
+    notBefore: issued.record.notBefore,
+    notAfter: issued.record.notAfter,
+    createdAt: home.clock().toISOString(),
+  };
+  await home.transaction(async () => {
+    await home.updateState((s) => {
+      if (Object.hasOwn(s.cas, name)) throw new TrustlineError("STORE_CONFLICT", `a CA named "${name}" was created meanwhile by another process`);
+      return { ...s, cas: { ...s.cas, [name]: record } };
+    });
+    await home.record([{ action: "ca.create", outcome: "ok", ...home.who, ca: name, serial: record.serial, profile, subject: record.subject, details: { parent: record.parent, keyUri: record.keyUri } }]);
+  });
+  return summarizeCa(record);
+}
+
+export function listCas(home: Home): CaSummary[] {
+  return Object.values(home.state.cas).map(summarizeCa);
+}
+
+export interface CaDetails extends CaSummary {
+  readonly certificate: string;
+  readonly summary: CertificateSummary;
+  readonly profileTitle: string;
+}
+
+export function showCa(home: Home, name: string): CaDetails {
+  const ca = getCa(home, name);
+  return { ...summarizeCa(ca), certificate: ca.certificate, profileTitle: PROFILES[ca.profile].title, summary: summarizeCertificate(parseCertificate(caCertificateDer(ca))) };
+}
+
+/** The CA certificate (PEM), with `chain` also its parents up to and including the root. Audited. */
+export async function exportCa(home: Home, name: string, options: { chain?: boolean } = {}): Promise<string> {
+  const ca = getCa(home, name);
+  const pems = options.chain ? [...chainOf(home, name), getCa(home, rootOf(home, name)).certificate] : [ca.certificate];
+  const unique = [...new Set(pems)];
+  await home.transaction(() => home.record([{ action: "ca.export", outcome: "ok", ...home.who, ca: name, serial: ca.serial, details: { chain: options.chain === true } }]));
+  return unique.join("");
+}
+
+function rootOf(home: Home, name: string): string {
+  let ca = getCa(home, name);
+  while (ca.parent !== null) ca = getCa(home, ca.parent);
+  return ca.name;
+}

@@ -1,0 +1,163 @@
+/**
+ * A CA home: the directory holding one CA hierarchy's state. Opening a home wires the pieces
+ * (state file, key backend, certificate inventory, audit log, lock) and reads only the small state
+ * file: never the inventory.
+ *
+ *   <home>/state.json        configuration, CAs, operators (lowdb)
+ *   <home>/keys/             encrypted CA and audit keys (file key backend)
+ *   <home>/inventory/        issued certificates (append-only segments + index)
+ *   <home>/audit/            hash-chained audit log and its signed head
+ *   <home>/.lock             held while writing
+ */
+import { userInfo } from "node:os";
+import { resolve, join } from "node:path";
+import { TrustlineError } from "./errors.js";
+import { AuditLog, type AuditEntry, type AuditEvent } from "./audit/log.js";
+import type { KeyBackend, PassphraseSource } from "./keys/backend.js";
+import { FileKeyBackend } from "./keys/file-backend.js";
+import type { Signer } from "./keys/signer.js";
+import { FileInventory } from "./store/file-inventory.js";
+import { withLock } from "./store/lock.js";
+import { type HomeState, StateFile } from "./store/state.js";
+
+export type Clock = () => Date;
+
+/** Who is acting and where: recorded with every certificate and audit entry. */
+export interface Actor {
+  readonly operator: string;
+  readonly station: string;
+}
+
+export interface HomeOptions {
+  /** The home directory (CLI: --home, TRUSTLINE_HOME, default ./pki). */
+  readonly home: string;
+  /** Asked only when a private key must be opened. */
+  readonly passphrase?: PassphraseSource;
+  readonly clock?: Clock;
+  readonly operator?: string;
+  readonly station?: string;
+}
+
+export function defaultActor(options: Pick<HomeOptions, "operator" | "station">): Actor {
+  let osUser = "unknown";
+  try {
+    osUser = userInfo().username;
+  } catch {
+    /* no passwd entry (containers) */
+  }
+  return { operator: options.operator || osUser, station: options.station || "unspecified" };
+}
+
+export const noPassphrase: PassphraseSource = async () => {
+  throw new TrustlineError("PASSPHRASE_REQUIRED", "this operation opens a CA key: give the passphrase with --passphrase-file, TRUSTLINE_PASSPHRASE or on a terminal");
+};
+
+export class Home {
+  readonly dir: string;
+  readonly clock: Clock;
+  readonly actor: Actor;
+  readonly stateFile: StateFile;
+  readonly inventory: FileInventory;
+  readonly audit: AuditLog;
+  readonly passphrase: PassphraseSource;
+  #state: HomeState | undefined;
+  #keys: KeyBackend | undefined;
+  #auditSigner: Promise<Signer> | undefined;
+
+  private constructor(options: HomeOptions) {
+    this.dir = resolve(options.home);
+    this.clock = options.clock ?? (() => new Date());
+    this.actor = defaultActor(options);
+    this.passphrase = memoize(options.passphrase ?? noPassphrase);
+    this.stateFile = new StateFile(join(this.dir, "state.json"));
+    this.inventory = new FileInventory(join(this.dir, "inventory"));
+    this.audit = new AuditLog(join(this.dir, "audit"), this.clock);
+  }
+
+  /** A Home object for a directory that may not be initialised yet (used by init). */
+  static at(options: HomeOptions): Home {
+    return new Home(options);
+  }
+
+  /** Open an initialised home: reads state.json only. */
+  static async open(options: HomeOptions): Promise<Home> {
+    const home = new Home(options);
+    home.#state = await home.stateFile.read();
+    return home;
+  }
+
+  get state(): HomeState {
+    if (!this.#state) throw new TrustlineError("CONFIG_INVALID", `the home at ${this.dir} is not open`);
+    return this.#state;
+  }
+
+  /** Re-read the state (after another process may have changed it). */
+  async refresh(): Promise<HomeState> {
+    this.#state = await this.stateFile.read();
+    return this.#state;
+  }
+
+  /** Update state.json under the lock the caller holds. */
+  async updateState(change: (s: HomeState) => HomeState): Promise<HomeState> {
+    this.#state = await this.stateFile.update(change);
+    return this.#state;
+  }
+
+  setState(state: HomeState): void {
+    this.#state = state;
+  }
+
+  get keys(): KeyBackend {
+    if (!this.#keys) {
+      const kdf = this.state.kdf;
+      this.#keys = new FileKeyBackend(this.dir, { ...kdf, salt: Buffer.from(kdf.salt, "base64") }, this.passphrase);
+    }
+    return this.#keys;
+  }
+
+  /** Run `fn` holding the home's exclusive write lock. */
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return withLock(join(this.dir, ".lock"), fn);
+  }
+
+  auditSigner(): Promise<Signer> {
+    if (!this.#auditSigner) {
+      const key = this.state.auditKey;
+      this.#auditSigner = this.keys.signer({ uri: key.keyUri, algorithm: key.keyAlgorithm, publicKey: Buffer.from(key.publicKey, "base64") });
+      this.#auditSigner.catch(() => (this.#auditSigner = undefined));
+    }
+    return this.#auditSigner;
+  }
+
+  /**
+   * Record events (caller holds the lock). The head is signed when the audit key opens; when it
+   * cannot (no or wrong passphrase), the entries are still chained and written.
+   */
+  async record(events: readonly AuditEvent[], options: { sign?: boolean } = {}): Promise<AuditEntry[]> {
+    let signer: Signer | undefined;
+    if (options.sign !== false) {
+      try {
+        signer = await this.auditSigner();
+      } catch {
+        signer = undefined;
+      }
+    }
+    return this.audit.append(events, signer);
+  }
+
+  /** Audit fields for "who and where". */
+  get who(): { operator: string; station: string } {
+    return { operator: this.actor.operator, station: this.actor.station };
+  }
+}
+
+function memoize(source: PassphraseSource): PassphraseSource {
+  let value: Promise<string> | undefined;
+  return () => {
+    if (!value) {
+      value = source();
+      value.catch(() => (value = undefined));
+    }
+    return value;
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Trustline's public API. Everything the CLI does is a function here; nothing else is exported.
+ */
+export { TrustlineError, isTrustlineError, type ErrorCode } from "./errors.js";
+export { Home, type HomeOptions, type Actor, type Clock } from "./home.js";
+export type { PassphraseSource, KeyBackend, KeyRef } from "./keys/backend.js";
+export type { Signer, SignatureAlgorithm } from "./keys/signer.js";
+export {
+  initHome,
+  createCa,
+  listCas,
+  showCa,
+  exportCa,
+  CA_ALGORITHMS,
+  DEFAULT_BASE_URL,
+  type InitOptions,
+  type InitResult,
+  type CaSummary,
+  type CaDetails,
+  type CreateCaOptions,
+} from "./hierarchy.js";
+export { issueDeviceCertificate, generateDeviceCertificate, issueSignerCertificate, type RequestOptions, type GeneratedDevice } from "./leaf-certificates.js";
+export type { IssuedCertificate } from "./issue.js";
+export { showCertificate, listCertificates, type CertificateTrace, type ListedCertificate } from "./certificates.js";
+export type { CertificateRecord, CertificateFilter, CertificateStatus, Store } from "./store/types.js";
+export { verifyAuditLog, readAuditLog } from "./audit/operations.js";
+export type { AuditEntry, AuditEvent, AuditVerdict, AuditHead } from "./audit/log.js";
+export { parseCsr, type ParsedCsr } from "./x509/csr.js";
+export { summarizeCertificate, parseCertificate, parseCertificates, type CertificateSummary } from "./x509/inspect.js";
+export { normalizeSerial } from "./x509/serial.js";
+export { toPem, pemBlocks } from "./pem.js";
+export * as policy from "../policy/index.js";

@@ -1,0 +1,250 @@
+/**
+ * The issuing pipeline, shared by every profile (order matters):
+ *   1. the request is parsed and its proof of possession verified (by the caller: CSR or generated key);
+ *   2. the policy engine turns request + profile into a template, or every violation (audited, refused);
+ *   3. audit "intent" -> sign -> inventory record (durable) -> audit "issued" -> hand out.
+ * A crash at any step leaves no certificate handed out without its record, and no record without
+ * its audit entry.
+ */
+import { createHash, verify as nodeVerify, X509Certificate } from "node:crypto";
+import {
+  evaluate,
+  type IssuanceRequest,
+  type IssuerFacts,
+  type KeyDescription,
+  PROFILES,
+  type ProfileName,
+  type Violation,
+} from "../policy/index.js";
+import { TrustlineError } from "./errors.js";
+import type { Home } from "./home.js";
+import type { KeyRef } from "./keys/backend.js";
+import { type Signer, SIGNATURE_ALGORITHMS } from "./keys/signer.js";
+import { derFromPemOrDer, toPem } from "./pem.js";
+import { children, content, readRoot, slice } from "./x509/der.js";
+import type { CaRecord } from "./store/state.js";
+import type { CertificateRecord } from "./store/types.js";
+import { signCertificate } from "./x509/certificate.js";
+import { subjectNameDer, subjectString } from "./x509/inspect.js";
+import { publicKeyFromSpki } from "./x509/keys.js";
+import { randomSerial, serialHex } from "./x509/serial.js";
+
+export interface IssuedCertificate {
+  readonly der: Uint8Array;
+  readonly pem: string;
+  /** Issuing CA certificates up to (not including) the root, PEM, nearest first. */
+  readonly chain: readonly string[];
+  readonly record: CertificateRecord;
+}
+
+export interface IssueParams {
+  readonly profile: ProfileName;
+  /** The issuing CA's name; undefined for a self-signed root (then `selfSigner` signs). */
+  readonly ca: string | undefined;
+  readonly commonNames: readonly string[];
+  readonly spki: Uint8Array;
+  readonly key: KeyDescription;
+  readonly requestSha256: string;
+  readonly keySource: CertificateRecord["keySource"];
+  readonly validityDays?: number;
+  readonly batch?: string | null;
+  /** The root's own key, for a self-signed certificate. */
+  readonly selfSigner?: Signer;
+}
+
+export function caKeyRef(ca: CaRecord): KeyRef {
+  return { uri: ca.keyUri, algorithm: ca.keyAlgorithm, publicKey: spkiOfCa(ca) };
+}
+
+function caDer(ca: CaRecord): Uint8Array {
+  return derFromPemOrDer(Buffer.from(ca.certificate), ["CERTIFICATE"])!;
+}
+
+const caPublicKeys = new Map<string, Uint8Array>();
+
+/** The CA's SubjectPublicKeyInfo, read from its certificate (cached per certificate). */
+function spkiOfCa(ca: CaRecord): Uint8Array {
+  let spki = caPublicKeys.get(ca.certificate);
+  if (!spki) {
+    spki = new Uint8Array(new X509Certificate(Buffer.from(caDer(ca))).publicKey.export({ format: "der", type: "spki" }));
+    caPublicKeys.set(ca.certificate, spki);
+  }
+  return spki;
+}
+
+export function caCertificateDer(ca: CaRecord): Uint8Array {
+  return caDer(ca);
+}
+
+export function getCa(home: Home, name: string): CaRecord {
+  const ca = Object.hasOwn(home.state.cas, name) ? home.state.cas[name] : undefined;
+  if (!ca) {
+    throw new TrustlineError("NOT_FOUND", `there is no CA named "${name}" in this home; known: ${Object.keys(home.state.cas).join(", ") || "none"}`);
+  }
+  return ca;
+}
+
+/** The CA's certificates from `name` up to but excluding the root, nearest first, PEM. */
+export function chainOf(home: Home, name: string): string[] {
+  const out: string[] = [];
+  for (let ca: CaRecord | undefined = getCa(home, name); ca && ca.parent !== null; ca = ca.parent ? getCa(home, ca.parent) : undefined) {
+    out.push(ca.certificate);
+  }
+  return out;
+}
+
+function issuerFacts(home: Home, ca: CaRecord | undefined, selfName: string): IssuerFacts {
+  return {
+    name: ca?.name ?? selfName,
+    profile: ca?.profile,
+    notBefore: new Date(ca?.notBefore ?? 0),
+    notAfter: new Date(ca?.notAfter ?? 8.64e15),
+    organization: home.state.organization,
+    baseUrl: home.state.baseUrl,
+  };
+}
+
+const signers = new WeakMap<Home, Map<string, Promise<Signer>>>();
+
+/** The CA's signer, opened once per Home (the passphrase is asked at most once). */
+export function caSigner(home: Home, ca: CaRecord): Promise<Signer> {
+  let byName = signers.get(home);
+  if (!byName) signers.set(home, (byName = new Map()));
+  let s = byName.get(ca.name);
+  if (!s) {
+    s = home.keys.signer(caKeyRef(ca));
+    s.catch(() => byName.delete(ca.name));
+    byName.set(ca.name, s);
+  }
+  return s;
+}
+
+export function policyDenied(profile: ProfileName, violations: readonly Violation[]): TrustlineError {
+  return new TrustlineError(
+    "POLICY_DENIED",
+    `the ${PROFILES[profile].title} profile refuses this request:\n${violations.map((v) => `  - ${v.message}`).join("\n")}`,
+    { details: { profile, violations } },
+  );
+}
+
+/** Record a refused request in the audit log (caller does not hold the lock). */
+export async function auditRejection(home: Home, event: { profile: string; ca?: string; requestSha256?: string; batch?: string | null; reason: string; code: string }): Promise<void> {
+  await home.transaction(() =>
+    home.record([
+      {
+        action: "certificate.reject",
+        outcome: "rejected",
+        ...home.who,
+        profile: event.profile,
+        ...(event.ca ? { ca: event.ca } : {}),
+        ...(event.requestSha256 ? { requestSha256: event.requestSha256 } : {}),
+        batch: event.batch ?? null,
+        reason: event.reason,
+        details: { code: event.code },
+      },
+    ]),
+  );
+}
+
+/** Run the pipeline. Refusals are audited and thrown as POLICY_DENIED. */
+export async function issueCertificate(home: Home, params: IssueParams): Promise<IssuedCertificate> {
+  const profile = PROFILES[params.profile];
+  const ca = params.ca === undefined ? undefined : getCa(home, params.ca);
+  const now = home.clock();
+  const extra: Violation[] =
+    params.commonNames.length === 1
+      ? []
+      : [{ code: "NAME_INVALID", message: params.commonNames.length === 0 ? "the request has no common name (CN)" : `the request has ${params.commonNames.length} common names; exactly one is allowed` }];
+  const request: IssuanceRequest = {
+    commonName: params.commonNames[0] ?? "",
+    publicKey: params.key,
+    ...(params.validityDays !== undefined ? { validityDays: params.validityDays } : {}),
+  };
+  const decision = evaluate(request, profile, issuerFacts(home, ca, request.commonName), now);
+  const violations = [...extra, ...(decision.ok ? [] : decision.violations)];
+  if (violations.length > 0 || !decision.ok) {
+    const error = policyDenied(params.profile, violations);
+    await auditRejection(home, {
+      profile: params.profile,
+      ...(ca ? { ca: ca.name } : {}),
+      requestSha256: params.requestSha256,
+      batch: params.batch ?? null,
+      reason: violations.map((v) => v.message).join("; "),
+      code: "POLICY_DENIED",
+    });
+    throw error;
+  }
+  const template = decision.template;
+  const signer = ca ? await caSigner(home, ca) : params.selfSigner;
+  if (!signer) throw new TrustlineError("KEY_UNAVAILABLE", "a self-signed certificate needs its own key");
+
+  const serialBytes = randomSerial();
+  const serial = serialHex(serialBytes);
+  const issuerDer = ca ? caDer(ca) : undefined;
+  const trace = {
+    ...home.who,
+    profile: params.profile,
+    ca: ca?.name ?? request.commonName,
+    serial,
+    requestSha256: params.requestSha256,
+    subject: template.subject.commonName,
+    batch: params.batch ?? null,
+  };
+  await home.transaction(() => home.record([{ action: "certificate.intent", outcome: "ok", ...trace }]));
+
+  let der: Uint8Array;
+  try {
+    der = await signCertificate(
+      {
+        serial: serialBytes,
+        template,
+        subjectPublicKey: params.spki,
+        issuerName: issuerDer ? subjectNameDer(issuerDer) : undefined,
+        issuerPublicKey: ca ? spkiOfCa(ca) : signer.publicKey,
+      },
+      signer,
+    );
+    // Check the signature before anything is stored: a faulty key backend must not produce a bad certificate.
+    if (!nodeVerify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, certTbs(der), publicKeyFromSpki(signer.publicKey), certSignature(der))) {
+      throw new TrustlineError("SIGNATURE_INVALID", `the key backend produced a signature that does not verify for CA "${trace.ca}"`);
+    }
+  } catch (e) {
+    await home.transaction(() => home.record([{ action: "certificate.fail", outcome: "failed", ...trace, reason: (e as Error).message }]));
+    throw e;
+  }
+
+  const record: CertificateRecord = {
+    serial,
+    ca: ca?.name ?? request.commonName,
+    profile: params.profile,
+    policyOids: [...template.policyOids],
+    subject: subjectString(der),
+    commonName: template.subject.commonName,
+    notBefore: template.notBefore.toISOString(),
+    notAfter: template.notAfter.toISOString(),
+    der: Buffer.from(der).toString("base64"),
+    requestSha256: params.requestSha256,
+    keySource: params.keySource,
+    operator: home.actor.operator,
+    station: home.actor.station,
+    batch: params.batch ?? null,
+    issuedAt: now.toISOString(),
+  };
+  await home.transaction(async () => {
+    await home.inventory.putCertificate(record);
+    await home.record([{ action: "certificate.issue", outcome: "ok", ...trace }]);
+  });
+  return { der, pem: toPem(der, "CERTIFICATE"), chain: ca ? chainOf(home, ca.name) : [], record };
+}
+
+function certTbs(der: Uint8Array): Uint8Array {
+  return slice(der, children(der, readRoot(der))[0]!);
+}
+function certSignature(der: Uint8Array): Uint8Array {
+  const sig = children(der, readRoot(der))[2]!;
+  return content(der, sig).subarray(1);
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}

@@ -1,0 +1,108 @@
+/** End-entity certificates: devices (from a CSR or with a key generated here) and firmware signers. */
+import { createPrivateKey, type KeyObject } from "node:crypto";
+import type { KeyAlgorithm } from "../policy/index.js";
+import { TrustlineError } from "./errors.js";
+import type { Home } from "./home.js";
+import { auditRejection, issueCertificate, sha256Hex, type IssuedCertificate } from "./issue.js";
+import { toPem } from "./pem.js";
+import { parseCsr, type ParsedCsr } from "./x509/csr.js";
+import { describePublicKey, generateKeyPair, spkiOf } from "./x509/keys.js";
+
+export interface RequestOptions {
+  /** Issuing CA name (default "device" for devices, "firmware" for signers). */
+  readonly ca?: string;
+  readonly batch?: string;
+  readonly validityDays?: number;
+}
+
+/** Parse and verify a CSR; a bad one is audited as a rejection and thrown as CSR_INVALID. */
+async function checkedCsr(home: Home, csr: Uint8Array, profile: string, options: RequestOptions): Promise<ParsedCsr> {
+  try {
+    return parseCsr(csr);
+  } catch (e) {
+    if (e instanceof TrustlineError) {
+      await auditRejection(home, {
+        profile,
+        ...(options.ca ? { ca: options.ca } : {}),
+        requestSha256: sha256Hex(csr),
+        batch: options.batch ?? null,
+        reason: e.message,
+        code: e.code,
+      });
+    }
+    throw e;
+  }
+}
+
+function validateBatch(batch: string | undefined): void {
+  if (batch !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(batch)) {
+    throw new TrustlineError("USAGE", `batch id "${batch.slice(0, 70)}" must be 1-64 letters, digits and . _ : -`);
+  }
+}
+
+/** A device certificate from the device's own CSR; the CSR's CN is the DPS registration ID. */
+export async function issueDeviceCertificate(home: Home, csr: Uint8Array, options: RequestOptions = {}): Promise<IssuedCertificate> {
+  validateBatch(options.batch);
+  const parsed = await checkedCsr(home, csr, "device", options);
+  return issueCertificate(home, {
+    profile: "device",
+    ca: options.ca ?? "device",
+    commonNames: parsed.commonNames,
+    spki: parsed.spki,
+    key: parsed.key,
+    requestSha256: parsed.sha256,
+    keySource: "csr",
+    batch: options.batch ?? null,
+    ...(options.validityDays !== undefined ? { validityDays: options.validityDays } : {}),
+  });
+}
+
+export interface GeneratedDevice extends IssuedCertificate {
+  /** The device's private key, unencrypted PKCS#8 PEM: for the device alone; write it with care. */
+  readonly privateKeyPem: string;
+  readonly privateKey: KeyObject;
+}
+
+/** Key and certificate for a device that cannot make its own key. */
+export async function generateDeviceCertificate(
+  home: Home,
+  registrationId: string,
+  options: RequestOptions & { algorithm?: KeyAlgorithm } = {},
+): Promise<GeneratedDevice> {
+  validateBatch(options.batch);
+  const { privateKey, publicKey } = await generateKeyPair(options.algorithm ?? "p256");
+  const spki = spkiOf(publicKey);
+  const issued = await issueCertificate(home, {
+    profile: "device",
+    ca: options.ca ?? "device",
+    commonNames: [registrationId],
+    spki,
+    key: describePublicKey(publicKey),
+    requestSha256: sha256Hex(spki),
+    keySource: "generated",
+    batch: options.batch ?? null,
+    ...(options.validityDays !== undefined ? { validityDays: options.validityDays } : {}),
+  });
+  const pkcs8 = privateKey.export({ format: "der", type: "pkcs8" });
+  return { ...issued, privateKey: createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" }), privateKeyPem: toPem(pkcs8, "PRIVATE KEY") };
+}
+
+/**
+ * A firmware-signing certificate for a person or a CI pipeline. The CSR's own subject is not used:
+ * the certificate names `name` (the signer) and the organisation.
+ */
+export async function issueSignerCertificate(home: Home, csr: Uint8Array, name: string, options: RequestOptions = {}): Promise<IssuedCertificate> {
+  validateBatch(options.batch);
+  const parsed = await checkedCsr(home, csr, "firmware-signer", { ...options, ca: options.ca ?? "firmware" });
+  return issueCertificate(home, {
+    profile: "firmware-signer",
+    ca: options.ca ?? "firmware",
+    commonNames: [name],
+    spki: parsed.spki,
+    key: parsed.key,
+    requestSha256: parsed.sha256,
+    keySource: "csr",
+    batch: options.batch ?? null,
+    ...(options.validityDays !== undefined ? { validityDays: options.validityDays } : {}),
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * The CA's small mutable state (configuration, CAs, operators): one lowdb JSON document, written
+ * atomically and durably (lowdb's own adapter renames but never fsyncs). Every change re-reads the
+ * file under the home lock, so two processes never overwrite each other's updates.
+ */
+import { readFile } from "node:fs/promises";
+import { Low, type Adapter } from "lowdb";
+import type { CaProfileName, KeyAlgorithm } from "../../policy/index.js";
+import { TrustlineError } from "../errors.js";
+import { writeFileAtomic } from "./atomic.js";
+
+export interface CaRecord {
+  readonly name: string;
+  readonly profile: CaProfileName;
+  /** The parent CA's name; null for the self-signed root. */
+  readonly parent: string | null;
+  readonly keyUri: string;
+  readonly keyAlgorithm: KeyAlgorithm;
+  /** The CA certificate, PEM. */
+  readonly certificate: string;
+  readonly serial: string;
+  readonly subject: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly createdAt: string;
+}
+
+export interface OperatorRecord {
+  readonly id: string;
+  readonly role: "admin" | "issuer" | "signer" | "auditor";
+  readonly createdAt: string;
+}
+
+export interface HomeState {
+  readonly format: "trustline-home/1";
+  readonly organization: string;
+  readonly baseUrl: string;
+  readonly createdAt: string;
+  /** scrypt parameters shared by the file-backend keys of this home (salt base64). */
+  readonly kdf: { readonly salt: string; readonly cost: number; readonly blockSize: number; readonly parallelization: number };
+  readonly auditKey: { readonly keyUri: string; readonly keyAlgorithm: KeyAlgorithm; readonly publicKey: string };
+  readonly cas: Readonly<Record<string, CaRecord>>;
+  readonly operators: Readonly<Record<string, OperatorRecord>>;
+}
+
+class DurableJsonFile implements Adapter<HomeState> {
+  constructor(private readonly path: string) {}
+
+  async read(): Promise<HomeState | null> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw e;
+    }
+    try {
+      return JSON.parse(text) as HomeState;
+    } catch (e) {
+      throw new TrustlineError("STORE_CORRUPT", `the home's state file ${this.path} is not valid JSON; restore it from a backup`, { cause: e });
+    }
+  }
+
+  async write(data: HomeState): Promise<void> {
+    writeFileAtomic(this.path, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
+  }
+}
+
+export class StateFile {
+  readonly #db: Low<HomeState | null>;
+  readonly path: string;
+
+  constructor(path: string) {
+    this.path = path;
+    this.#db = new Low<HomeState | null>(new DurableJsonFile(path) as unknown as Adapter<HomeState | null>, null);
+  }
+
+  async read(): Promise<HomeState> {
+    await this.#db.read();
+    const state = this.#db.data;
+    if (state === null) throw new TrustlineError("CONFIG_INVALID", `no CA home at ${this.path}; run "trustline init" first`);
+    if (state.format !== "trustline-home/1") throw new TrustlineError("CONFIG_INVALID", `${this.path} is not a Trustline home (format ${String(state.format)})`);
+    return state;
+  }
+
+  /** Create the file; fails if it exists (caller checks under the lock). */
+  async create(state: HomeState): Promise<void> {
+    this.#db.data = state;
+    await this.#db.write();
+  }
+
+  /** Read, change, write. Caller holds the home lock. */
+  async update(change: (state: HomeState) => HomeState): Promise<HomeState> {
+    const next = change(await this.read());
+    this.#db.data = next;
+    await this.#db.write();
+    return next;
+  }
+}

@@ -1,0 +1,67 @@
+/** What the CA keeps about every certificate it issued: the traceability record. */
+import type { ProfileName } from "../../policy/index.js";
+
+export interface CertificateRecord {
+  /** Lowercase hex, no colons, no leading 00 (the positive INTEGER's magnitude). */
+  readonly serial: string;
+  /** The issuing CA's name in this home. */
+  readonly ca: string;
+  readonly profile: ProfileName;
+  readonly policyOids: readonly string[];
+  /** RFC 4514 subject, e.g. "CN=dev-0001". */
+  readonly subject: string;
+  readonly commonName: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  /** The certificate, base64 DER. */
+  readonly der: string;
+  /** SHA-256 (hex) of the request: the CSR's DER, or the SPKI when the CA generated the key. */
+  readonly requestSha256: string;
+  readonly keySource: "csr" | "generated";
+  readonly operator: string;
+  readonly station: string;
+  readonly batch: string | null;
+  readonly issuedAt: string;
+}
+
+export type CertificateStatus = "valid" | "expired" | "not-yet-valid";
+
+export interface CertificateFilter {
+  readonly ca?: string;
+  readonly profile?: ProfileName;
+  readonly status?: CertificateStatus;
+  readonly operator?: string;
+  readonly station?: string;
+  readonly batch?: string;
+  /** Valid now and expiring within this many days. */
+  readonly expiringWithinDays?: number;
+}
+
+/** Durable certificate inventory. A record is on disk before the certificate is handed out. */
+export interface Store {
+  /** Rejects a duplicate serial with STORE_CONFLICT. */
+  putCertificate(record: CertificateRecord): Promise<void>;
+  getCertificate(serial: string): Promise<CertificateRecord | undefined>;
+  query(filter: CertificateFilter, now: Date): AsyncIterable<CertificateRecord>;
+}
+
+export function statusAt(record: Pick<CertificateRecord, "notBefore" | "notAfter">, now: Date): CertificateStatus {
+  if (now < new Date(record.notBefore)) return "not-yet-valid";
+  if (now >= new Date(record.notAfter)) return "expired";
+  return "valid";
+}
+
+export function matches(record: CertificateRecord, filter: CertificateFilter, now: Date): boolean {
+  if (filter.ca !== undefined && record.ca !== filter.ca) return false;
+  if (filter.profile !== undefined && record.profile !== filter.profile) return false;
+  if (filter.operator !== undefined && record.operator !== filter.operator) return false;
+  if (filter.station !== undefined && record.station !== filter.station) return false;
+  if (filter.batch !== undefined && record.batch !== filter.batch) return false;
+  const status = statusAt(record, now);
+  if (filter.status !== undefined && status !== filter.status) return false;
+  if (filter.expiringWithinDays !== undefined) {
+    if (status !== "valid") return false;
+    if (new Date(record.notAfter).getTime() - now.getTime() > filter.expiringWithinDays * 86_400_000) return false;
+  }
+  return true;
+}

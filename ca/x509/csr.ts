@@ -1,0 +1,100 @@
+/**
+ * PKCS#10 certification requests (RFC 2986): parse and verify the self-signature with node:crypto
+ * directly (importing a device key through WebCrypto costs more than the whole check).
+ */
+import { createHash, type KeyObject, verify as nodeVerify } from "node:crypto";
+import type { KeyDescription } from "../../policy/index.js";
+import { TrustlineError } from "../errors.js";
+import { derFromPemOrDer } from "../pem.js";
+import { children, content, DerError, oidText, readRoot, slice, type Tlv } from "./der.js";
+import { describePublicKey, publicKeyFromSpki } from "./keys.js";
+import { parseName, type NameAttribute } from "./name.js";
+
+export interface ParsedCsr {
+  readonly der: Uint8Array;
+  /** SHA-256 of the CSR's DER, hex: the request hash recorded with the certificate. */
+  readonly sha256: string;
+  readonly subject: readonly NameAttribute[];
+  readonly commonNames: readonly string[];
+  readonly spki: Uint8Array;
+  readonly publicKey: KeyObject;
+  readonly key: KeyDescription;
+}
+
+/** Signature algorithms accepted on a CSR, with the key type each needs. SHA-1 is refused. */
+const CSR_SIGNATURE_ALGORITHMS: Readonly<Record<string, { hash: string; keyType: "ec" | "rsa"; name: string }>> = {
+  "1.2.840.10045.4.3.2": { hash: "sha256", keyType: "ec", name: "ecdsa-with-SHA256" },
+  "1.2.840.10045.4.3.3": { hash: "sha384", keyType: "ec", name: "ecdsa-with-SHA384" },
+  "1.2.840.10045.4.3.4": { hash: "sha512", keyType: "ec", name: "ecdsa-with-SHA512" },
+  "1.2.840.113549.1.1.11": { hash: "sha256", keyType: "rsa", name: "sha256WithRSAEncryption" },
+  "1.2.840.113549.1.1.12": { hash: "sha384", keyType: "rsa", name: "sha384WithRSAEncryption" },
+  "1.2.840.113549.1.1.13": { hash: "sha512", keyType: "rsa", name: "sha512WithRSAEncryption" },
+};
+
+const invalid = (message: string, cause?: unknown) => new TrustlineError("CSR_INVALID", message, cause === undefined ? {} : { cause });
+
+/** Parse a PEM or DER CSR and verify its self-signature; any failure is CSR_INVALID. */
+export function parseCsr(input: Uint8Array): ParsedCsr {
+  const der = derFromPemOrDer(input, ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]);
+  if (!der || der.length === 0) throw invalid("the file holds no certificate request (expected a PEM CERTIFICATE REQUEST block or DER)");
+  let cri: Tlv, alg: Tlv, sig: Tlv, spkiTlv: Tlv, nameTlv: Tlv;
+  try {
+    const root = readRoot(der);
+    const top = children(der, root);
+    if (top.length !== 3) throw new DerError("a CertificationRequest has three parts");
+    [cri, alg, sig] = top as [Tlv, Tlv, Tlv];
+    const criParts = children(der, cri);
+    const [version, name, spki] = criParts;
+    if (!version || version.tag !== 0x02 || content(der, version).length !== 1 || content(der, version)[0] !== 0) throw new DerError("version must be 0 (v1)");
+    if (!name || name.tag !== 0x30 || !spki || spki.tag !== 0x30) throw new DerError("subject or public key missing");
+    nameTlv = name;
+    spkiTlv = spki;
+    if (sig.tag !== 0x03) throw new DerError("signature is not a BIT STRING");
+  } catch (e) {
+    throw invalid(`the file is not a well-formed PKCS#10 request: ${(e as Error).message}`, e);
+  }
+  const algOidTlv = children(der, alg)[0];
+  const algOid = algOidTlv ? oidText(content(der, algOidTlv)) : "";
+  const algorithm = CSR_SIGNATURE_ALGORITHMS[algOid];
+  if (!algorithm) {
+    throw invalid(
+      algOid === "1.2.840.113549.1.1.5" || algOid === "1.2.840.10045.4.1"
+        ? "the request is signed with SHA-1, which is not accepted; sign it with SHA-256 or stronger"
+        : `the request's signature algorithm ${algOid} is not supported (use ECDSA or RSA with SHA-256/384/512)`,
+    );
+  }
+  const spki = slice(der, spkiTlv);
+  let publicKey: KeyObject;
+  try {
+    publicKey = publicKeyFromSpki(spki);
+  } catch (e) {
+    throw invalid("the request's public key cannot be read", e);
+  }
+  if (publicKey.asymmetricKeyType !== algorithm.keyType) {
+    throw invalid(`the request is signed with ${algorithm.name} but holds a ${publicKey.asymmetricKeyType} key`);
+  }
+  const sigBits = content(der, sig);
+  if (sigBits[0] !== 0) throw invalid("the request's signature BIT STRING has unused bits");
+  let ok = false;
+  try {
+    ok = nodeVerify(algorithm.hash, slice(der, cri), publicKey, sigBits.subarray(1));
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw invalid("the request's signature does not verify: it was altered, or not signed by the key it holds (no proof of possession)");
+  let subject: NameAttribute[];
+  try {
+    subject = parseName(der, nameTlv);
+  } catch (e) {
+    throw invalid(`the request's subject cannot be read: ${(e as Error).message}`, e);
+  }
+  return {
+    der,
+    sha256: createHash("sha256").update(der).digest("hex"),
+    subject,
+    commonNames: subject.filter((a) => a.type === "CN").map((a) => a.value),
+    spki,
+    publicKey,
+    key: describePublicKey(publicKey),
+  };
+}

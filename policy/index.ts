@@ -1,0 +1,4 @@
+export * from "./oids.js";
+export * from "./names.js";
+export * from "./profiles.js";
+export * from "./engine.js";

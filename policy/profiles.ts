@@ -1,0 +1,141 @@
+/**
+ * Certificate profiles: WHAT may be issued. Each profile is a read-only value that names its
+ * certificate-policy OID and the section of certificate-policy.md that describes it; the policy
+ * engine (engine.ts) applies it to every request. A test checks that certificate-policy.md's
+ * profile tables say exactly what these values say.
+ */
+import { type ExtendedKeyUsage, POLICY_OIDS } from "./oids.js";
+
+export type ProfileName = "root-ca" | "device-ca" | "firmware-ca" | "device" | "firmware-signer" | "dps-verification";
+export type CaProfileName = "root-ca" | "device-ca" | "firmware-ca";
+
+/** Key algorithms, by the names the CLI and the policy document use. */
+export type KeyAlgorithm = "p256" | "p384" | "rsa2048" | "rsa3072" | "rsa4096";
+export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ["p256", "p384", "rsa2048", "rsa3072", "rsa4096"];
+
+/** RFC 5280 §4.2.1.3 key usage bits, by their ASN.1 names. */
+export type KeyUsage = "digitalSignature" | "nonRepudiation" | "keyEncipherment" | "dataEncipherment" | "keyAgreement" | "keyCertSign" | "cRLSign";
+
+/** How the subject of a certificate under this profile is named. */
+export type SubjectRule =
+  | "ca-name" //           CN = "<organisation> <CA name> CA", O = organisation
+  | "registration-id" //   CN = the DPS registration ID (from the CSR), nothing else
+  | "signer-name" //       CN = the signer's name (a person or a CI pipeline), O = organisation
+  | "verification-code"; // CN = the DPS verification code, nothing else
+
+export interface Profile {
+  readonly name: ProfileName;
+  readonly title: string;
+  /** Section of certificate-policy.md that describes this profile. */
+  readonly cpSection: string;
+  /** certificatePolicies written into the certificate (empty: extension omitted, as for a trust anchor). */
+  readonly policyOids: readonly string[];
+  /** The profiles of the CAs allowed to issue under this profile ("self": self-signed root). */
+  readonly issuedBy: "self" | readonly CaProfileName[];
+  /** basicConstraints (always critical): a CA with its pathLenConstraint, or an end entity. */
+  readonly basicConstraints: { readonly ca: true; readonly pathLen: number } | { readonly ca: false };
+  /** keyUsage (always critical). */
+  readonly keyUsage: readonly KeyUsage[];
+  /** extendedKeyUsage (non-critical); empty: extension omitted. */
+  readonly extendedKeyUsage: readonly ExtendedKeyUsage[];
+  readonly allowedKeys: readonly KeyAlgorithm[];
+  readonly validityDays: { readonly default: number; readonly max: number };
+  readonly subject: SubjectRule;
+  /** CRL distribution point and AIA (OCSP, caIssuers) of the issuer; a self-signed root has neither. */
+  readonly revocationPointers: boolean;
+}
+
+const CA_KEYS: readonly KeyAlgorithm[] = ["p256", "p384", "rsa3072", "rsa4096"];
+
+export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
+  "root-ca": {
+    name: "root-ca",
+    title: "Root CA",
+    cpSection: "7.1.1",
+    policyOids: [],
+    issuedBy: "self",
+    basicConstraints: { ca: true, pathLen: 1 },
+    keyUsage: ["keyCertSign", "cRLSign"],
+    extendedKeyUsage: [],
+    allowedKeys: CA_KEYS,
+    validityDays: { default: 7305, max: 9132 },
+    subject: "ca-name",
+    revocationPointers: false,
+  },
+  "device-ca": {
+    name: "device-ca",
+    title: "Device issuing CA",
+    cpSection: "7.1.2",
+    policyOids: [POLICY_OIDS.deviceIdentity, POLICY_OIDS.dpsVerification],
+    issuedBy: ["root-ca"],
+    basicConstraints: { ca: true, pathLen: 0 },
+    // digitalSignature as well: Azure DPS expects it on CA certificates it verifies.
+    keyUsage: ["digitalSignature", "keyCertSign", "cRLSign"],
+    extendedKeyUsage: [],
+    allowedKeys: CA_KEYS,
+    validityDays: { default: 3653, max: 5479 },
+    subject: "ca-name",
+    revocationPointers: true,
+  },
+  "firmware-ca": {
+    name: "firmware-ca",
+    title: "Firmware-signing issuing CA",
+    cpSection: "7.1.3",
+    policyOids: [POLICY_OIDS.firmwareSigning],
+    issuedBy: ["root-ca"],
+    basicConstraints: { ca: true, pathLen: 0 },
+    keyUsage: ["digitalSignature", "keyCertSign", "cRLSign"],
+    extendedKeyUsage: [],
+    allowedKeys: CA_KEYS,
+    validityDays: { default: 3653, max: 5479 },
+    subject: "ca-name",
+    revocationPointers: true,
+  },
+  device: {
+    name: "device",
+    title: "Device identity",
+    cpSection: "7.1.4",
+    policyOids: [POLICY_OIDS.deviceIdentity],
+    issuedBy: ["device-ca"],
+    basicConstraints: { ca: false },
+    keyUsage: ["digitalSignature"],
+    extendedKeyUsage: ["clientAuth"],
+    allowedKeys: ["p256", "p384", "rsa2048", "rsa3072", "rsa4096"],
+    validityDays: { default: 3653, max: 7305 },
+    subject: "registration-id",
+    revocationPointers: true,
+  },
+  "firmware-signer": {
+    name: "firmware-signer",
+    title: "Firmware signer",
+    cpSection: "7.1.5",
+    policyOids: [POLICY_OIDS.firmwareSigning],
+    issuedBy: ["firmware-ca"],
+    basicConstraints: { ca: false },
+    keyUsage: ["digitalSignature"],
+    extendedKeyUsage: ["codeSigning"],
+    allowedKeys: ["p256", "p384", "rsa3072", "rsa4096"],
+    validityDays: { default: 730, max: 1096 },
+    subject: "signer-name",
+    revocationPointers: true,
+  },
+  "dps-verification": {
+    name: "dps-verification",
+    title: "DPS proof-of-possession (verification) certificate",
+    cpSection: "7.1.6",
+    policyOids: [POLICY_OIDS.dpsVerification],
+    // The CAs an operator uploads to DPS: the root or a device CA (never the firmware CA).
+    issuedBy: ["root-ca", "device-ca"],
+    basicConstraints: { ca: false },
+    keyUsage: ["digitalSignature"],
+    extendedKeyUsage: [],
+    allowedKeys: ["p256", "p384", "rsa2048", "rsa3072", "rsa4096"],
+    validityDays: { default: 1, max: 30 },
+    subject: "verification-code",
+    revocationPointers: false,
+  },
+} satisfies Record<ProfileName, Profile>);
+
+export function isProfileName(name: string): name is ProfileName {
+  return Object.hasOwn(PROFILES, name);
+}
