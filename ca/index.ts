@@ -30,3 +30,5 @@ export { summarizeCertificate, parseCertificate, parseCertificates, type Certifi
 export { normalizeSerial } from "./x509/serial.js";
 export { toPem, pemBlocks } from "./pem.js";
 export * as policy from "../policy/index.js";
+export type { KeyAlgorithm, ProfileName, CaProfileName } from "../policy/index.js";
+export { writeFileAtomic } from "./store/atomic.js";

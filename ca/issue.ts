@@ -175,8 +175,18 @@ export async function issueCertificate(home: Home, params: IssueParams): Promise
     throw error;
   }
   const template = decision.template;
-  const signer = ca ? await caSigner(home, ca) : params.selfSigner;
-  if (!signer) throw new TrustlineError("KEY_UNAVAILABLE", "a self-signed certificate needs its own key");
+  let signer: Signer | undefined;
+  try {
+    signer = ca ? await caSigner(home, ca) : params.selfSigner;
+    if (!signer) throw new TrustlineError("KEY_UNAVAILABLE", "a self-signed certificate needs its own key");
+  } catch (e) {
+    // A wrong passphrase is worth an audit entry: it is how a guessing attempt shows up.
+    const reason = e instanceof Error ? e.message : String(e);
+    await home.transaction(() =>
+      home.record([{ action: "certificate.fail", outcome: "failed", ...home.who, profile: params.profile, ...(ca ? { ca: ca.name } : {}), requestSha256: params.requestSha256, batch: params.batch ?? null, reason }]),
+    );
+    throw e;
+  }
 
   const serialBytes = randomSerial();
   const serial = serialHex(serialBytes);

@@ -36,7 +36,8 @@ const invalid = (message: string, cause?: unknown) => new TrustlineError("CSR_IN
 /** Parse a PEM or DER CSR and verify its self-signature; any failure is CSR_INVALID. */
 export function parseCsr(input: Uint8Array): ParsedCsr {
   const der = derFromPemOrDer(input, ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]);
-  if (!der || der.length === 0) throw invalid("the file holds no certificate request (expected a PEM CERTIFICATE REQUEST block or DER)");
+  if (!der) throw invalid("the file is PEM but holds no CERTIFICATE REQUEST block (is it a certificate or a key?)");
+  if (der.length === 0 || der[0] !== 0x30) throw invalid("the file is not a certificate request: neither a PEM CERTIFICATE REQUEST block nor DER");
   let cri: Tlv, alg: Tlv, sig: Tlv, spkiTlv: Tlv, nameTlv: Tlv;
   try {
     const root = readRoot(der);

@@ -1,0 +1,33 @@
+/** Reading inputs and writing outputs for the CLI, with errors a person can act on. */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { TrustlineError, writeFileAtomic } from "../ca/index.js";
+
+export function readInput(path: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TrustlineError(code === "ENOENT" ? "NOT_FOUND" : "INPUT_INVALID", `cannot read the ${what} ${path}: ${code === "ENOENT" ? "no such file" : (code ?? (e as Error).message)}`);
+  }
+}
+
+/** Write an output file atomically; refuse to overwrite unless `force`. */
+export function writeOutput(path: string, data: string | Uint8Array, options: { force?: boolean; mode?: number } = {}): void {
+  if (!options.force && existsSync(path)) throw new TrustlineError("ALREADY_EXISTS", `${path} already exists; refusing to overwrite it (use --force)`);
+  try {
+    writeFileAtomic(path, data, { exclusive: !options.force, ...(options.mode !== undefined ? { mode: options.mode } : {}) });
+  } catch (e) {
+    if (e instanceof TrustlineError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") throw new TrustlineError("ALREADY_EXISTS", `${path} already exists; refusing to overwrite it (use --force)`);
+    throw new TrustlineError("INPUT_INVALID", `cannot write ${path}: ${code ?? (e as Error).message}`);
+  }
+}
+
+export function ensureDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new TrustlineError("INPUT_INVALID", `cannot create the folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/** The `trustline` command: parse, call ca/, print, map errors to documented exit statuses. */
+import { Command, CommanderError } from "commander";
+import { isTrustlineError } from "../ca/index.js";
+import { auditCommand } from "./commands/audit.js";
+import { caCommand } from "./commands/ca.js";
+import { certCommand } from "./commands/cert.js";
+import { initCommand } from "./commands/init.js";
+import { issueCommand } from "./commands/issue.js";
+import { EXIT, EXIT_FOR_CODE } from "./exit-codes.js";
+
+const EXIT_HELP = `
+Exit status:
+  0  success
+  1  a verification said no (e.g. audit verify found tampering)
+  2  usage error
+  3  input rejected (bad CSR, policy violation, unreadable file, unknown serial)
+  4  environment or state (wrong passphrase, locked or damaged home, existing output)
+
+Environment: TRUSTLINE_HOME, TRUSTLINE_OPERATOR, TRUSTLINE_STATION, TRUSTLINE_PASSPHRASE.
+`;
+
+export function buildProgram(): Command {
+  const program = new Command("trustline")
+    .description("certificate authority for connected devices: device identities, firmware signers, traceability")
+    .option("--home <dir>", "CA home directory (env TRUSTLINE_HOME, default ./pki)")
+    .option("--json", "print one JSON document on stdout (errors too)")
+    .option("--operator <id>", "who is acting (env TRUSTLINE_OPERATOR, default the OS user)")
+    .option("--station <id>", "where (env TRUSTLINE_STATION)")
+    .option("--passphrase-file <file>", "file holding the CA passphrase (or env TRUSTLINE_PASSPHRASE, or a prompt)")
+    .showHelpAfterError()
+    .addHelpText("after", EXIT_HELP);
+  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), auditCommand()]) program.addCommand(c);
+  const configure = (c: Command) => {
+    c.exitOverride();
+    c.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    c.commands.forEach(configure);
+  };
+  configure(program);
+  return program;
+}
+
+function wantsJson(argv: readonly string[]): boolean {
+  return argv.includes("--json");
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return EXIT.OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.OK;
+      if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ error: { code: "USAGE", message: e.message } })}\n`);
+      return EXIT.USAGE;
+    }
+    if (isTrustlineError(e)) {
+      if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ error: e.toJSON() }, null, 2)}\n`);
+      else process.stderr.write(`trustline: ${e.message} [${e.code}]\n`);
+      return EXIT_FOR_CODE[e.code];
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ error: { code: "INTERNAL", message } })}\n`);
+    process.stderr.write(`trustline: internal error: ${message}\n${e instanceof Error && process.env.TRUSTLINE_DEBUG ? `${e.stack}\n` : ""}`);
+    return 70; // EX_SOFTWARE: a bug, not a user error
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

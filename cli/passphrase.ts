@@ -1,0 +1,65 @@
+/**
+ * Where the CA passphrase comes from, in order: --passphrase-file, TRUSTLINE_PASSPHRASE, a prompt
+ * on a terminal. Never from argv: command lines end up in shell history and `ps` output.
+ */
+import { readFileSync } from "node:fs";
+import { TrustlineError, type PassphraseSource } from "../ca/index.js";
+
+function fromFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new TrustlineError("KEY_UNAVAILABLE", `cannot read the passphrase file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  // One line; a trailing newline (from `echo` or an editor) is not part of the passphrase.
+  return text.replace(/\r?\n$/, "");
+}
+
+async function prompt(question: string): Promise<string> {
+  const { stdin, stderr } = process;
+  return new Promise((resolve, reject) => {
+    stderr.write(question);
+    let value = "";
+    stdin.setRawMode?.(true);
+    stdin.resume();
+    stdin.setEncoding("utf8");
+    const done = (err?: Error) => {
+      stdin.setRawMode?.(false);
+      stdin.pause();
+      stdin.removeListener("data", onData);
+      stderr.write("\n");
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === "\r" || ch === "\n" || ch === "\u0004") return done();
+        if (ch === "\u0003") return done(new TrustlineError("PASSPHRASE_REQUIRED", "passphrase entry interrupted"));
+        if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    stdin.on("data", onData);
+  });
+}
+
+export function passphraseSource(options: { passphraseFile?: string; interactive: boolean; confirm?: boolean }): PassphraseSource {
+  return async () => {
+    if (options.passphraseFile) return fromFile(options.passphraseFile);
+    const env = process.env.TRUSTLINE_PASSPHRASE;
+    if (env !== undefined && env.length > 0) return env;
+    if (options.interactive && process.stdin.isTTY && process.stderr.isTTY) {
+      const first = await prompt("CA passphrase: ");
+      if (options.confirm) {
+        const again = await prompt("Repeat passphrase: ");
+        if (again !== first) throw new TrustlineError("USAGE", "the two passphrases differ");
+      }
+      return first;
+    }
+    throw new TrustlineError(
+      "PASSPHRASE_REQUIRED",
+      "this command opens a CA key: give the passphrase with --passphrase-file <file> or the TRUSTLINE_PASSPHRASE environment variable (or run it on a terminal to be asked)",
+    );
+  };
+}

@@ -1,0 +1,83 @@
+/** Test fixtures: real homes, real keys and CSRs (made with OpenSSL or node:crypto), a fixed clock. */
+import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Home, initHome, type InitOptions } from "../../ca/index.js";
+
+export const PASSPHRASE = "test passphrase, not a secret";
+export const FIXED_NOW = new Date("2026-03-01T12:00:00.000Z");
+export const fixedClock = () => new Date(FIXED_NOW);
+
+/** Repository root (tests run from dist/test/...). */
+export const REPO_ROOT = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      readFileSync(join(dir, "package.json"));
+      if (!dir.endsWith("dist")) return dir;
+    } catch {
+      /* keep walking */
+    }
+    dir = dirname(dir);
+  }
+  throw new Error("repository root not found");
+})();
+
+export const CLI = resolve(REPO_ROOT, "dist/cli/main.js");
+
+export function tempDir(prefix = "trustline-test-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function makeHome(dir: string, options: Partial<InitOptions> = {}): Promise<Home> {
+  const home = join(dir, "pki");
+  await initHome({ home, organization: "Acme Devices", passphrase: async () => PASSPHRASE, clock: fixedClock, operator: "alice", station: "line-1", ...options });
+  return Home.open({ home, passphrase: async () => PASSPHRASE, clock: fixedClock, operator: "alice", station: "line-1" });
+}
+
+export function reopen(home: Home, overrides: { operator?: string; station?: string; clock?: () => Date; passphrase?: string } = {}): Promise<Home> {
+  const pass = overrides.passphrase ?? PASSPHRASE;
+  return Home.open({
+    home: home.dir,
+    passphrase: async () => pass,
+    clock: overrides.clock ?? fixedClock,
+    operator: overrides.operator ?? "alice",
+    station: overrides.station ?? "line-1",
+  });
+}
+
+export function openssl(args: readonly string[], input?: string | Uint8Array): SpawnSyncReturns<string> {
+  return spawnSync("openssl", args, { encoding: "utf8", ...(input !== undefined ? { input } : {}) });
+}
+
+/** A CSR made by OpenSSL from a key it generates: the external referee's own request. */
+export function opensslCsr(dir: string, name: string, subject: string, keyArgs: readonly string[] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]): { csr: Uint8Array; keyPath: string; csrPath: string } {
+  const keyPath = join(dir, `${name}.key`);
+  const csrPath = join(dir, `${name}.csr`);
+  execFileSync("openssl", ["req", "-new", ...keyArgs, "-nodes", "-keyout", keyPath, "-subj", subject, "-out", csrPath], { stdio: "pipe" });
+  return { csr: new Uint8Array(readFileSync(csrPath)), keyPath, csrPath };
+}
+
+export function writeTemp(dir: string, name: string, data: string | Uint8Array): string {
+  const p = join(dir, name);
+  writeFileSync(p, data);
+  return p;
+}
+
+export function ecKey(curve: "P-256" | "P-384" = "P-256"): { privateKey: KeyObject; publicKey: KeyObject } {
+  return generateKeyPairSync("ec", { namedCurve: curve });
+}
+
+/** Run the built CLI as a user would; returns status, stdout, stderr. */
+export function runCli(args: readonly string[], options: { env?: Record<string, string>; input?: string } = {}): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...options.env },
+    ...(options.input !== undefined ? { input: options.input } : {}),
+  });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
