@@ -25,7 +25,7 @@ export { showCertificate, listCertificates, type CertificateTrace, type ListedCe
 export type { CertificateRecord, CertificateFilter, CertificateStatus, Store } from "./store/types.js";
 export { verifyAuditLog, readAuditLog } from "./audit/operations.js";
 export type { AuditEntry, AuditEvent, AuditVerdict, AuditHead } from "./audit/log.js";
-export { parseCsr, type ParsedCsr } from "./x509/csr.js";
+export { parseCsr, createCsr, type ParsedCsr } from "./x509/csr.js";
 export { summarizeCertificate, parseCertificate, parseCertificates, type CertificateSummary } from "./x509/inspect.js";
 export { normalizeSerial } from "./x509/serial.js";
 export { toPem, pemBlocks } from "./pem.js";

@@ -2,11 +2,11 @@
  * PKCS#10 certification requests (RFC 2986): parse and verify the self-signature with node:crypto
  * directly (importing a device key through WebCrypto costs more than the whole check).
  */
-import { createHash, type KeyObject, verify as nodeVerify } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject, sign as nodeSign, verify as nodeVerify } from "node:crypto";
 import type { KeyDescription } from "../../policy/index.js";
 import { TrustlineError } from "../errors.js";
 import { derFromPemOrDer } from "../pem.js";
-import { children, content, DerError, oidText, readRoot, slice, type Tlv } from "./der.js";
+import { children, content, DerError, oid, oidText, readRoot, sequence, slice, tlv, type Tlv } from "./der.js";
 import { describePublicKey, publicKeyFromSpki } from "./keys.js";
 import { parseName, type NameAttribute } from "./name.js";
 
@@ -98,4 +98,21 @@ export function parseCsr(input: Uint8Array): ParsedCsr {
     publicKey,
     key: describePublicKey(publicKey),
   };
+}
+
+/**
+ * Make a PKCS#10 request with a node:crypto key: for a CI pipeline requesting its signer
+ * certificate, for test fixtures and the demo. Subject: CN only.
+ */
+export function createCsr(privateKey: KeyObject, commonName: string): Uint8Array {
+  const publicKey = createPublicKey(privateKey);
+  const spki = new Uint8Array(publicKey.export({ format: "der", type: "spki" }));
+  const name = sequence(tlv(0x31, sequence(oid("2.5.4.3"), tlv(0x0c, new TextEncoder().encode(commonName)))));
+  const cri = sequence(tlv(0x02, Uint8Array.of(0)), name, spki, tlv(0xa0));
+  const ec = publicKey.asymmetricKeyType === "ec";
+  const curve = publicKey.asymmetricKeyDetails?.namedCurve;
+  const [hash, algOid] = ec ? (curve === "secp384r1" ? ["sha384", "1.2.840.10045.4.3.3"] : ["sha256", "1.2.840.10045.4.3.2"]) : ["sha256", "1.2.840.113549.1.1.11"];
+  const algorithm = ec ? sequence(oid(algOid!)) : sequence(oid(algOid!), tlv(0x05));
+  const signature = new Uint8Array(nodeSign(hash!, cri, privateKey));
+  return sequence(cri, algorithm, tlv(0x03, Uint8Array.of(0), signature));
 }

@@ -1,0 +1,91 @@
+/**
+ * `npm run demo`: the main job on the embedded default, in a temporary home. Creates a CA
+ * hierarchy, issues device certificates the way a production line does (device CSRs, a generated
+ * key, one bad CSR), issues a CI firmware signer, shows the trace of a certificate, and verifies
+ * the audit trail. Prints what it did.
+ */
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createCsr,
+  exportCa,
+  generateDeviceCertificate,
+  Home,
+  initHome,
+  isTrustlineError,
+  issueDeviceCertificate,
+  issueSignerCertificate,
+  listCertificates,
+  showCertificate,
+  verifyAuditLog,
+} from "../ca/index.js";
+
+const keep = process.argv.includes("--keep");
+const dir = mkdtempSync(join(tmpdir(), "trustline-demo-"));
+const homeDir = join(dir, "pki");
+// Demo only: a real station reads the passphrase from a file or a prompt.
+const passphrase = async () => "demo passphrase - never use in production";
+const step = (title: string) => console.log(`\n== ${title}`);
+
+try {
+  step("1. init: root CA, device CA, firmware CA (P-256, encrypted file keys)");
+  let t0 = performance.now();
+  const init = await initHome({ home: homeDir, organization: "Acme Devices", passphrase, operator: "alice", station: "pki-office" });
+  for (const ca of init.cas) console.log(`   ${ca.name.padEnd(9)} ${ca.profile.padEnd(12)} ${ca.subject}  (until ${ca.notAfter.slice(0, 10)})`);
+  console.log(`   home ${homeDir} (${(performance.now() - t0).toFixed(0)} ms)`);
+
+  step("2. production line: device CSRs (keys made on the devices), batch DEMO-B1, station line-7");
+  const line = await Home.open({ home: homeDir, passphrase, operator: "line-7-robot", station: "line-7" });
+  t0 = performance.now();
+  const issued = [];
+  for (let i = 1; i <= 5; i++) {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const csr = createCsr(privateKey, `acme-sensor-${String(i).padStart(4, "0")}`);
+    issued.push(await issueDeviceCertificate(line, csr, { batch: "DEMO-B1" }));
+  }
+  for (const c of issued) console.log(`   issued ${c.record.subject.padEnd(22)} serial ${c.record.serial}`);
+  console.log(`   ${issued.length} certificates in ${(performance.now() - t0).toFixed(0)} ms`);
+
+  step("3. a device that cannot make its own key: key + certificate generated at the station");
+  const generated = await generateDeviceCertificate(line, "acme-gateway-0001", { batch: "DEMO-B1" });
+  console.log(`   issued ${generated.record.subject} with a ${generated.privateKey.asymmetricKeyDetails?.namedCurve} key generated here`);
+
+  step("4. a bad request is refused with every reason, and nothing is issued");
+  const { privateKey: weak } = generateKeyPairSync("rsa", { modulusLength: 1024 });
+  try {
+    await issueDeviceCertificate(line, createCsr(weak, "not a valid id!"), { batch: "DEMO-B1" });
+  } catch (e) {
+    if (!isTrustlineError(e)) throw e;
+    console.log(`   refused [${e.code}]: ${e.message.replace(/\n/g, "\n   ")}`);
+  }
+
+  step("5. CI firmware signer: a certificate for the release pipeline (codeSigning only)");
+  const ci = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const signer = await issueSignerCertificate(line, createCsr(ci.privateKey, "ignored"), "ci-release-pipeline");
+  console.log(`   issued ${signer.record.subject} from CA ${signer.record.ca}, profile ${signer.record.profile}`);
+
+  step("6. the chain holds: each certificate is signed by its CA, up to the root");
+  const root = new X509Certificate(await exportCa(line, "root"));
+  const deviceCa = new X509Certificate(issued[0]!.chain[0]!);
+  const leaf = new X509Certificate(issued[0]!.pem);
+  console.log(`   leaf signed by device CA: ${leaf.verify(deviceCa.publicKey)}; device CA signed by root: ${deviceCa.verify(root.publicKey)}; leaf issuer matches: ${leaf.checkIssued(deviceCa)}`);
+
+  step("7. traceability: who certified acme-sensor-0003, when, where, under which policy");
+  const trace = await showCertificate(line, { serial: issued[2]!.record.serial.toUpperCase().replace(/(..)(?!$)/g, "$1:") });
+  console.log(`   ${trace.subject}: profile ${trace.profile}, policy ${trace.policyOids.join(", ")}`);
+  console.log(`   issued ${trace.issuedAt} by ${trace.operator} at ${trace.station}, batch ${trace.batch}, CSR sha256 ${trace.requestSha256.slice(0, 16)}…, status ${trace.status}`);
+
+  step("8. auditor: inventory by batch, and the audit trail's integrity");
+  let count = 0;
+  for await (const r of listCertificates(line, { batch: "DEMO-B1" })) count += r.profile === "device" ? 1 : 0;
+  console.log(`   batch DEMO-B1 holds ${count} device certificates`);
+  const verdict = await verifyAuditLog(line);
+  console.log(verdict.intact ? `   audit log intact: ${verdict.entries} entries, head signed through ${verdict.signedThrough}` : `   AUDIT LOG BROKEN at ${verdict.firstBad}: ${verdict.problem}`);
+  if (!verdict.intact) process.exitCode = 1;
+
+  console.log(`\nDone.${keep ? ` The home is kept at ${homeDir}` : " (temporary home removed; run with -- --keep to keep it)"}`);
+} finally {
+  if (!keep) rmSync(dir, { recursive: true, force: true });
+}
