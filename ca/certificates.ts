@@ -5,6 +5,7 @@ import type { Home } from "./home.js";
 import { toPem } from "./pem.js";
 import { type CertificateFilter, type CertificateRecord, type CertificateStatus, statusAt } from "./store/types.js";
 import { parseCertificate, summarizeCertificate, type CertificateSummary } from "./x509/inspect.js";
+import { certificateDer, serialOfCertificate } from "./x509/cert-fields.js";
 import { normalizeSerial } from "./x509/serial.js";
 
 export interface CertificateTrace extends Omit<CertificateRecord, "der"> {
@@ -14,7 +15,7 @@ export interface CertificateTrace extends Omit<CertificateRecord, "der"> {
   readonly pem: string;
 }
 
-function trace(record: CertificateRecord, now: Date): CertificateTrace {
+async function trace(record: CertificateRecord, now: Date): Promise<CertificateTrace> {
   const der = new Uint8Array(Buffer.from(record.der, "base64"));
   const { der: _omit, ...rest } = record;
   void _omit;
@@ -22,21 +23,20 @@ function trace(record: CertificateRecord, now: Date): CertificateTrace {
     ...rest,
     status: statusAt(record, now),
     profileTitle: PROFILES[record.profile]?.title ?? record.profile,
-    certificate: summarizeCertificate(parseCertificate(der)),
+    certificate: await summarizeCertificate(await parseCertificate(der)),
     pem: toPem(der, "CERTIFICATE"),
   };
 }
 
 /** A certificate and its trace, by serial (any case, colons allowed) or by the certificate itself. */
 export async function showCertificate(home: Home, query: { serial: string } | { certificate: Uint8Array }): Promise<CertificateTrace> {
-  const serial = "serial" in query ? normalizeSerial(query.serial) : parseCertificate(query.certificate).serialNumber.toLowerCase().replace(/^(00)+(?=..)/, "");
+  const serial = "serial" in query ? normalizeSerial(query.serial) : serialOfCertificate(certificateDer(query.certificate));
   const record = await home.inventory.getCertificate(serial);
   if (!record) {
     throw new TrustlineError("NOT_FOUND", `no certificate with serial ${serial} was issued by this home (${home.dir})`, { details: { serial } });
   }
   if ("certificate" in query) {
-    const given = parseCertificate(query.certificate);
-    if (Buffer.compare(Buffer.from(given.rawData), Buffer.from(record.der, "base64")) !== 0) {
+    if (Buffer.compare(Buffer.from(certificateDer(query.certificate)), Buffer.from(record.der, "base64")) !== 0) {
       throw new TrustlineError("NOT_FOUND", `serial ${serial} is in the inventory, but the given certificate is not the one this home issued under it`, { details: { serial } });
     }
   }

@@ -195,9 +195,9 @@ export interface CaDetails extends CaSummary {
   readonly profileTitle: string;
 }
 
-export function showCa(home: Home, name: string): CaDetails {
+export async function showCa(home: Home, name: string): Promise<CaDetails> {
   const ca = getCa(home, name);
-  return { ...summarizeCa(ca), certificate: ca.certificate, profileTitle: PROFILES[ca.profile].title, summary: summarizeCertificate(parseCertificate(caCertificateDer(ca))) };
+  return { ...summarizeCa(ca), certificate: ca.certificate, profileTitle: PROFILES[ca.profile].title, summary: await summarizeCertificate(await parseCertificate(caCertificateDer(ca))) };
 }
 
 /** The CA certificate (PEM), with `chain` also its parents up to and including the root. Audited. */

@@ -6,7 +6,7 @@
  * A crash at any step leaves no certificate handed out without its record, and no record without
  * its audit entry.
  */
-import { createHash, verify as nodeVerify, X509Certificate } from "node:crypto";
+import { createHash, verify as nodeVerify } from "node:crypto";
 import {
   evaluate,
   type IssuanceRequest,
@@ -19,13 +19,13 @@ import {
 import { TrustlineError } from "./errors.js";
 import type { Home } from "./home.js";
 import type { KeyRef } from "./keys/backend.js";
-import { type Signer, SIGNATURE_ALGORITHMS } from "./keys/signer.js";
+import { type Signer, SIGNATURE_ALGORITHMS, signStructure } from "./keys/signer.js";
 import { derFromPemOrDer, toPem } from "./pem.js";
-import { children, content, readRoot, slice } from "./x509/der.js";
 import type { CaRecord } from "./store/state.js";
 import type { CertificateRecord } from "./store/types.js";
-import { signCertificate } from "./x509/certificate.js";
-import { subjectNameDer, subjectString } from "./x509/inspect.js";
+import { signedParts, spkiOfCertificate, subjectNameDer, subjectString } from "./x509/cert-fields.js";
+import { TbsEncoder } from "./x509/tbs-encoder.js";
+import type { CertificateToSign } from "./x509/certificate.js";
 import { publicKeyFromSpki } from "./x509/keys.js";
 import { randomSerial, serialHex } from "./x509/serial.js";
 
@@ -66,10 +66,35 @@ const caPublicKeys = new Map<string, Uint8Array>();
 function spkiOfCa(ca: CaRecord): Uint8Array {
   let spki = caPublicKeys.get(ca.certificate);
   if (!spki) {
-    spki = new Uint8Array(new X509Certificate(Buffer.from(caDer(ca))).publicKey.export({ format: "der", type: "spki" }));
+    spki = spkiOfCertificate(caDer(ca));
     caPublicKeys.set(ca.certificate, spki);
   }
   return spki;
+}
+
+const encoders = new Map<string, TbsEncoder>();
+
+/** The fast encoder for a CA (constant parts encoded once per process). */
+function encoderFor(ca: CaRecord, signer: Signer): TbsEncoder {
+  const key = `${ca.certificate}\n${signer.algorithm}`;
+  let enc = encoders.get(key);
+  if (!enc) {
+    const der = caDer(ca);
+    enc = new TbsEncoder({ algorithm: signer.algorithm, issuerName: subjectNameDer(der), issuerPublicKey: spkiOfCa(ca) });
+    encoders.set(key, enc);
+  }
+  return enc;
+}
+
+/**
+ * TBSCertificate: end-entity certificates take the fast fixed-layout encoder (proven byte-identical
+ * by the differential test); CA certificates, rare and the hierarchy's root of trust, take the
+ * general @peculiar/x509 path, loaded only then.
+ */
+async function encodeTbs(ca: CaRecord | undefined, signer: Signer, input: CertificateToSign): Promise<Uint8Array> {
+  if (ca && !input.template.basicConstraints.ca) return encoderFor(ca, signer).encode(input.serial, input.template, input.subjectPublicKey);
+  const { encodeTbsCertificate } = await import("./x509/certificate.js");
+  return encodeTbsCertificate(input, signer);
 }
 
 export function caCertificateDer(ca: CaRecord): Uint8Array {
@@ -200,22 +225,22 @@ export async function issueCertificate(home: Home, params: IssueParams): Promise
     subject: template.subject.commonName,
     batch: params.batch ?? null,
   };
-  await home.transaction(() => home.record([{ action: "certificate.intent", outcome: "ok", ...trace }]));
+  // The intent is durable before signing; the head is signed once, with the "issue" entry.
+  await home.transaction(() => home.record([{ action: "certificate.intent", outcome: "ok", ...trace }], { sign: false }));
 
   let der: Uint8Array;
   try {
-    der = await signCertificate(
-      {
-        serial: serialBytes,
-        template,
-        subjectPublicKey: params.spki,
-        issuerName: issuerDer ? subjectNameDer(issuerDer) : undefined,
-        issuerPublicKey: ca ? spkiOfCa(ca) : signer.publicKey,
-      },
-      signer,
-    );
+    const tbs = await encodeTbs(ca, signer, {
+      serial: serialBytes,
+      template,
+      subjectPublicKey: params.spki,
+      issuerName: issuerDer ? subjectNameDer(issuerDer) : undefined,
+      issuerPublicKey: ca ? spkiOfCa(ca) : signer.publicKey,
+    });
+    der = await signStructure(tbs, signer);
     // Check the signature before anything is stored: a faulty key backend must not produce a bad certificate.
-    if (!nodeVerify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, certTbs(der), publicKeyFromSpki(signer.publicKey), certSignature(der))) {
+    const signed = signedParts(der);
+    if (!nodeVerify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, signed.tbs, publicKeyFromSpki(signer.publicKey), signed.signature)) {
       throw new TrustlineError("SIGNATURE_INVALID", `the key backend produced a signature that does not verify for CA "${trace.ca}"`);
     }
   } catch (e) {
@@ -245,14 +270,6 @@ export async function issueCertificate(home: Home, params: IssueParams): Promise
     await home.record([{ action: "certificate.issue", outcome: "ok", ...trace }]);
   });
   return { der, pem: toPem(der, "CERTIFICATE"), chain: ca ? chainOf(home, ca.name) : [], record };
-}
-
-function certTbs(der: Uint8Array): Uint8Array {
-  return slice(der, children(der, readRoot(der))[0]!);
-}
-function certSignature(der: Uint8Array): Uint8Array {
-  const sig = children(der, readRoot(der))[2]!;
-  return content(der, sig).subarray(1);
 }
 
 export function sha256Hex(data: Uint8Array): string {

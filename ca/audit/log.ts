@@ -178,7 +178,9 @@ export class AuditLog {
   async #signHead(seq: number, hash: string, signer: Signer): Promise<void> {
     const signature = await signer.sign(headMessage(seq, hash));
     const head: AuditHead = { seq, hash, time: this.#clock().toISOString(), signature: Buffer.from(signature).toString("base64") };
-    writeFileAtomic(this.#headPath, `${JSON.stringify(head)}\n`, { mode: 0o600 });
+    // No directory fsync: after a power cut the rename may be lost, leaving the previous signed head,
+    // which still verifies (the newer entries then show as an unsigned tail), never a torn one.
+    writeFileAtomic(this.#headPath, `${JSON.stringify(head)}\n`, { mode: 0o600, syncDirectory: false });
   }
 
   readHead(): AuditHead | undefined {

@@ -20,7 +20,7 @@ export function fsyncDirectory(dir: string): void {
  * Write `data` to `path` atomically and durably. With `exclusive`, fail with EEXIST when `path`
  * already exists (the link(2) that publishes the file is atomic: two writers cannot both win).
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, options: { exclusive?: boolean; mode?: number } = {}): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array, options: { exclusive?: boolean; mode?: number; syncDirectory?: boolean } = {}): void {
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
   const fd = openSync(temp, "wx", options.mode ?? 0o644);
@@ -47,5 +47,5 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
     }
     throw e;
   }
-  fsyncDirectory(dir);
+  if (options.syncDirectory !== false) fsyncDirectory(dir);
 }

@@ -51,6 +51,10 @@ interface IndexEntry {
   readonly length: number;
 }
 
+type IndexedRecord = IndexEntry & Pick<CertificateRecord, "serial" | "batch" | "requestSha256">;
+
+const indexed = (r: CertificateRecord, e: IndexEntry): IndexedRecord => ({ ...e, serial: r.serial, batch: r.batch, requestSha256: r.requestSha256 });
+
 export class FileInventory implements Store {
   readonly #segments: string;
   readonly #index: string;
@@ -126,6 +130,31 @@ export class FileInventory implements Store {
     } finally {
       closeSync(fd);
     }
+  }
+
+  /** Per-batch index: "<request sha256> <serial>" lines (batch ids are restricted to filename-safe characters). */
+  #batchPath(batch: string): string {
+    return join(this.#index, `batch-${encodeURIComponent(batch)}.idx`);
+  }
+
+  /**
+   * Requests already issued in a batch: request SHA-256 -> serial. What makes a batch resumable.
+   * Includes records the index has not caught up with.
+   */
+  async batchRequests(batch: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    let text = "";
+    try {
+      text = readFileSync(this.#batchPath(batch), "latin1");
+    } catch {
+      /* no such batch yet */
+    }
+    for (const line of text.split("\n")) {
+      const sp = line.indexOf(" ");
+      if (sp > 0) out.set(line.slice(0, sp), line.slice(sp + 1));
+    }
+    for (const u of this.#unindexed()) if (u.record.batch === batch) out.set(u.record.requestSha256, u.record.serial);
+    return out;
   }
 
   #shardPath(serial: string): string {
@@ -210,19 +239,22 @@ export class FileInventory implements Store {
       }
     }
     const pending = [...this.#unindexed()];
-    if (pending.length > 0) this.#appendIndex(pending.map((p) => ({ serial: p.record.serial, ...p.entry })));
+    if (pending.length > 0) this.#appendIndex(pending.map((p) => indexed(p.record, p.entry)));
     return last;
   }
 
-  #appendIndex(entries: readonly ({ serial: string } & IndexEntry)[]): void {
-    const byShard = new Map<string, string[]>();
+  #appendIndex(entries: readonly IndexedRecord[]): void {
+    const byFile = new Map<string, string[]>();
+    const add = (file: string, line: string) => {
+      const lines = byFile.get(file);
+      if (lines) lines.push(line);
+      else byFile.set(file, [line]);
+    };
     for (const e of entries) {
-      const shard = this.#shardPath(e.serial);
-      const lines = byShard.get(shard) ?? [];
-      lines.push(`${e.serial} ${e.segment} ${e.offset} ${e.length}\n`);
-      byShard.set(shard, lines);
+      add(this.#shardPath(e.serial), `${e.serial} ${e.segment} ${e.offset} ${e.length}\n`);
+      if (e.batch !== null) add(this.#batchPath(e.batch), `${e.requestSha256} ${e.serial}\n`);
     }
-    for (const [shard, lines] of byShard) appendFileSync(shard, lines.join(""));
+    for (const [file, lines] of byFile) appendFileSync(file, lines.join(""));
     const lastEntry = entries.at(-1)!;
     this.#writeCheckpoint({ segment: lastEntry.segment, offset: lastEntry.offset + lastEntry.length });
   }
@@ -252,7 +284,7 @@ export class FileInventory implements Store {
     }
     const created = size === 0 && !existsSync(path);
     const fd = openSync(path, "a");
-    const entries: ({ serial: string } & IndexEntry)[] = [];
+    const entries: IndexedRecord[] = [];
     try {
       const data = Buffer.concat(lines);
       let written = 0;
@@ -260,7 +292,7 @@ export class FileInventory implements Store {
       fsyncSync(fd);
       let offset = size;
       records.forEach((r, i) => {
-        entries.push({ serial: r.serial, segment, offset, length: lines[i]!.length });
+        entries.push(indexed(r, { segment, offset, length: lines[i]!.length }));
         offset += lines[i]!.length;
       });
     } finally {
@@ -271,6 +303,14 @@ export class FileInventory implements Store {
   }
 
   async *query(filter: CertificateFilter, now: Date): AsyncIterable<CertificateRecord> {
+    if (filter.batch !== undefined) {
+      // A batch is a small slice of a large inventory: read it through its index.
+      for (const serial of new Set((await this.batchRequests(filter.batch)).values())) {
+        const record = await this.getCertificate(serial);
+        if (record && matches(record, filter, now)) yield record;
+      }
+      return;
+    }
     for (const n of this.#segmentNumbers()) {
       const input = createReadStream(this.#segmentPath(n), { encoding: "utf8", highWaterMark: 1 << 20 });
       const lines = createInterface({ input, crlfDelay: Infinity });

@@ -1,10 +1,10 @@
 /** Reading certificates for people and for checks: a plain summary of what a certificate says. */
-import { x509 } from "./peculiar.js";
+import type { x509 as X509 } from "./peculiar.js";
+import { issuerString, subjectString } from "./cert-fields.js";
 import { createHash } from "node:crypto";
 import { TrustlineError } from "../errors.js";
 import { derFromPemOrDer, pemBlocks } from "../pem.js";
-import { children, readRoot, slice } from "./der.js";
-import { parseName, nameToString } from "./name.js";
+import { children, content, oidText, readRoot } from "./der.js";
 
 export interface CertificateSummary {
   readonly serial: string;
@@ -30,7 +30,11 @@ const EXTENSION_NAMES: Readonly<Record<string, string>> = {
   "2.5.29.17": "subjectAltName",
 };
 
-export function parseCertificate(input: Uint8Array): x509.X509Certificate {
+/** @peculiar/x509 is loaded on first use: the issuing path never needs it. */
+const loadX509 = () => import("./peculiar.js").then((m) => m.x509);
+
+export async function parseCertificate(input: Uint8Array): Promise<X509.X509Certificate> {
+  const x509 = await loadX509();
   const der = derFromPemOrDer(input, ["CERTIFICATE"]);
   if (!der) throw new TrustlineError("INPUT_INVALID", "the file holds no PEM CERTIFICATE block");
   try {
@@ -41,38 +45,17 @@ export function parseCertificate(input: Uint8Array): x509.X509Certificate {
 }
 
 /** Every certificate in a PEM bundle (or a single DER certificate). */
-export function parseCertificates(input: Uint8Array): x509.X509Certificate[] {
+export async function parseCertificates(input: Uint8Array): Promise<X509.X509Certificate[]> {
   const text = Buffer.from(input).toString("latin1");
-  if (!text.includes("-----BEGIN ")) return [parseCertificate(input)];
-  return pemBlocks(text)
-    .filter((b) => b.label === "CERTIFICATE")
-    .map((b) => parseCertificate(b.der));
+  if (!text.includes("-----BEGIN ")) return [await parseCertificate(input)];
+  return Promise.all(
+    pemBlocks(text)
+      .filter((b) => b.label === "CERTIFICATE")
+      .map((b) => parseCertificate(b.der)),
+  );
 }
 
-/** Subject Name DER of a certificate, byte for byte (for issuer chaining). */
-export function subjectNameDer(der: Uint8Array): Uint8Array {
-  const tbs = children(der, readRoot(der))[0]!;
-  const parts = children(der, tbs);
-  // [0] version, serial, signature, issuer, validity, subject
-  const offset = parts[0]!.tag === 0xa0 ? 1 : 0;
-  return slice(der, parts[offset + 4]!).slice();
-}
-
-export function subjectString(der: Uint8Array): string {
-  const tbs = children(der, readRoot(der))[0]!;
-  const parts = children(der, tbs);
-  const offset = parts[0]!.tag === 0xa0 ? 1 : 0;
-  return nameToString(parseName(der, parts[offset + 4]!));
-}
-
-export function issuerString(der: Uint8Array): string {
-  const tbs = children(der, readRoot(der))[0]!;
-  const parts = children(der, tbs);
-  const offset = parts[0]!.tag === 0xa0 ? 1 : 0;
-  return nameToString(parseName(der, parts[offset + 2]!));
-}
-
-function describeExtension(ext: x509.Extension): string {
+function describeExtension(x509: typeof X509, ext: X509.Extension): string {
   if (ext instanceof x509.BasicConstraintsExtension) return ext.ca ? `CA:TRUE${ext.pathLength !== undefined ? `, pathLen ${ext.pathLength}` : ""}` : "CA:FALSE";
   if (ext instanceof x509.KeyUsagesExtension) {
     return Object.entries(x509.KeyUsageFlags)
@@ -86,7 +69,7 @@ function describeExtension(ext: x509.Extension): string {
   }
   if (ext instanceof x509.SubjectKeyIdentifierExtension) return ext.keyId;
   if (ext instanceof x509.AuthorityKeyIdentifierExtension) return ext.keyId ?? "";
-  if (ext instanceof x509.CertificatePolicyExtension) return ext.policies.join(", ");
+  if (ext instanceof x509.CertificatePolicyExtension) return policyOids(new Uint8Array(ext.value)).join(", ");
   if (ext instanceof x509.CRLDistributionPointsExtension) {
     return ext.distributionPoints.flatMap((dp) => dp.distributionPoint?.fullName?.map((n) => n.uniformResourceIdentifier ?? "") ?? []).join(", ");
   }
@@ -96,7 +79,14 @@ function describeExtension(ext: x509.Extension): string {
   return Buffer.from(ext.value).toString("hex");
 }
 
-export function summarizeCertificate(cert: x509.X509Certificate): CertificateSummary {
+/** certificatePolicies' OIDs read from the DER (the library's text form mangles 128-bit arcs). */
+function policyOids(value: Uint8Array): string[] {
+  const root = readRoot(value);
+  return children(value, root).map((info) => oidText(content(value, children(value, info)[0]!)));
+}
+
+export async function summarizeCertificate(cert: X509.X509Certificate): Promise<CertificateSummary> {
+  const x509 = await loadX509();
   const der = new Uint8Array(cert.rawData);
   const alg = cert.publicKey.algorithm as { name: string; namedCurve?: string; modulusLength?: number };
   const sigAlg = cert.signatureAlgorithm as { name: string; hash?: { name: string } };
@@ -109,6 +99,6 @@ export function summarizeCertificate(cert: x509.X509Certificate): CertificateSum
     signatureAlgorithm: `${sigAlg.name}${sigAlg.hash ? ` ${sigAlg.hash.name}` : ""}`,
     publicKey: alg.namedCurve ? `${alg.name} ${alg.namedCurve}` : `${alg.name} ${alg.modulusLength ?? ""}`.trim(),
     sha256Fingerprint: createHash("sha256").update(der).digest("hex"),
-    extensions: cert.extensions.map((e) => ({ oid: e.type, name: EXTENSION_NAMES[e.type] ?? e.type, critical: e.critical, value: describeExtension(e) })),
+    extensions: cert.extensions.map((e) => ({ oid: e.type, name: EXTENSION_NAMES[e.type] ?? e.type, critical: e.critical, value: describeExtension(x509, e) })),
   };
 }

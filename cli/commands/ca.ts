@@ -21,7 +21,7 @@ export function caCommand(): Command {
     .addHelpText("after", examples("trustline ca show device"))
     .action(async (name: string, _opts: unknown, command: Command) => {
       const home = await openHome(command, false);
-      const d = showCa(home, name);
+      const d = await showCa(home, name);
       emit(command, d, () =>
         [
           `CA ${d.name} (${d.profileTitle}, profile ${d.profile})`,
