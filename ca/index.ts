@@ -19,7 +19,7 @@ export {
   type CaDetails,
   type CreateCaOptions,
 } from "./hierarchy.js";
-export { issueDeviceCertificate, generateDeviceCertificate, issueSignerCertificate, type RequestOptions, type GeneratedDevice } from "./leaf-certificates.js";
+export { issueDeviceCertificate, generateDeviceCertificate, devicePkcs12, issueSignerCertificate, type RequestOptions, type GeneratedDevice } from "./leaf-certificates.js";
 export type { IssuedCertificate } from "./issue.js";
 export { showCertificate, listCertificates, type CertificateTrace, type ListedCertificate } from "./certificates.js";
 export type { CertificateRecord, CertificateFilter, CertificateStatus, Store } from "./store/types.js";
@@ -32,3 +32,5 @@ export { toPem, pemBlocks } from "./pem.js";
 export * as policy from "../policy/index.js";
 export type { KeyAlgorithm, ProfileName, CaProfileName } from "../policy/index.js";
 export { writeFileAtomic } from "./store/atomic.js";
+export { issueBatch, type BatchItem, type BatchOptions, type BatchSummary, type BatchProgress, type BatchRejection, type BatchIssued } from "./batch/issue-batch.js";
+export { issueBatchFromFolder, listCsrFiles, type FolderBatchOptions, type FolderBatchSummary } from "./batch/folder.js";

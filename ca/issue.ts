@@ -63,7 +63,7 @@ function caDer(ca: CaRecord): Uint8Array {
 const caPublicKeys = new Map<string, Uint8Array>();
 
 /** The CA's SubjectPublicKeyInfo, read from its certificate (cached per certificate). */
-function spkiOfCa(ca: CaRecord): Uint8Array {
+export function spkiOfCa(ca: CaRecord): Uint8Array {
   let spki = caPublicKeys.get(ca.certificate);
   if (!spki) {
     spki = spkiOfCertificate(caDer(ca));
@@ -118,7 +118,7 @@ export function chainOf(home: Home, name: string): string[] {
   return out;
 }
 
-function issuerFacts(home: Home, ca: CaRecord | undefined, selfName: string): IssuerFacts {
+export function issuerFacts(home: Home, ca: CaRecord | undefined, selfName: string): IssuerFacts {
   return {
     name: ca?.name ?? selfName,
     profile: ca?.profile,

@@ -4,7 +4,7 @@ import type { KeyAlgorithm } from "../policy/index.js";
 import { TrustlineError } from "./errors.js";
 import type { Home } from "./home.js";
 import { auditRejection, issueCertificate, sha256Hex, type IssuedCertificate } from "./issue.js";
-import { toPem } from "./pem.js";
+import { derFromPemOrDer, toPem } from "./pem.js";
 import { parseCsr, type ParsedCsr } from "./x509/csr.js";
 import { describePublicKey, generateKeyPair, spkiOf } from "./x509/keys.js";
 
@@ -104,5 +104,17 @@ export async function issueSignerCertificate(home: Home, csr: Uint8Array, name: 
     keySource: "csr",
     batch: options.batch ?? null,
     ...(options.validityDays !== undefined ? { validityDays: options.validityDays } : {}),
+  });
+}
+
+/** The generated device's key, certificate and chain as a password-protected PKCS#12 (RFC 7292). */
+export async function devicePkcs12(device: GeneratedDevice, password: string): Promise<Uint8Array> {
+  const { buildPkcs12 } = await import("./x509/pkcs12.js"); // pkijs is loaded only for this
+  return buildPkcs12({
+    privateKey: device.privateKey,
+    certificate: device.der,
+    chain: device.chain.map((pem) => derFromPemOrDer(Buffer.from(pem), ["CERTIFICATE"])!),
+    password,
+    friendlyName: device.record.commonName,
   });
 }

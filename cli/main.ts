@@ -48,7 +48,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync([...argv], { from: "user" });
-    return EXIT.OK;
+    // A command may finish with a non-zero status of its own (a batch with refused requests).
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT.OK;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.OK;

@@ -111,7 +111,7 @@ export class FileInventory implements Store {
     const fd = openSync(path, "r");
     try {
       const size = fstatSync(fd).size;
-      const chunk = Buffer.alloc(1 << 20);
+      const chunk = Buffer.allocUnsafe(Math.min(1 << 20, Math.max(1, size - offset)));
       let carry = Buffer.alloc(0);
       let carryStart = offset;
       for (let pos = offset; pos < size; ) {
@@ -177,6 +177,27 @@ export class FileInventory implements Store {
         return { segment: Number(seg), offset: Number(off), length: Number(len) };
       }
       start = end + 1;
+    }
+    return undefined;
+  }
+
+  /** The first of `serials` present in the index, reading each shard once. */
+  #firstIndexed(serials: readonly string[]): string | undefined {
+    const byShard = new Map<string, string[]>();
+    for (const serial of serials) {
+      const shard = this.#shardPath(serial);
+      const list = byShard.get(shard);
+      if (list) list.push(serial);
+      else byShard.set(shard, [serial]);
+    }
+    for (const [shard, list] of byShard) {
+      let text: string;
+      try {
+        text = readFileSync(shard, "latin1");
+      } catch {
+        continue;
+      }
+      for (const serial of list) if (text.startsWith(`${serial} `) || text.includes(`\n${serial} `)) return serial;
     }
     return undefined;
   }
@@ -266,14 +287,14 @@ export class FileInventory implements Store {
   /** Append records durably (one fsync for the group). Caller holds the home lock. */
   async putCertificates(records: readonly CertificateRecord[]): Promise<void> {
     if (records.length === 0) return;
-    let segment = this.#recover();
+    let segment = this.#recover(); // after this the index covers every record: lookups need only the index
     const seen = new Set<string>();
     for (const r of records) {
-      if (seen.has(r.serial) || (await this.getCertificate(r.serial))) {
-        throw new TrustlineError("STORE_CONFLICT", `serial ${r.serial} is already in the inventory`, { details: { serial: r.serial } });
-      }
+      if (seen.has(r.serial)) throw new TrustlineError("STORE_CONFLICT", `serial ${r.serial} appears twice in one write`, { details: { serial: r.serial } });
       seen.add(r.serial);
     }
+    const duplicate = this.#firstIndexed(records.map((r) => r.serial));
+    if (duplicate !== undefined) throw new TrustlineError("STORE_CONFLICT", `serial ${duplicate} is already in the inventory`, { details: { serial: duplicate } });
     const lines = records.map((r) => Buffer.from(`${JSON.stringify(r)}\n`, "utf8"));
     let path = this.#segmentPath(segment);
     let size = existsSync(path) ? statSync(path).size : 0;

@@ -1,15 +1,19 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import {
+  devicePkcs12,
   generateDeviceCertificate,
+  issueBatchFromFolder,
+  listCsrFiles,
   type IssuedCertificate,
   issueDeviceCertificate,
   issueSignerCertificate,
   type KeyAlgorithm,
   TrustlineError,
 } from "../../ca/index.js";
-import { emit, examples, note, openHome } from "../context.js";
+import { emit, examples, globals, note, openHome } from "../context.js";
+import { EXIT } from "../exit-codes.js";
 import { ensureDir, readInput, writeOutput } from "../files.js";
 
 function parseDays(v: string): number {
@@ -35,6 +39,19 @@ function assertFree(paths: readonly string[], force: boolean): void {
   for (const p of paths) if (existsSync(p)) throw new TrustlineError("ALREADY_EXISTS", `${p} already exists; refusing to overwrite it (use --force)`);
 }
 
+function pkcs12Password(file: string | undefined): string {
+  if (file) {
+    try {
+      return readFileSync(file, "utf8").replace(/\r?\n$/, "");
+    } catch (e) {
+      throw new TrustlineError("INPUT_INVALID", `cannot read the PKCS#12 passphrase file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const env = process.env.TRUSTLINE_PKCS12_PASSPHRASE;
+  if (env) return env;
+  throw new TrustlineError("PASSPHRASE_REQUIRED", "--pkcs12 needs a password: --pkcs12-passphrase-file <file> or TRUSTLINE_PKCS12_PASSPHRASE");
+}
+
 export function issueCommand(): Command {
   const issue = new Command("issue").description("issue certificates: devices and firmware signers");
 
@@ -50,15 +67,18 @@ export function issueCommand(): Command {
     .option("--chain", "with --out: append the issuing CA chain (not the root)")
     .option("--days <n>", "validity in days (default: the profile's)", parseDays)
     .addOption(new Option("--algorithm <alg>", "with --generate: device key algorithm").choices(["p256", "p384", "rsa2048", "rsa3072"]).default("p256"))
+    .option("--pkcs12", "with --generate: write <id>.p12 (key + certificate + chain) instead of the plain key file")
+    .option("--pkcs12-passphrase-file <file>", "password for the .p12 (or env TRUSTLINE_PKCS12_PASSPHRASE)")
     .option("--force", "overwrite existing output files")
     .addHelpText(
       "after",
       examples(
         "trustline issue device --csr dev-0001.csr --batch B-2026-11 --station line-7 --out dev-0001.pem --chain",
         "trustline issue device --generate dev-0002 --out-dir ./out --json",
+        "trustline issue device --generate dev-0003 --out-dir ./out --pkcs12 --pkcs12-passphrase-file ./p12-pass",
       ),
     )
-    .action(async (opts: { csr?: string; generate?: string; outDir?: string; ca: string; batch?: string; out?: string; chain?: boolean; days?: number; algorithm: KeyAlgorithm; force?: boolean }, command: Command) => {
+    .action(async (opts: { csr?: string; generate?: string; outDir?: string; ca: string; batch?: string; out?: string; chain?: boolean; days?: number; algorithm: KeyAlgorithm; pkcs12?: boolean; pkcs12PassphraseFile?: string; force?: boolean }, command: Command) => {
       if ((opts.csr === undefined) === (opts.generate === undefined)) throw new TrustlineError("USAGE", "give exactly one of --csr <file> or --generate <registration-id>");
       const common = { ca: opts.ca, ...(opts.batch ? { batch: opts.batch } : {}), ...(opts.days !== undefined ? { validityDays: opts.days } : {}) };
       const force = opts.force === true;
@@ -79,15 +99,76 @@ export function issueCommand(): Command {
       if (!opts.outDir) throw new TrustlineError("USAGE", "--generate needs --out-dir <dir> for the key, certificate and chain");
       const id = opts.generate!;
       const safe = id.replace(/[^A-Za-z0-9._:-]/g, "_");
-      const paths = { key: join(opts.outDir, `${safe}.key.pem`), certificate: join(opts.outDir, `${safe}.cert.pem`), chain: join(opts.outDir, `${safe}.chain.pem`) };
+      const p12Password = opts.pkcs12 ? pkcs12Password(opts.pkcs12PassphraseFile) : undefined;
+      const paths: Record<string, string> = {
+        ...(opts.pkcs12 ? { pkcs12: join(opts.outDir, `${safe}.p12`) } : { key: join(opts.outDir, `${safe}.key.pem`) }),
+        certificate: join(opts.outDir, `${safe}.cert.pem`),
+        chain: join(opts.outDir, `${safe}.chain.pem`),
+      };
       ensureDir(opts.outDir);
       assertFree(Object.values(paths), force);
       const home = await openHome(command, true);
       const generated = await generateDeviceCertificate(home, id, { ...common, algorithm: opts.algorithm });
-      writeOutput(paths.key, generated.privateKeyPem, { force, mode: 0o600 });
-      writeOutput(paths.certificate, generated.pem, { force });
-      writeOutput(paths.chain, generated.pem + generated.chain.join(""), { force });
-      emit(command, issuedJson(generated, paths), () => `${describeIssued(generated)}\n  wrote ${paths.key} (private key, mode 600), ${paths.certificate}, ${paths.chain}`);
+      if (p12Password !== undefined) writeOutput(paths.pkcs12!, await devicePkcs12(generated, p12Password), { force, mode: 0o600 });
+      else writeOutput(paths.key!, generated.privateKeyPem, { force, mode: 0o600 });
+      writeOutput(paths.certificate!, generated.pem, { force });
+      writeOutput(paths.chain!, generated.pem + generated.chain.join(""), { force });
+      emit(command, issuedJson(generated, paths), () => `${describeIssued(generated)}\n  wrote ${Object.values(paths).join(", ")} (private key files mode 600)`);
+    });
+
+  issue
+    .command("batch")
+    .description("issue device certificates for a whole folder of CSRs, under one batch id; resumable")
+    .requiredOption("--csr-dir <dir>", "folder of PKCS#10 requests (PEM or DER), one per file")
+    .requiredOption("--out-dir <dir>", "where <name>.pem is written for each <name>.csr")
+    .option("--ca <name>", "issuing CA", "device")
+    .option("--batch <id>", "batch id recorded with every certificate (default: the CSR folder's name)")
+    .option("--chain", "append the issuing CA chain (not the root) to each certificate file")
+    .option("--days <n>", "validity in days (default: the profile's)", parseDays)
+    .option("--workers <n>", "worker threads (default: one per core)", (v) => Number(v))
+    .addHelpText(
+      "after",
+      examples(
+        "trustline issue batch --csr-dir ./delivery-2026-11 --out-dir ./certs --batch CM-2026-11 --station cm-intake",
+        "trustline issue batch --csr-dir ./delivery-2026-11 --out-dir ./certs --batch CM-2026-11   # after a crash: issues only what is missing",
+      ) +
+        "\nBad or refused CSRs are listed with their reasons; the good ones are still issued (exit status 3 when any was refused).\n",
+    )
+    .action(async (opts: { csrDir: string; outDir: string; ca: string; batch?: string; chain?: boolean; days?: number; workers?: number }, command: Command) => {
+      const batch = opts.batch ?? basename(resolve(opts.csrDir)).replace(/[^A-Za-z0-9._:-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 64);
+      const total = listCsrFiles(opts.csrDir).length;
+      const home = await openHome(command, true);
+      const tty = process.stderr.isTTY && !globals(command).json;
+      let last = 0;
+      const summary = await issueBatchFromFolder(home, {
+        csrDir: opts.csrDir,
+        outDir: opts.outDir,
+        batch,
+        ca: opts.ca,
+        chain: opts.chain === true,
+        ...(opts.days !== undefined ? { validityDays: opts.days } : {}),
+        ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+        onProgress: (p) => {
+          if (!tty || p.elapsedMs - last < 200) return;
+          last = p.elapsedMs;
+          const done = p.issued + p.skipped + p.rejected;
+          const rate = p.issued / (p.elapsedMs / 1000);
+          const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
+          process.stderr.write(`\r${done}/${total}  issued ${p.issued}  skipped ${p.skipped}  rejected ${p.rejected}  ${rate.toFixed(0)}/s  ETA ${eta.toFixed(0)} s   `);
+        },
+      });
+      if (tty) process.stderr.write("\n");
+      emit(command, summary, () =>
+        [
+          `Batch ${summary.batch} from CA ${summary.ca}: ${summary.total} requests`,
+          `  issued   ${summary.issued} (${summary.certificatesPerSecond.toFixed(0)} certificates/s, ${(summary.durationMs / 1000).toFixed(1)} s)`,
+          `  skipped  ${summary.skipped} (already issued in this batch${summary.restoredOutputs ? `; ${summary.restoredOutputs} missing outputs written again` : ""})`,
+          `  rejected ${summary.rejected.length}`,
+          ...summary.rejected.map((r) => `    ${r.id}: [${r.code}] ${r.message}`),
+          `  certificates in ${summary.outDir}`,
+        ].join("\n"),
+      );
+      if (summary.rejected.length > 0) process.exitCode = EXIT.INPUT_REJECTED;
     });
 
   issue

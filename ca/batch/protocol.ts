@@ -1,0 +1,36 @@
+/** Messages between the batch coordinator (main thread) and its CSR workers. */
+import type { IssuerFacts, ProfileName } from "../../policy/index.js";
+import type { SignatureAlgorithm } from "../keys/signer.js";
+
+export interface WorkerSetup {
+  readonly profile: ProfileName;
+  readonly issuer: Omit<IssuerFacts, "notBefore" | "notAfter"> & { readonly notBefore: string; readonly notAfter: string };
+  readonly layout: { readonly algorithm: SignatureAlgorithm; readonly issuerName: Uint8Array; readonly issuerPublicKey: Uint8Array };
+  readonly validityDays?: number;
+}
+
+export interface WorkItem {
+  readonly index: number;
+  readonly csr: Uint8Array;
+}
+
+export interface WorkChunk {
+  readonly items: readonly WorkItem[];
+  /** The coordinator's clock, so an injected clock reaches the workers. */
+  readonly now: number;
+}
+
+export type WorkResult =
+  | {
+      readonly ok: true;
+      readonly index: number;
+      readonly tbs: Uint8Array;
+      readonly serial: string;
+      readonly requestSha256: string;
+      readonly commonName: string;
+      readonly subject: string;
+      readonly notBefore: string;
+      readonly notAfter: string;
+      readonly policyOids: readonly string[];
+    }
+  | { readonly ok: false; readonly index: number; readonly requestSha256: string; readonly code: string; readonly message: string };

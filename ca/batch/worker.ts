@@ -1,0 +1,60 @@
+/**
+ * A batch worker: the CPU-heavy, key-free part of issuance for a chunk of CSRs: parse, verify the
+ * self-signature (node:crypto), apply the policy, encode the TBSCertificate with the fast encoder.
+ * It never sees a private key: the coordinator signs.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { evaluate, PROFILES } from "../../policy/index.js";
+import { TrustlineError } from "../errors.js";
+import { parseCsr } from "../x509/csr.js";
+import { nameToString } from "../x509/name.js";
+import { randomSerial, serialHex } from "../x509/serial.js";
+import { TbsEncoder } from "../x509/tbs-encoder.js";
+import { createHash } from "node:crypto";
+import type { WorkChunk, WorkResult, WorkerSetup } from "./protocol.js";
+
+const setup = workerData as WorkerSetup;
+const profile = PROFILES[setup.profile];
+const issuer = { ...setup.issuer, notBefore: new Date(setup.issuer.notBefore), notAfter: new Date(setup.issuer.notAfter) };
+const encoder = new TbsEncoder(setup.layout);
+
+function work(index: number, csr: Uint8Array, now: Date): WorkResult {
+  let requestSha256 = "";
+  try {
+    const parsed = parseCsr(csr);
+    requestSha256 = parsed.sha256;
+    const extra = parsed.commonNames.length === 1 ? [] : [parsed.commonNames.length === 0 ? "the request has no common name (CN)" : `the request has ${parsed.commonNames.length} common names; exactly one is allowed`];
+    const decision = evaluate(
+      { commonName: parsed.commonNames[0] ?? "", publicKey: parsed.key, ...(setup.validityDays !== undefined ? { validityDays: setup.validityDays } : {}) },
+      profile,
+      issuer,
+      now,
+    );
+    const problems = [...extra, ...(decision.ok ? [] : decision.violations.map((v) => v.message))];
+    if (problems.length > 0 || !decision.ok) return { ok: false, index, requestSha256, code: "POLICY_DENIED", message: problems.join("; ") };
+    const serial = randomSerial();
+    const t = decision.template;
+    return {
+      ok: true,
+      index,
+      tbs: encoder.encode(serial, t, parsed.spki),
+      serial: serialHex(serial),
+      requestSha256,
+      commonName: t.subject.commonName,
+      subject: nameToString([...(t.subject.organization !== undefined ? [{ type: "O", value: t.subject.organization }] : []), { type: "CN", value: t.subject.commonName }]),
+      notBefore: t.notBefore.toISOString(),
+      notAfter: t.notAfter.toISOString(),
+      policyOids: t.policyOids,
+    };
+  } catch (e) {
+    if (!requestSha256) requestSha256 = createHash("sha256").update(csr).digest("hex");
+    const code = e instanceof TrustlineError ? e.code : "CSR_INVALID";
+    return { ok: false, index, requestSha256, code, message: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+parentPort!.on("message", (chunk: WorkChunk) => {
+  const now = new Date(chunk.now);
+  const results = chunk.items.map((item) => work(item.index, item.csr, now));
+  parentPort!.postMessage(results, results.flatMap((r) => (r.ok ? [r.tbs.buffer as ArrayBuffer] : [])));
+});
