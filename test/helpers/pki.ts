@@ -76,6 +76,7 @@ export function ecKey(curve: "P-256" | "P-384" = "P-256"): { privateKey: KeyObje
 export function runCli(args: readonly string[], options: { env?: Record<string, string>; input?: string } = {}): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...options.env },
     ...(options.input !== undefined ? { input: options.input } : {}),
   });
