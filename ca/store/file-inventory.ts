@@ -197,7 +197,12 @@ export class FileInventory implements Store {
       } catch {
         continue;
       }
-      for (const serial of list) if (text.startsWith(`${serial} `) || text.includes(`\n${serial} `)) return serial;
+      if (list.length <= 4) {
+        for (const serial of list) if (text.startsWith(`${serial} `) || text.includes(`\n${serial} `)) return serial;
+        continue;
+      }
+      const present = new Set(text.split("\n").map((line) => line.slice(0, line.indexOf(" "))));
+      for (const serial of list) if (present.has(serial)) return serial;
     }
     return undefined;
   }

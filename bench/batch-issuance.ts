@@ -1,0 +1,162 @@
+/**
+ * Production-line scale (issue 3):
+ *  (a) batch issuance of 10,000 P-256 device certificates from CSR files, end to end (CLI process
+ *      start to exit: parse, verify, policy, sign, persist, write files), against an
+ *      `openssl x509 -req` loop and against naive @peculiar/x509 issuance, measured here and now;
+ *  (b) one `trustline issue device` CLI call, with an empty inventory and with 1,000,000 records;
+ *  (c) peak RSS of each.
+ */
+import { createHash, generateKeyPairSync } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import { createCsr, toPem, type CertificateRecord } from "../ca/index.js";
+import { FileInventory } from "../ca/store/file-inventory.js";
+import { CLI, fmt, median, type Row, runNode, runSync } from "./harness.js";
+
+const PASS = "bench passphrase";
+
+function writeCsrs(dir: string, count: number): void {
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < count; i++) {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const id = `dev-${String(i).padStart(6, "0")}`;
+    writeFileSync(join(dir, `${id}.csr`), toPem(createCsr(privateKey, id), "CERTIFICATE REQUEST"));
+  }
+}
+
+async function initHome(home: string, passFile: string): Promise<void> {
+  const r = await runNode([CLI, "--home", home, "--passphrase-file", passFile, "init", "--org", "Bench Devices"]);
+  if (r.status !== 0) throw new Error(`init failed: ${r.stderr}`);
+}
+
+/** openssl's own CA: one process per certificate, as a shell loop on a line station does it. */
+function opensslLoop(dir: string, csrDir: string, count: number): number {
+  const ca = join(dir, "openssl-ca");
+  mkdirSync(ca, { recursive: true });
+  runSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(ca, "ca.key"), "-subj", "/CN=openssl bench CA", "-days", "30", "-out", join(ca, "ca.pem")]);
+  const files = readdirSync(csrDir).slice(0, count);
+  const started = performance.now();
+  for (const f of files) {
+    const r = runSync("openssl", ["x509", "-req", "-in", join(csrDir, f), "-CA", join(ca, "ca.pem"), "-CAkey", join(ca, "ca.key"), "-CAcreateserial", "-days", "365", "-sha256", "-out", join(ca, `${f}.pem`)]);
+    if (r.status !== 0) throw new Error(r.stderr);
+  }
+  return files.length / ((performance.now() - started) / 1000);
+}
+
+/** The obvious library approach: @peculiar/x509 parse + verify + generate + sign (WebCrypto), per certificate. */
+async function naivePeculiar(dir: string, csrDir: string, count: number): Promise<number> {
+  const out = join(dir, "peculiar-out");
+  mkdirSync(out, { recursive: true });
+  const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+  const caKeys = await crypto.subtle.generateKey(alg, false, ["sign", "verify"]);
+  const caCert = await x509.X509CertificateGenerator.createSelfSigned({ name: "CN=naive CA", keys: caKeys, signingAlgorithm: alg, extensions: [new x509.BasicConstraintsExtension(true, 0, true)] });
+  const files = readdirSync(csrDir).slice(0, count);
+  const started = performance.now();
+  for (const f of files) {
+    const csr = new x509.Pkcs10CertificateRequest(readFileSync(join(csrDir, f), "utf8"));
+    if (!(await csr.verify())) throw new Error("bad CSR");
+    const cert = await x509.X509CertificateGenerator.create({
+      subject: csr.subject,
+      issuer: caCert.subject,
+      notBefore: new Date(),
+      notAfter: new Date(Date.now() + 365 * 86_400_000),
+      publicKey: csr.publicKey,
+      signingKey: caKeys.privateKey,
+      signingAlgorithm: alg,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+        await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
+        await x509.AuthorityKeyIdentifierExtension.create(caCert),
+      ],
+    });
+    writeFileSync(join(out, `${f}.pem`), cert.toString("pem"));
+  }
+  return files.length / ((performance.now() - started) / 1000);
+}
+
+/** Synthetic inventory records (the CLI path reads none of them, only the index and state). */
+async function seedInventory(home: string, count: number): Promise<void> {
+  const inv = new FileInventory(join(home, "inventory"));
+  const group = 20_000;
+  const base: Omit<CertificateRecord, "serial" | "commonName" | "subject"> = {
+    ca: "device",
+    profile: "device",
+    policyOids: ["2.25.206301899026611410302643436773021168975.1.1"],
+    notBefore: "2026-01-01T00:00:00.000Z",
+    notAfter: "2036-01-01T00:00:00.000Z",
+    der: "MIIB".padEnd(700, "A"),
+    requestSha256: "0".repeat(64),
+    keySource: "csr",
+    operator: "seed",
+    station: "seed",
+    batch: null,
+    issuedAt: "2026-01-01T00:00:00.000Z",
+  };
+  for (let start = 0; start < count; start += group) {
+    const records: CertificateRecord[] = [];
+    for (let i = start; i < Math.min(count, start + group); i++) {
+      // Random-looking serials, as issued ones are: they spread over the index shards.
+      const serial = `7${createHash("sha256").update(String(i)).digest("hex").slice(0, 39)}`;
+      records.push({ ...base, serial, commonName: `seed-${i}`, subject: `CN=seed-${i}` });
+    }
+    await inv.putCertificates(records);
+  }
+}
+
+async function oneIssuance(home: string, passFile: string, csr: string, runs: number): Promise<{ wallMs: number; maxRssKb: number }> {
+  const walls: number[] = [];
+  let rss = 0;
+  for (let i = 0; i < runs; i++) {
+    const r = await runNode([CLI, "--home", home, "--passphrase-file", passFile, "issue", "device", "--csr", csr, "--json"]);
+    if (r.status !== 0) throw new Error(`issue device failed: ${r.stdout} ${r.stderr}`);
+    walls.push(r.wallMs);
+    rss = Math.max(rss, r.maxRssKb);
+  }
+  return { wallMs: median(walls), maxRssKb: rss };
+}
+
+export async function batchIssuanceBench(dir: string, options: { certs: number; seed: number }): Promise<Row[]> {
+  const passFile = join(dir, "pass");
+  writeFileSync(passFile, PASS);
+  const csrDir = join(dir, "csrs");
+  console.error(`[batch] writing ${options.certs} CSR files (distinct P-256 keys)…`);
+  writeCsrs(csrDir, options.certs);
+
+  console.error("[batch] baseline: openssl x509 -req loop (200 certificates)…");
+  const opensslRate = opensslLoop(dir, csrDir, 200);
+  console.error("[batch] baseline: naive @peculiar/x509 issuance (500 certificates)…");
+  const naiveRate = await naivePeculiar(dir, csrDir, 500);
+
+  console.error(`[batch] trustline issue batch: ${options.certs} certificates…`);
+  const home = join(dir, "pki-batch");
+  await initHome(home, passFile);
+  const batch = await runNode([CLI, "--home", home, "--passphrase-file", passFile, "--json", "issue", "batch", "--csr-dir", csrDir, "--out-dir", join(dir, "out"), "--batch", "BENCH"]);
+  if (batch.status !== 0) throw new Error(`batch failed: ${batch.stdout} ${batch.stderr}`);
+  const summary = JSON.parse(batch.stdout) as { issued: number };
+  if (summary.issued !== options.certs) throw new Error(`batch issued ${summary.issued} of ${options.certs}`);
+  const rate = options.certs / (batch.wallMs / 1000);
+
+  console.error("[cli] one issue device, empty inventory…");
+  const single = join(dir, "pki-single");
+  await initHome(single, passFile);
+  const csr = join(csrDir, readdirSync(csrDir)[0]!);
+  const empty = await oneIssuance(single, passFile, csr, 7);
+  console.error(`[cli] seeding ${fmt(options.seed)} records…`);
+  const seedStart = performance.now();
+  await seedInventory(single, options.seed);
+  console.error(`[cli] seeded in ${fmt((performance.now() - seedStart) / 1000, 1)} s; one issue device, full inventory…`);
+  const full = await oneIssuance(single, passFile, csr, 7);
+
+  return [
+    { suite: "batch", metric: `${fmt(options.certs)} P-256 certs from CSR files, end to end`, value: `${fmt(rate)} certs/s`, baseline: `openssl x509 -req loop ${fmt(opensslRate, 1)}/s`, ratio: `${fmt(rate / opensslRate)}x`, target: ">= 3,000/s, >= 100x", ok: rate >= 3000 && rate / opensslRate >= 100 },
+    { suite: "batch", metric: "same, against naive @peculiar/x509", value: `${fmt(rate)} certs/s`, baseline: `@peculiar/x509 ${fmt(naiveRate)}/s`, ratio: `${fmt(rate / naiveRate, 1)}x`, target: ">= 10x", ok: rate / naiveRate >= 10 },
+    { suite: "batch", metric: "batch peak RSS (workers included)", value: `${fmt(batch.maxRssKb / 1024)} MB`, baseline: "", ratio: "", target: "< 300 MB", ok: batch.maxRssKb / 1024 < 300 },
+    { suite: "cli", metric: "one `issue device`, empty inventory (median of 7)", value: `${fmt(empty.wallMs)} ms`, baseline: "", ratio: "", target: "<= 300 ms", ok: empty.wallMs <= 300 },
+    { suite: "cli", metric: `one \`issue device\`, ${fmt(options.seed)} records`, value: `${fmt(full.wallMs)} ms`, baseline: `empty ${fmt(empty.wallMs)} ms`, ratio: `${fmt(full.wallMs / empty.wallMs, 2)}x`, target: "<= 1.2x", ok: full.wallMs / empty.wallMs <= 1.2 },
+    { suite: "cli", metric: "one `issue device` peak RSS (empty / full)", value: `${fmt(empty.maxRssKb / 1024)} / ${fmt(full.maxRssKb / 1024)} MB`, baseline: "", ratio: "", target: "", ok: undefined },
+  ];
+}
