@@ -24,7 +24,8 @@ async function checkedCsr(home: Home, csr: Uint8Array, profile: string, options:
       await auditRejection(home, {
         profile,
         ...(options.ca ? { ca: options.ca } : {}),
-        requestSha256: sha256Hex(csr),
+        // The request hash is over the DER, as for accepted requests, whenever the PEM decodes.
+        requestSha256: sha256Hex(derFromPemOrDer(csr, ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]) ?? csr),
         batch: options.batch ?? null,
         reason: e.message,
         code: e.code,

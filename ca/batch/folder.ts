@@ -4,8 +4,8 @@
  * one by one: the inventory record is the durable truth, and a re-run compares every output of
  * the batch with its record and writes again any that a crash lost or cut short.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
@@ -66,6 +66,31 @@ export function outputName(csrFile: string): string {
 }
 
 
+/**
+ * Writes outputs on the libuv thread pool, several at a time: creating a file costs far more in
+ * the kernel than the certificate costs to make, and it overlaps with signing this way.
+ */
+class OutputWriter {
+  readonly #pending = new Set<Promise<void>>();
+  #failure: unknown;
+
+  async write(path: string, text: string): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    while (this.#pending.size >= 32) await Promise.race(this.#pending);
+    const p: Promise<void> = writeFile(path, text)
+      .catch((e: unknown) => {
+        this.#failure ??= new TrustlineError("INPUT_INVALID", `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      })
+      .finally(() => this.#pending.delete(p));
+    this.#pending.add(p);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.#pending);
+    if (this.#failure) throw this.#failure;
+  }
+}
+
 export async function issueBatchFromFolder(home: Home, options: FolderBatchOptions): Promise<FolderBatchSummary> {
   const files = listCsrFiles(options.csrDir);
   try {
@@ -76,10 +101,11 @@ export async function issueBatchFromFolder(home: Home, options: FolderBatchOptio
   const caName = options.ca ?? "device";
   const chainText = options.chain ? chainOf(home, caName).join("") : "";
   let restoredOutputs = 0;
+  const writer = new OutputWriter();
   const summary = await issueBatch(home, readCsrs(options.csrDir, files), {
     ...options,
-    onIssued: (issued) => {
-      for (const c of issued) writeFileSync(join(options.outDir, outputName(c.id)), c.pem + chainText);
+    onIssued: async (issued) => {
+      for (const c of issued) await writer.write(join(options.outDir, outputName(c.id)), c.pem + chainText);
     },
     onSkipped: async (id, serial) => {
       const path = join(options.outDir, outputName(id));
@@ -87,9 +113,10 @@ export async function issueBatchFromFolder(home: Home, options: FolderBatchOptio
       if (!record) return;
       const expected = toPem(Buffer.from(record.der, "base64"), "CERTIFICATE") + chainText;
       if (existsSync(path) && readFileSync(path, "latin1") === expected) return;
-      writeFileSync(path, expected);
+      await writer.write(path, expected);
       restoredOutputs++;
     },
   });
+  await writer.drain();
   return { ...summary, total: files.length, outDir: options.outDir, restoredOutputs };
 }

@@ -49,8 +49,11 @@ export function certCommand(): Command {
     })
     .addHelpText("after", examples("trustline cert list --batch B-2026-11 --json", "trustline cert list --ca device --expiring-within 90"))
     .action(async (opts: { ca?: string; status?: CertificateStatus; operator?: string; station?: string; batch?: string; profile?: string; expiringWithin?: number }, command: Command) => {
-      // Sub-command options shadow the global --operator/--station: read them from this command only.
-      const local = command.opts() as typeof opts;
+      // commander hands --operator/--station to the program's global options even after `cert list`;
+      // for this read-only command they can only mean the filter, wherever they are written.
+      const local = { ...(command.opts() as typeof opts) };
+      local.operator ??= (command.optsWithGlobals() as { operator?: string }).operator;
+      local.station ??= (command.optsWithGlobals() as { station?: string }).station;
       const filter: CertificateFilter = {
         ...(local.ca ? { ca: local.ca } : {}),
         ...(local.status ? { status: local.status } : {}),

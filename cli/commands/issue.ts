@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import {
   devicePkcs12,
@@ -33,10 +33,21 @@ function describeIssued(issued: IssuedCertificate): string {
   return `Issued ${r.profile} certificate ${r.subject}\n  serial ${r.serial}\n  CA ${r.ca}, valid ${r.notBefore} .. ${r.notAfter}\n  operator ${r.operator}, station ${r.station}${r.batch ? `, batch ${r.batch}` : ""}`;
 }
 
-/** Refuse before issuing when an output exists: a refused write must not leave an orphan certificate. */
+/**
+ * Refuse before issuing when an output cannot be written (it exists, or its folder is missing or
+ * read-only): a refused write must not leave an issued certificate nobody received.
+ */
 function assertFree(paths: readonly string[], force: boolean): void {
-  if (force) return;
-  for (const p of paths) if (existsSync(p)) throw new TrustlineError("ALREADY_EXISTS", `${p} already exists; refusing to overwrite it (use --force)`);
+  for (const p of paths) {
+    if (!force && existsSync(p)) throw new TrustlineError("ALREADY_EXISTS", `${p} already exists; refusing to overwrite it (use --force)`);
+    const dir = dirname(resolve(p));
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new TrustlineError("INPUT_INVALID", `cannot write ${p}: ${code === "ENOENT" ? `the folder ${dir} does not exist` : `the folder ${dir} is not writable (${code})`}`);
+    }
+  }
 }
 
 function pkcs12Password(file: string | undefined): string {
