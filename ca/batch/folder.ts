@@ -1,17 +1,19 @@
 /**
  * Batch issuance from a folder of CSR files (a contract manufacturer's delivery) into a folder of
- * certificates: `<out-dir>/<csr name without extension>.pem`. Outputs are plain writes, not fsync'd
- * one by one: the inventory record is the durable truth, and a re-run compares every output of
- * the batch with its record and writes again any that a crash lost or cut short.
+ * certificates: `<out-dir>/<csr name without extension>.pem`. Worker threads read the requests; an
+ * output thread writes the certificates, plainly, not fsync'd one by one: the inventory record is
+ * the durable truth, and a re-run compares every output of the batch with its record and writes
+ * again any that a crash lost or cut short.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { Worker } from "node:worker_threads";
 import { basename, extname, join } from "node:path";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
 import { chainOf } from "../issue.js";
 import { toPem } from "../pem.js";
 import { type BatchItem, type BatchOptions, type BatchSummary, issueBatch } from "./issue-batch.js";
+import type { OutputJob, OutputReply } from "./output-thread.js";
 
 export interface FolderBatchOptions extends Omit<BatchOptions, "onIssued" | "onSkipped"> {
   readonly csrDir: string;
@@ -41,23 +43,8 @@ export function listCsrFiles(dir: string): string[] {
     .filter((n) => statSync(join(dir, n)).isFile());
 }
 
-async function* readCsrs(dir: string, files: readonly string[]): AsyncIterable<BatchItem> {
-  // Read a few ahead: file reads overlap with the workers.
-  const ahead = 16;
-  const pending: Promise<BatchItem>[] = [];
-  let next = 0;
-  const fill = () => {
-    while (pending.length < ahead && next < files.length) {
-      const name = files[next++]!;
-      pending.push(readFile(join(dir, name)).then((b) => ({ id: name, csr: new Uint8Array(b.buffer, b.byteOffset, b.byteLength) })));
-    }
-  };
-  fill();
-  while (pending.length > 0) {
-    const item = await pending.shift()!;
-    fill();
-    yield item;
-  }
+function* requestFiles(dir: string, files: readonly string[]): Iterable<BatchItem> {
+  for (const name of files) yield { id: name, path: join(dir, name) };
 }
 
 export function outputName(csrFile: string): string {
@@ -66,28 +53,38 @@ export function outputName(csrFile: string): string {
 }
 
 
-/**
- * Writes outputs on the libuv thread pool, several at a time: creating a file costs far more in
- * the kernel than the certificate costs to make, and it overlaps with signing this way.
- */
+/** Sends outputs to the output thread in groups; at most a few groups in flight. */
 class OutputWriter {
-  readonly #pending = new Set<Promise<void>>();
-  #failure: unknown;
+  readonly #thread = new Worker(new URL("./output-thread.js", import.meta.url));
+  /** The thread answers jobs in order: one reply settles the oldest job. */
+  readonly #waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  readonly #inflight: Promise<void>[] = [];
 
-  async write(path: string, text: string): Promise<void> {
-    if (this.#failure) throw this.#failure;
-    while (this.#pending.size >= 32) await Promise.race(this.#pending);
-    const p: Promise<void> = writeFile(path, text)
-      .catch((e: unknown) => {
-        this.#failure ??= new TrustlineError("INPUT_INVALID", `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      })
-      .finally(() => this.#pending.delete(p));
-    this.#pending.add(p);
+  constructor() {
+    this.#thread.on("message", (reply: OutputReply) => {
+      const job = this.#waiting.shift();
+      if (reply.ok) job?.resolve();
+      else job?.reject(new TrustlineError("INPUT_INVALID", `cannot write ${reply.path}: ${reply.message}`));
+    });
+    this.#thread.on("error", (e) => {
+      for (const job of this.#waiting.splice(0)) job.reject(e);
+    });
   }
 
-  async drain(): Promise<void> {
-    await Promise.all(this.#pending);
-    if (this.#failure) throw this.#failure;
+  async write(files: readonly { path: string; text: string }[]): Promise<void> {
+    while (this.#inflight.length >= 4) await this.#inflight.shift();
+    const done = new Promise<void>((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    done.catch(() => undefined); // observed in close()
+    this.#inflight.push(done);
+    this.#thread.postMessage({ files } satisfies OutputJob);
+  }
+
+  async close(): Promise<void> {
+    try {
+      for (const p of this.#inflight.splice(0)) await p;
+    } finally {
+      await this.#thread.terminate();
+    }
   }
 }
 
@@ -102,21 +99,23 @@ export async function issueBatchFromFolder(home: Home, options: FolderBatchOptio
   const chainText = options.chain ? chainOf(home, caName).join("") : "";
   let restoredOutputs = 0;
   const writer = new OutputWriter();
-  const summary = await issueBatch(home, readCsrs(options.csrDir, files), {
+  let summary: BatchSummary;
+  try {
+    summary = await issueBatch(home, requestFiles(options.csrDir, files), {
     ...options,
-    onIssued: async (issued) => {
-      for (const c of issued) await writer.write(join(options.outDir, outputName(c.id)), c.pem + chainText);
-    },
+    onIssued: (issued) => writer.write(issued.map((c) => ({ path: join(options.outDir, outputName(c.id)), text: c.pem + chainText }))),
     onSkipped: async (id, serial) => {
       const path = join(options.outDir, outputName(id));
       const record = await home.inventory.getCertificate(serial);
       if (!record) return;
       const expected = toPem(Buffer.from(record.der, "base64"), "CERTIFICATE") + chainText;
       if (existsSync(path) && readFileSync(path, "latin1") === expected) return;
-      await writer.write(path, expected);
+      await writer.write([{ path, text: expected }]);
       restoredOutputs++;
     },
   });
-  await writer.drain();
+  } finally {
+    await writer.close();
+  }
   return { ...summary, total: files.length, outDir: options.outDir, restoredOutputs };
 }

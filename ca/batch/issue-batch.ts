@@ -5,10 +5,11 @@
  *
  * Resumable: every record carries its batch id and request hash, and the inventory keeps a
  * per-batch index of them. A re-run (after kill -9, a power cut or a fix to some CSRs) skips every
- * request already issued in the batch, so no CSR ever gets a second certificate; the check is
- * repeated under the home lock, so two processes running the same batch cannot both issue one CSR.
+ * request already issued in the batch (the workers check the hash before verifying anything), so
+ * no CSR ever gets a second certificate; the check is repeated under the home lock, so two
+ * processes running the same batch cannot both issue one CSR.
  */
-import { createHash, verify as nodeVerify } from "node:crypto";
+import { verify as nodeVerify } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { PROFILES } from "../../policy/index.js";
@@ -17,17 +18,16 @@ import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
 import { caCertificateDer, caSigner, chainOf, getCa, issuerFacts, spkiOfCa } from "../issue.js";
 import { SIGNATURE_ALGORITHMS, signStructure, type Signer } from "../keys/signer.js";
-import { derFromPemOrDer, toPem } from "../pem.js";
+import { toPem } from "../pem.js";
 import type { CertificateRecord } from "../store/types.js";
 import { signedParts, subjectNameDer } from "../x509/cert-fields.js";
 import { publicKeyFromSpki } from "../x509/keys.js";
 import type { WorkChunk, WorkItem, WorkResult, WorkerSetup } from "./protocol.js";
 
-export interface BatchItem {
-  /** How the caller names this request (a file name): used in the summary and for outputs. */
-  readonly id: string;
-  readonly csr: Uint8Array;
-}
+/** One request: its bytes, or a file a worker thread reads (keeps file I/O off the coordinator). */
+export type BatchItem =
+  | { /** How the caller names this request (a file name): in the summary and for outputs. */ readonly id: string; readonly csr: Uint8Array }
+  | { readonly id: string; readonly path: string };
 
 export interface BatchProgress {
   readonly seen: number;
@@ -67,7 +67,7 @@ export interface BatchOptions {
   readonly validityDays?: number;
   /** Worker threads (default: one per core). */
   readonly workers?: number;
-  /** Certificates per commit group (default 512). */
+  /** Certificates per commit group (default 1024). */
   readonly groupSize?: number;
   /** Called after each group is durable: write the outputs here. */
   readonly onIssued?: (issued: readonly BatchIssued[]) => void | Promise<void>;
@@ -102,7 +102,7 @@ class WorkerPool {
         };
         worker.once("message", onMessage);
         worker.once("error", onError);
-        worker.postMessage(chunk, chunk.items.map((i) => i.csr.buffer as ArrayBuffer));
+        worker.postMessage(chunk, chunk.items.flatMap((i) => ("csr" in i ? [i.csr.buffer as ArrayBuffer] : [])));
       });
     } finally {
       const next = this.#waiting.shift();
@@ -129,32 +129,34 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
   if (ca.profile !== "device-ca") throw new TrustlineError("POLICY_DENIED", `batch issuance issues device certificates; CA "${ca.name}" is a ${ca.profile}`);
   const signer = await caSigner(home, ca); // asks for the passphrase before any work
   const setup: WorkerSetup = {
+    already: await home.inventory.batchRequests(options.batch),
     profile: profile.name,
     issuer: { ...issuerFacts(home, ca, ca.name), notBefore: ca.notBefore, notAfter: ca.notAfter },
     layout: { algorithm: signer.algorithm, issuerName: subjectNameDer(caCertificateDer(ca)), issuerPublicKey: spkiOfCa(ca) },
     ...(options.validityDays !== undefined ? { validityDays: options.validityDays } : {}),
   };
   const chain = chainOf(home, ca.name);
-  const already = await home.inventory.batchRequests(options.batch);
   const seenInRun = new Set<string>();
   const counts = { seen: 0, issued: 0, skipped: 0 };
   const rejected: BatchRejection[] = [];
   const ids: string[] = [];
   const pool = new WorkerPool(Math.max(1, options.workers ?? availableParallelism()), setup);
-  const groupSize = options.groupSize ?? 512;
+  const groupSize = options.groupSize ?? 1024;
   let group: { id: string; result: WorkResult }[] = [];
   let committing: Promise<void> = Promise.resolve();
   let checkedSignature = false;
   const progress = () => options.onProgress?.({ ...counts, rejected: rejected.length, elapsedMs: performance.now() - started });
 
-  const commit = async (results: { id: string; result: WorkResult }[]): Promise<void> => {
+  type Done = { id: string; result: WorkResult };
+  type Issuable = { id: string; result: Extract<WorkResult, { ok: true }> };
+  const commit = async (results: Done[]): Promise<void> => {
     const issued: BatchIssued[] = [];
     const lateSkips: { id: string; serial: string }[] = [];
     await home.transaction(async () => {
       // Re-check under the lock: another process may have issued some of these meanwhile.
       const current = await home.inventory.batchRequests(options.batch);
-      const toIssue = results.filter((r): r is { id: string; result: Extract<WorkResult, { ok: true }> } => {
-        if (!r.result.ok) return false;
+      const toIssue = results.filter((r): r is Issuable => {
+        if (r.result.ok !== true) return false;
         const serial = current.get(r.result.requestSha256);
         if (serial !== undefined) {
           counts.skipped++;
@@ -163,7 +165,7 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
         }
         return true;
       });
-      const refused = results.filter((r) => !r.result.ok);
+      const refused = results.filter((r) => r.result.ok === false);
       const who = home.who;
       const intents: AuditEvent[] = toIssue.map(({ result: r }) => ({ action: "certificate.intent", outcome: "ok", ...who, profile: "device", ca: ca.name, serial: r.serial, requestSha256: r.requestSha256, subject: r.commonName, batch: options.batch }));
       const rejections: AuditEvent[] = refused.map(({ id, result: r }) => ({
@@ -174,8 +176,8 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
         ca: ca.name,
         requestSha256: r.requestSha256,
         batch: options.batch,
-        reason: r.ok ? "" : r.message,
-        details: { code: r.ok ? "" : r.code, id },
+        reason: r.ok === false ? r.message : "",
+        details: { code: r.ok === false ? r.code : "", id },
       }));
       await home.record([...rejections, ...intents], { sign: false });
       const now = home.clock().toISOString();
@@ -210,7 +212,7 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
       await home.record(toIssue.map(({ result: r }) => ({ action: "certificate.issue", outcome: "ok", ...who, profile: "device", ca: ca.name, serial: r.serial, requestSha256: r.requestSha256, subject: r.commonName, batch: options.batch })));
     });
     counts.issued += issued.length;
-    for (const r of results) if (!r.result.ok) rejected.push({ id: r.id, code: r.result.code, message: r.result.message });
+    for (const r of results) if (r.result.ok === false) rejected.push({ id: r.id, code: r.result.code, message: r.result.message });
     if (options.onIssued && issued.length > 0) await options.onIssued(issued);
     for (const skip of lateSkips) await options.onSkipped?.(skip.id, skip.serial);
     progress();
@@ -230,8 +232,19 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
     if (chunk.length === 0) return;
     const items = chunk;
     chunk = [];
-    const p = pool.run({ items, now: home.clock().getTime() }).then((results) => {
-      for (const result of results) group.push({ id: ids[result.index]!, result });
+    const p = pool.run({ items, now: home.clock().getTime() }).then(async (results) => {
+      for (const result of results) {
+        const id = ids[result.index]!;
+        if (result.ok === "skipped") {
+          counts.skipped++;
+          await options.onSkipped?.(id, result.serial);
+        } else if (result.ok === true && seenInRun.has(result.requestSha256)) {
+          counts.skipped++; // the same request twice in this run
+        } else {
+          if (result.ok === true) seenInRun.add(result.requestSha256);
+          group.push({ id, result });
+        }
+      }
       flush(false);
     });
     const tracked = p.finally(() => inflight.delete(tracked));
@@ -241,19 +254,9 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
   try {
     for await (const item of items) {
       counts.seen++;
-      // The request hash is over the DER (as recorded), whatever the file's encoding.
-      const der = derFromPemOrDer(item.csr, ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]) ?? item.csr;
-      const hash = createHash("sha256").update(der).digest("hex");
-      const earlier = already.get(hash);
-      if (earlier !== undefined || seenInRun.has(hash)) {
-        counts.skipped++;
-        if (earlier !== undefined) await options.onSkipped?.(item.id, earlier);
-        continue;
-      }
-      seenInRun.add(hash);
       ids.push(item.id);
-      // Copy: the worker takes ownership of the bytes, and callers may reuse theirs.
-      chunk.push({ index: ids.length - 1, csr: new Uint8Array(item.csr) });
+      // Bytes are copied: the worker takes ownership of what it is sent, and callers may reuse theirs.
+      chunk.push("path" in item ? { index: ids.length - 1, path: item.path } : { index: ids.length - 1, csr: new Uint8Array(item.csr) });
       if (chunk.length >= CHUNK) dispatch();
       while (inflight.size >= maxInflight) await Promise.race(inflight);
       // Bound memory: never let commits fall far behind the workers.

@@ -7,12 +7,12 @@ export interface WorkerSetup {
   readonly issuer: Omit<IssuerFacts, "notBefore" | "notAfter"> & { readonly notBefore: string; readonly notAfter: string };
   readonly layout: { readonly algorithm: SignatureAlgorithm; readonly issuerName: Uint8Array; readonly issuerPublicKey: Uint8Array };
   readonly validityDays?: number;
+  /** Requests already issued in this batch (request SHA-256 -> serial): a re-run skips them. */
+  readonly already: ReadonlyMap<string, string>;
 }
 
-export interface WorkItem {
-  readonly index: number;
-  readonly csr: Uint8Array;
-}
+/** A request given as bytes, or as a file the worker reads itself (keeps file I/O off the coordinator). */
+export type WorkItem = { readonly index: number; readonly csr: Uint8Array } | { readonly index: number; readonly path: string };
 
 export interface WorkChunk {
   readonly items: readonly WorkItem[];
@@ -33,4 +33,5 @@ export type WorkResult =
       readonly notAfter: string;
       readonly policyOids: readonly string[];
     }
-  | { readonly ok: false; readonly index: number; readonly requestSha256: string; readonly code: string; readonly message: string };
+  | { readonly ok: false; readonly index: number; readonly requestSha256: string; readonly code: string; readonly message: string }
+  | { readonly ok: "skipped"; readonly index: number; readonly requestSha256: string; readonly serial: string };

@@ -11,18 +11,35 @@ import { nameToString } from "../x509/name.js";
 import { randomSerial, serialHex } from "../x509/serial.js";
 import { TbsEncoder } from "../x509/tbs-encoder.js";
 import { createHash } from "node:crypto";
-import type { WorkChunk, WorkResult, WorkerSetup } from "./protocol.js";
+import { readFileSync } from "node:fs";
+import { derFromPemOrDer } from "../pem.js";
+import type { WorkChunk, WorkItem, WorkResult, WorkerSetup } from "./protocol.js";
+
+function readRequest(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new TrustlineError("INPUT_INVALID", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
 
 const setup = workerData as WorkerSetup;
 const profile = PROFILES[setup.profile];
 const issuer = { ...setup.issuer, notBefore: new Date(setup.issuer.notBefore), notAfter: new Date(setup.issuer.notAfter) };
 const encoder = new TbsEncoder(setup.layout);
 
-function work(index: number, csr: Uint8Array, now: Date): WorkResult {
+function work(item: WorkItem, now: Date): WorkResult {
+  const index = item.index;
   let requestSha256 = "";
+  let csr: Uint8Array = new Uint8Array(0);
   try {
+    csr = "csr" in item ? item.csr : readRequest(item.path);
+    // Resumption first: a request this batch already issued costs a hash, not a verification.
+    const der = derFromPemOrDer(csr, ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]) ?? csr;
+    requestSha256 = createHash("sha256").update(der).digest("hex");
+    const earlier = setup.already.get(requestSha256);
+    if (earlier !== undefined) return { ok: "skipped", index, requestSha256, serial: earlier };
     const parsed = parseCsr(csr);
-    requestSha256 = parsed.sha256;
     const extra = parsed.commonNames.length === 1 ? [] : [parsed.commonNames.length === 0 ? "the request has no common name (CN)" : `the request has ${parsed.commonNames.length} common names; exactly one is allowed`];
     const decision = evaluate(
       { commonName: parsed.commonNames[0] ?? "", publicKey: parsed.key, ...(setup.validityDays !== undefined ? { validityDays: setup.validityDays } : {}) },
@@ -55,6 +72,6 @@ function work(index: number, csr: Uint8Array, now: Date): WorkResult {
 
 parentPort!.on("message", (chunk: WorkChunk) => {
   const now = new Date(chunk.now);
-  const results = chunk.items.map((item) => work(item.index, item.csr, now));
-  parentPort!.postMessage(results, results.flatMap((r) => (r.ok ? [r.tbs.buffer as ArrayBuffer] : [])));
+  const results = chunk.items.map((item) => work(item, now));
+  parentPort!.postMessage(results, results.flatMap((r) => (r.ok === true ? [r.tbs.buffer as ArrayBuffer] : [])));
 });

@@ -7,7 +7,7 @@ import type { KeyDescription } from "../../policy/index.js";
 import { TrustlineError } from "../errors.js";
 import { derFromPemOrDer } from "../pem.js";
 import { children, content, DerError, oid, oidText, readRoot, sequence, slice, tlv, type Tlv } from "./der.js";
-import { describePublicKey, publicKeyFromSpki } from "./keys.js";
+import { readPublicKey } from "./spki.js";
 import { parseName, type NameAttribute } from "./name.js";
 
 export interface ParsedCsr {
@@ -66,8 +66,9 @@ export function parseCsr(input: Uint8Array): ParsedCsr {
   }
   const spki = slice(der, spkiTlv);
   let publicKey: KeyObject;
+  let key: KeyDescription;
   try {
-    publicKey = publicKeyFromSpki(spki);
+    ({ publicKey, key } = readPublicKey(spki));
   } catch (e) {
     throw invalid("the request's public key cannot be read", e);
   }
@@ -96,7 +97,7 @@ export function parseCsr(input: Uint8Array): ParsedCsr {
     commonNames: subject.filter((a) => a.type === "CN").map((a) => a.value),
     spki,
     publicKey,
-    key: describePublicKey(publicKey),
+    key,
   };
 }
 
