@@ -226,7 +226,8 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
   };
 
   const inflight = new Set<Promise<void>>();
-  const maxInflight = 2 * Math.max(1, options.workers ?? availableParallelism()) + 2;
+  // Enough queued work that the workers keep busy while the coordinator commits a group (fsyncs, signing).
+  const maxInflight = 8 * Math.max(1, options.workers ?? availableParallelism()) + 2;
   let chunk: WorkItem[] = [];
   const dispatch = () => {
     if (chunk.length === 0) return;
