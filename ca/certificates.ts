@@ -3,25 +3,27 @@ import { PROFILES } from "../policy/index.js";
 import { TrustlineError } from "./errors.js";
 import type { Home } from "./home.js";
 import { toPem } from "./pem.js";
-import { type CertificateFilter, type CertificateRecord, type CertificateStatus, statusAt } from "./store/types.js";
+import { type CertificateFilter, type CertificateRecord, type CertificateStatus, type RevocationEntry, statusAt } from "./store/types.js";
 import { parseCertificate, summarizeCertificate, type CertificateSummary } from "./x509/inspect.js";
 import { certificateDer, serialOfCertificate } from "./x509/cert-fields.js";
 import { normalizeSerial } from "./x509/serial.js";
 
 export interface CertificateTrace extends Omit<CertificateRecord, "der"> {
   readonly status: CertificateStatus;
+  readonly revocation?: RevocationEntry;
   readonly profileTitle: string;
   readonly certificate: CertificateSummary;
   readonly pem: string;
 }
 
-async function trace(record: CertificateRecord, now: Date): Promise<CertificateTrace> {
+async function trace(record: CertificateRecord, now: Date, revocation: RevocationEntry | undefined): Promise<CertificateTrace> {
   const der = new Uint8Array(Buffer.from(record.der, "base64"));
   const { der: _omit, ...rest } = record;
   void _omit;
   return {
     ...rest,
-    status: statusAt(record, now),
+    status: statusAt(record, now, revocation),
+    ...(revocation ? { revocation } : {}),
     profileTitle: PROFILES[record.profile]?.title ?? record.profile,
     certificate: await summarizeCertificate(await parseCertificate(der)),
     pem: toPem(der, "CERTIFICATE"),
@@ -40,7 +42,7 @@ export async function showCertificate(home: Home, query: { serial: string } | { 
       throw new TrustlineError("NOT_FOUND", `serial ${serial} is in the inventory, but the given certificate is not the one this home issued under it`, { details: { serial } });
     }
   }
-  return trace(record, home.clock());
+  return trace(record, home.clock(), (await home.inventory.revocations(record.ca)).get(record.serial));
 }
 
 export type ListedCertificate = Omit<CertificateRecord, "der"> & { readonly status: CertificateStatus };
@@ -48,9 +50,10 @@ export type ListedCertificate = Omit<CertificateRecord, "der"> & { readonly stat
 /** Records matching the filter, streamed (the inventory may hold millions). */
 export async function* listCertificates(home: Home, filter: CertificateFilter = {}): AsyncIterable<ListedCertificate> {
   const now = home.clock();
+  const revoked = await home.inventory.revocations();
   for await (const record of home.inventory.query(filter, now)) {
     const { der: _omit, ...rest } = record;
     void _omit;
-    yield { ...rest, status: statusAt(record, now) };
+    yield { ...rest, status: statusAt(record, now, revoked.get(record.serial)) };
   }
 }

@@ -11,15 +11,47 @@ export interface GlobalOptions {
   readonly passphraseFile?: string;
 }
 
+/**
+ * Commands whose own --operator/--station select certificates (cert list, revoke) rather than say
+ * who is acting; for them the actor comes from before the command name or the environment.
+ */
+export const selectorCommands = new WeakSet<Command>();
+
+function root(command: Command): Command {
+  let c = command;
+  while (c.parent) c = c.parent;
+  return c;
+}
+
+/**
+ * The global options. The program takes them before the command name (positional options); every
+ * command also accepts them after its name, where scripts usually put them.
+ */
 export function globals(command: Command): GlobalOptions {
-  const o = command.optsWithGlobals() as Record<string, unknown>;
+  const r = root(command).opts() as Record<string, string | boolean | undefined>;
+  const l = (command === root(command) ? {} : command.opts()) as Record<string, string | boolean | undefined>;
+  const actor = !selectorCommands.has(command);
+  const pick = (name: string) => ((actor ? l[name] : undefined) ?? r[name]) as string | undefined;
+  const operator = pick("operator") ?? process.env.TRUSTLINE_OPERATOR;
+  const station = pick("station") ?? process.env.TRUSTLINE_STATION;
+  const passphraseFile = (l.passphraseFile ?? r.passphraseFile) as string | undefined;
   return {
-    home: (o.home as string | undefined) ?? process.env.TRUSTLINE_HOME ?? "./pki",
-    json: o.json === true,
-    ...(o.operator ?? process.env.TRUSTLINE_OPERATOR ? { operator: (o.operator as string | undefined) ?? process.env.TRUSTLINE_OPERATOR! } : {}),
-    ...(o.station ?? process.env.TRUSTLINE_STATION ? { station: (o.station as string | undefined) ?? process.env.TRUSTLINE_STATION! } : {}),
-    ...(o.passphraseFile ? { passphraseFile: o.passphraseFile as string } : {}),
+    home: ((l.home ?? r.home) as string | undefined) ?? process.env.TRUSTLINE_HOME ?? "./pki",
+    json: l.json === true || r.json === true,
+    ...(operator ? { operator } : {}),
+    ...(station ? { station } : {}),
+    ...(passphraseFile ? { passphraseFile } : {}),
   };
+}
+
+/** Give a command the global options too, so they work after its name. */
+export function addGlobalOptions(command: Command): void {
+  const has = (flag: string) => command.options.some((o) => o.long === flag);
+  if (!has("--home")) command.option("--home <dir>", "CA home directory (env TRUSTLINE_HOME, default ./pki)");
+  if (!has("--json")) command.option("--json", "print one JSON document on stdout (errors too)");
+  if (!has("--passphrase-file")) command.option("--passphrase-file <file>", "file holding the CA passphrase (or env TRUSTLINE_PASSPHRASE)");
+  if (!has("--operator")) command.option("--operator <id>", "who is acting (env TRUSTLINE_OPERATOR)");
+  if (!has("--station")) command.option("--station <id>", "where (env TRUSTLINE_STATION)");
 }
 
 /**

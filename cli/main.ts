@@ -7,7 +7,10 @@ import { caCommand } from "./commands/ca.js";
 import { certCommand } from "./commands/cert.js";
 import { initCommand } from "./commands/init.js";
 import { issueCommand } from "./commands/issue.js";
+import { revokeCommand } from "./commands/revoke.js";
+import { crlCommand } from "./commands/crl.js";
 import { EXIT, EXIT_FOR_CODE } from "./exit-codes.js";
+import { addGlobalOptions } from "./context.js";
 
 const EXIT_HELP = `
 Exit status:
@@ -29,11 +32,14 @@ export function buildProgram(): Command {
     .option("--station <id>", "where (env TRUSTLINE_STATION)")
     .option("--passphrase-file <file>", "file holding the CA passphrase (or env TRUSTLINE_PASSPHRASE, or a prompt)")
     .showHelpAfterError()
+    .enablePositionalOptions()
     .addHelpText("after", EXIT_HELP);
-  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), auditCommand()]) program.addCommand(c);
+  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), revokeCommand(), crlCommand(), auditCommand()]) program.addCommand(c);
   const configure = (c: Command) => {
     c.exitOverride();
     c.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    if (c.commands.length === 0 && c !== program) addGlobalOptions(c);
+    else c.enablePositionalOptions();
     c.commands.forEach(configure);
   };
   configure(program);

@@ -45,6 +45,7 @@ export interface CertificateTemplate {
   readonly crlDistributionPoints: readonly string[];
   readonly ocspUrls: readonly string[];
   readonly caIssuersUrls: readonly string[];
+  readonly ocspNoCheck: boolean;
 }
 
 export type ViolationCode =
@@ -133,7 +134,7 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
       ? registrationIdProblems(cn)
       : profile.subject === "verification-code"
         ? verificationCodeProblems(cn)
-        : displayNameProblems(cn, profile.subject === "ca-name" ? "CA name" : "signer name");
+        : displayNameProblems(cn, profile.subject === "ca-name" ? "CA name" : profile.subject === "responder-name" ? "responder name" : "signer name");
   for (const message of nameProblems) violations.push({ code: "NAME_INVALID", message });
   if (profile.subject === "ca-name" || profile.subject === "signer-name") {
     for (const message of displayNameProblems(issuer.organization, "organisation name")) violations.push({ code: "NAME_INVALID", message });
@@ -161,7 +162,7 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
   const subject =
     profile.subject === "ca-name"
       ? { commonName: caCommonName(issuer.organization, cn), organization: issuer.organization }
-      : profile.subject === "signer-name"
+      : profile.subject === "signer-name" || profile.subject === "responder-name"
         ? { commonName: cn, organization: issuer.organization }
         : { commonName: cn };
 
@@ -179,6 +180,7 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
       crlDistributionPoints: pointers ? [urls.crl] : [],
       ocspUrls: pointers ? [urls.ocsp] : [],
       caIssuersUrls: pointers ? [urls.caIssuers] : [],
+      ocspNoCheck: profile.ocspNoCheck,
     },
   };
 }

@@ -2,3 +2,4 @@ export * from "./oids.js";
 export * from "./names.js";
 export * from "./profiles.js";
 export * from "./engine.js";
+export * from "./revocation.js";

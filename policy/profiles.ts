@@ -6,7 +6,7 @@
  */
 import { type ExtendedKeyUsage, POLICY_OIDS } from "./oids.js";
 
-export type ProfileName = "root-ca" | "device-ca" | "firmware-ca" | "device" | "firmware-signer" | "dps-verification";
+export type ProfileName = "root-ca" | "device-ca" | "firmware-ca" | "device" | "firmware-signer" | "dps-verification" | "ocsp-responder";
 export type CaProfileName = "root-ca" | "device-ca" | "firmware-ca";
 
 /** Key algorithms, by the names the CLI and the policy document use. */
@@ -21,7 +21,8 @@ export type SubjectRule =
   | "ca-name" //           CN = "<organisation> <CA name> CA", O = organisation
   | "registration-id" //   CN = the DPS registration ID (from the CSR), nothing else
   | "signer-name" //       CN = the signer's name (a person or a CI pipeline), O = organisation
-  | "verification-code"; // CN = the DPS verification code, nothing else
+  | "verification-code" //  CN = the DPS verification code, nothing else
+  | "responder-name"; //     CN = "<organisation> <CA name> OCSP responder", O = organisation
 
 export interface Profile {
   readonly name: ProfileName;
@@ -43,6 +44,10 @@ export interface Profile {
   readonly subject: SubjectRule;
   /** CRL distribution point and AIA (OCSP, caIssuers) of the issuer; a self-signed root has neither. */
   readonly revocationPointers: boolean;
+  /** Whether a certificate may be suspended (certificateHold) instead of revoked. */
+  readonly allowHold: boolean;
+  /** id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): only on delegated OCSP responder certificates. */
+  readonly ocspNoCheck: boolean;
 }
 
 const CA_KEYS: readonly KeyAlgorithm[] = ["p256", "p384", "rsa3072", "rsa4096"];
@@ -61,6 +66,8 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
     validityDays: { default: 7305, max: 9132 },
     subject: "ca-name",
     revocationPointers: false,
+    allowHold: false,
+    ocspNoCheck: false,
   },
   "device-ca": {
     name: "device-ca",
@@ -76,6 +83,8 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
     validityDays: { default: 3653, max: 5479 },
     subject: "ca-name",
     revocationPointers: true,
+    allowHold: false,
+    ocspNoCheck: false,
   },
   "firmware-ca": {
     name: "firmware-ca",
@@ -90,6 +99,8 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
     validityDays: { default: 3653, max: 5479 },
     subject: "ca-name",
     revocationPointers: true,
+    allowHold: false,
+    ocspNoCheck: false,
   },
   device: {
     name: "device",
@@ -104,6 +115,8 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
     validityDays: { default: 3653, max: 7305 },
     subject: "registration-id",
     revocationPointers: true,
+    allowHold: true,
+    ocspNoCheck: false,
   },
   "firmware-signer": {
     name: "firmware-signer",
@@ -118,6 +131,8 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
     validityDays: { default: 730, max: 1096 },
     subject: "signer-name",
     revocationPointers: true,
+    allowHold: false,
+    ocspNoCheck: false,
   },
   "dps-verification": {
     name: "dps-verification",
@@ -133,6 +148,26 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
     validityDays: { default: 1, max: 30 },
     subject: "verification-code",
     revocationPointers: false,
+    allowHold: false,
+    ocspNoCheck: false,
+  },
+  "ocsp-responder": {
+    name: "ocsp-responder",
+    title: "Delegated OCSP responder",
+    cpSection: "7.1.7",
+    policyOids: [],
+    // Each CA delegates its own responder (RFC 6960 §4.2.2.2): issued by the CA it answers for.
+    issuedBy: ["root-ca", "device-ca", "firmware-ca"],
+    basicConstraints: { ca: false },
+    keyUsage: ["digitalSignature"],
+    extendedKeyUsage: ["ocspSigning"],
+    allowedKeys: ["p256", "p384", "rsa3072", "rsa4096"],
+    // Short-lived: with id-pkix-ocsp-nocheck nobody checks its revocation, so its life is the exposure.
+    validityDays: { default: 30, max: 90 },
+    subject: "responder-name",
+    revocationPointers: false,
+    allowHold: false,
+    ocspNoCheck: true,
   },
 } satisfies Record<ProfileName, Profile>);
 

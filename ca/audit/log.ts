@@ -30,7 +30,11 @@ export type AuditAction =
   | "certificate.intent"
   | "certificate.issue"
   | "certificate.reject"
-  | "certificate.fail";
+  | "certificate.fail"
+  | "certificate.revoke"
+  | "revocation.mass"
+  | "crl.issue"
+  | "ocsp.responder";
 
 export type AuditOutcome = "ok" | "rejected" | "failed";
 

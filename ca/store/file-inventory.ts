@@ -37,7 +37,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { TrustlineError } from "../errors.js";
 import { fsyncDirectory } from "./atomic.js";
-import { type CertificateFilter, type CertificateRecord, matches, type Store } from "./types.js";
+import { type CertificateFilter, type CertificateRecord, matches, type RevocationEntry, type Store } from "./types.js";
 
 const SEGMENT_LIMIT = 256 * 1024 * 1024;
 const SEGMENT_NAME = /^(\d{8})\.jsonl$/;
@@ -60,10 +60,12 @@ const indexed = (r: CertificateRecord, e: IndexEntry): IndexedRecord => ({ ...e,
 export class FileInventory implements Store {
   readonly #segments: string;
   readonly #index: string;
+  readonly #revocations: string;
 
   constructor(dir: string) {
     this.#segments = join(dir, "segments");
     this.#index = join(dir, "index");
+    this.#revocations = join(dir, "revocations.jsonl");
   }
 
   /** Create the folders (at `init`). */
@@ -330,12 +332,61 @@ export class FileInventory implements Store {
     this.#appendIndex(entries);
   }
 
+  /**
+   * Revocation events: `revocations.jsonl`, append-only, fsync'd. Caller holds the home lock.
+   * A torn last line (crash mid-append) is cut before appending.
+   */
+  async revoke(entries: readonly RevocationEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const fd = openSync(this.#revocations, "a+");
+    try {
+      const size = fstatSync(fd).size;
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        readSync(fd, last, 0, 1, size - 1);
+        if (last[0] !== 10) {
+          const text = readFileSync(this.#revocations, "utf8");
+          ftruncateSync(fd, Buffer.byteLength(text.slice(0, text.lastIndexOf("\n") + 1)));
+        }
+      }
+      const data = Buffer.from(entries.map((e) => `${JSON.stringify(e)}\n`).join(""), "utf8");
+      let written = 0;
+      while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Events appended since byte `offset` (complete lines only): lets a responder follow the log. */
+  revocationEventsSince(offset: number): { entries: RevocationEntry[]; next: number } {
+    if (!existsSync(this.#revocations)) return { entries: [], next: 0 };
+    const size = statSync(this.#revocations).size;
+    if (size < offset) offset = 0; // replaced: start over
+    if (size === offset) return { entries: [], next: offset };
+    const fd = openSync(this.#revocations, "r");
+    try {
+      const buf = Buffer.alloc(size - offset);
+      readSync(fd, buf, 0, buf.length, offset);
+      const end = buf.lastIndexOf(10) + 1;
+      const entries = end === 0 ? [] : buf.toString("utf8", 0, end).trimEnd().split("\n").map((l) => JSON.parse(l) as RevocationEntry);
+      return { entries, next: offset + end };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async revocations(ca?: string): Promise<Map<string, RevocationEntry>> {
+    return foldRevocations(this.revocationEventsSince(0).entries, ca);
+  }
+
   async *query(filter: CertificateFilter, now: Date): AsyncIterable<CertificateRecord> {
+    const revoked = await this.revocations();
     if (filter.batch !== undefined) {
       // A batch is a small slice of a large inventory: read it through its index.
       for (const serial of new Set((await this.batchRequests(filter.batch)).values())) {
         const record = await this.getCertificate(serial);
-        if (record && matches(record, filter, now)) yield record;
+        if (record && matches(record, filter, now, revoked.get(record.serial))) yield record;
       }
       return;
     }
@@ -349,7 +400,7 @@ export class FileInventory implements Store {
         // so parse failures on the final line are ignored and any other is corruption).
         if (pending !== undefined) {
           const record = parseLine(pending, n, offset);
-          if (matches(record, filter, now)) yield record;
+          if (matches(record, filter, now, revoked.get(record.serial))) yield record;
           offset += Buffer.byteLength(pending) + 1;
         }
         pending = line;
@@ -361,10 +412,20 @@ export class FileInventory implements Store {
         } catch {
           record = undefined;
         }
-        if (record && matches(record, filter, now)) yield record;
+        if (record && matches(record, filter, now, revoked.get(record.serial))) yield record;
       }
     }
   }
+}
+
+/** Current revocations from the event log: the last event per serial wins; removeFromCRL releases. */
+export function foldRevocations(events: readonly RevocationEntry[], ca?: string, into = new Map<string, RevocationEntry>()): Map<string, RevocationEntry> {
+  for (const e of events) {
+    if (ca !== undefined && e.ca !== ca) continue;
+    if (e.reason === "removeFromCRL") into.delete(e.serial);
+    else into.set(e.serial, e);
+  }
+  return into;
 }
 
 function parseLine(line: string, segment: number, offset: number): CertificateRecord {

@@ -41,6 +41,20 @@ export interface HomeState {
   readonly auditKey: { readonly keyUri: string; readonly keyAlgorithm: KeyAlgorithm; readonly publicKey: string };
   readonly cas: Readonly<Record<string, CaRecord>>;
   readonly operators: Readonly<Record<string, OperatorRecord>>;
+  /** The last CRL number each CA issued (RFC 5280 §5.2.3: monotonically increasing). */
+  readonly crlNumbers?: Readonly<Record<string, number>>;
+  /** Each CA's current delegated OCSP responder. */
+  readonly responders?: Readonly<Record<string, ResponderRecord>>;
+}
+
+export interface ResponderRecord {
+  readonly ca: string;
+  readonly keyUri: string;
+  readonly keyAlgorithm: KeyAlgorithm;
+  readonly certificate: string;
+  readonly serial: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
 }
 
 class DurableJsonFile implements Adapter<HomeState> {

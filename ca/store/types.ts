@@ -1,5 +1,5 @@
 /** What the CA keeps about every certificate it issued: the traceability record. */
-import type { ProfileName } from "../../policy/index.js";
+import type { ProfileName, RevocationReason } from "../../policy/index.js";
 
 export interface CertificateRecord {
   /** Lowercase hex, no colons, no leading 00 (the positive INTEGER's magnitude). */
@@ -24,7 +24,20 @@ export interface CertificateRecord {
   readonly issuedAt: string;
 }
 
-export type CertificateStatus = "valid" | "expired" | "not-yet-valid";
+/** One revocation event. The current status of a serial is its last event (removeFromCRL releases a hold). */
+export interface RevocationEntry {
+  readonly serial: string;
+  readonly ca: string;
+  readonly reason: RevocationReason;
+  readonly revokedAt: string;
+  readonly invalidityDate?: string;
+  /** The certificate's notAfter: how long the entry must stay on CRLs. */
+  readonly notAfter: string;
+  readonly operator: string;
+  readonly station: string;
+}
+
+export type CertificateStatus = "valid" | "expired" | "not-yet-valid" | "revoked" | "on-hold";
 
 export interface CertificateFilter {
   readonly ca?: string;
@@ -35,6 +48,9 @@ export interface CertificateFilter {
   readonly batch?: string;
   /** Valid now and expiring within this many days. */
   readonly expiringWithinDays?: number;
+  /** Issued at or after / before (ISO times): mass revocation by time window. */
+  readonly issuedFrom?: string;
+  readonly issuedTo?: string;
 }
 
 /** Durable certificate inventory. A record is on disk before the certificate is handed out. */
@@ -43,21 +59,28 @@ export interface Store {
   putCertificate(record: CertificateRecord): Promise<void>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
   query(filter: CertificateFilter, now: Date): AsyncIterable<CertificateRecord>;
+  /** Append revocation events durably (idempotence is the caller's: it checks the current state first). */
+  revoke(entries: readonly RevocationEntry[]): Promise<void>;
+  /** The current revocations (holds included, released holds not), optionally of one issuing CA. */
+  revocations(ca?: string): Promise<Map<string, RevocationEntry>>;
 }
 
-export function statusAt(record: Pick<CertificateRecord, "notBefore" | "notAfter">, now: Date): CertificateStatus {
+export function statusAt(record: Pick<CertificateRecord, "notBefore" | "notAfter">, now: Date, revocation?: RevocationEntry): CertificateStatus {
+  if (revocation) return revocation.reason === "certificateHold" ? "on-hold" : "revoked";
   if (now < new Date(record.notBefore)) return "not-yet-valid";
   if (now >= new Date(record.notAfter)) return "expired";
   return "valid";
 }
 
-export function matches(record: CertificateRecord, filter: CertificateFilter, now: Date): boolean {
+export function matches(record: CertificateRecord, filter: CertificateFilter, now: Date, revocation?: RevocationEntry): boolean {
   if (filter.ca !== undefined && record.ca !== filter.ca) return false;
   if (filter.profile !== undefined && record.profile !== filter.profile) return false;
   if (filter.operator !== undefined && record.operator !== filter.operator) return false;
   if (filter.station !== undefined && record.station !== filter.station) return false;
   if (filter.batch !== undefined && record.batch !== filter.batch) return false;
-  const status = statusAt(record, now);
+  if (filter.issuedFrom !== undefined && record.issuedAt < filter.issuedFrom) return false;
+  if (filter.issuedTo !== undefined && record.issuedAt >= filter.issuedTo) return false;
+  const status = statusAt(record, now, revocation);
   if (filter.status !== undefined && status !== filter.status) return false;
   if (filter.expiringWithinDays !== undefined) {
     if (status !== "valid") return false;

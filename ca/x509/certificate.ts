@@ -57,6 +57,8 @@ export function certificateExtensions(template: CertificateTemplate, subjectPubl
   if (template.ocspUrls.length > 0 || template.caIssuersUrls.length > 0) {
     extensions.push(new x509.AuthorityInfoAccessExtension({ ocsp: [...template.ocspUrls], caIssuers: [...template.caIssuersUrls] }, false));
   }
+  // id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): extnValue is an encoded NULL.
+  if (template.ocspNoCheck) extensions.push(new x509.Extension("1.3.6.1.5.5.7.48.1.5", false, Uint8Array.of(0x05, 0x00)));
   return extensions;
 }
 

@@ -25,6 +25,7 @@ const OID = {
   authorityInfoAccess: oid("1.3.6.1.5.5.7.1.1"),
   ocsp: oid("1.3.6.1.5.5.7.48.1"),
   caIssuers: oid("1.3.6.1.5.5.7.48.2"),
+  ocspNoCheck: oid("1.3.6.1.5.5.7.48.1.5"),
 };
 
 const TRUE = Uint8Array.of(0x01, 0x01, 0xff);
@@ -117,7 +118,7 @@ export class TbsEncoder {
 
   /** Extensions before the subject key id (BC, KU, EKU) and after it (AKI, policies, CRL DP, AIA). */
   #constantExtensions(t: CertificateTemplate): { before: Uint8Array; after: Uint8Array } {
-    const key = JSON.stringify([t.basicConstraints, t.keyUsage, t.extendedKeyUsage, t.policyOids, t.crlDistributionPoints, t.ocspUrls, t.caIssuersUrls]);
+    const key = JSON.stringify([t.basicConstraints, t.keyUsage, t.extendedKeyUsage, t.policyOids, t.crlDistributionPoints, t.ocspUrls, t.caIssuersUrls, t.ocspNoCheck]);
     let parts = this.#cache.get(key);
     if (parts) return parts;
     const bc = t.basicConstraints;
@@ -136,6 +137,7 @@ export class TbsEncoder {
       const access = [...t.ocspUrls.map((u) => sequence(OID.ocsp, tlv(0x86, utf8.encode(u)))), ...t.caIssuersUrls.map((u) => sequence(OID.caIssuers, tlv(0x86, utf8.encode(u))))];
       after.push(extension(OID.authorityInfoAccess, false, sequence(...access)));
     }
+    if (t.ocspNoCheck) after.push(extension(OID.ocspNoCheck, false, Uint8Array.of(0x05, 0x00)));
     parts = { before: concat(before), after: concat(after) };
     this.#cache.set(key, parts);
     return parts;

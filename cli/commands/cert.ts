@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { Command, Option } from "commander";
 import { type CertificateFilter, type CertificateStatus, listCertificates, normalizeSerial, showCertificate, TrustlineError } from "../../ca/index.js";
-import { emit, examples, globals, openHome } from "../context.js";
+import { emit, examples, globals, openHome, selectorCommands } from "../context.js";
 import { readInput } from "../files.js";
 
 export function certCommand(): Command {
@@ -33,11 +33,11 @@ export function certCommand(): Command {
       );
     });
 
-  cert
+  const list = cert
     .command("list")
     .description("list issued certificates, filtered")
     .option("--ca <name>", "issuing CA")
-    .addOption(new Option("--status <status>", "validity status now").choices(["valid", "expired", "not-yet-valid"]))
+    .addOption(new Option("--status <status>", "status now").choices(["valid", "expired", "not-yet-valid", "revoked", "on-hold"]))
     .option("--operator <id>", "who issued (filter; not the global --operator)")
     .option("--station <id>", "where it was issued (filter)")
     .option("--batch <id>", "production batch")
@@ -49,11 +49,7 @@ export function certCommand(): Command {
     })
     .addHelpText("after", examples("trustline cert list --batch B-2026-11 --json", "trustline cert list --ca device --expiring-within 90"))
     .action(async (opts: { ca?: string; status?: CertificateStatus; operator?: string; station?: string; batch?: string; profile?: string; expiringWithin?: number }, command: Command) => {
-      // commander hands --operator/--station to the program's global options even after `cert list`;
-      // for this read-only command they can only mean the filter, wherever they are written.
-      const local = { ...(command.opts() as typeof opts) };
-      local.operator ??= (command.optsWithGlobals() as { operator?: string }).operator;
-      local.station ??= (command.optsWithGlobals() as { station?: string }).station;
+      const local = command.opts() as typeof opts;
       const filter: CertificateFilter = {
         ...(local.ca ? { ca: local.ca } : {}),
         ...(local.status ? { status: local.status } : {}),
@@ -83,5 +79,6 @@ export function certCommand(): Command {
       emit(command, null, () => `${n} certificate${n === 1 ? "" : "s"}`);
     });
 
+  selectorCommands.add(list);
   return cert;
 }

@@ -23,6 +23,8 @@ const ROWS = [
   "Validity, maximum (days)",
   "Subject",
   "CRL DP and AIA",
+  "Suspension (certificateHold)",
+  "id-pkix-ocsp-nocheck",
 ] as const;
 type Row = (typeof ROWS)[number];
 
@@ -162,6 +164,8 @@ export function expectedRows(p: Profile): Record<Row, string | number | readonly
     "Validity, maximum (days)": p.validityDays.max,
     Subject: p.subject,
     "CRL DP and AIA": p.revocationPointers ? "yes" : "no",
+    "Suspension (certificateHold)": p.allowHold ? "yes" : "no",
+    "id-pkix-ocsp-nocheck": p.ocspNoCheck ? "yes" : "no",
   };
 }
 
@@ -192,7 +196,9 @@ export function parseCell(row: Row, cell: string): Parsed {
       return m ? { ok: true, value: m[1]! } : { ok: false, error: `expected \`<subject rule>\` first, found ${JSON.stringify(cell)}` };
     }
     case "basicConstraints (critical)":
-    case "CRL DP and AIA": {
+    case "CRL DP and AIA":
+    case "Suspension (certificateHold)":
+    case "id-pkix-ocsp-nocheck": {
       const m = /^`([^`]+)`$/.exec(cell);
       return m ? { ok: true, value: m[1]! } : { ok: false, error: `expected a single \`value\`, found ${JSON.stringify(cell)}` };
     }

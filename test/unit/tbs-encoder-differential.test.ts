@@ -47,8 +47,8 @@ test("fast TBS encoder == @peculiar/x509 general path, byte for byte, over 600 r
   let compared = 0;
   for (let i = 0; i < 600; i++) {
     const algorithm = ALGORITHMS[i % 3]!;
-    const profile: ProfileName = (["device", "firmware-signer", "device-ca"] as const)[randomInt(3)]!;
-    const caProfile = profile === "device" ? "device-ca" : profile === "firmware-signer" ? "firmware-ca" : "root-ca";
+    const profile: ProfileName = (["device", "firmware-signer", "device-ca", "ocsp-responder", "dps-verification"] as const)[randomInt(5)]!;
+    const caProfile = profile === "device" || profile === "dps-verification" ? "device-ca" : profile === "firmware-signer" ? "firmware-ca" : "root-ca";
     const org = randomSignerName().slice(0, 20);
     const issuerName = encodeName({ commonName: `${org} issuing CA`, organization: org });
     // Dates from 1990 to 2080: UTCTime and GeneralizedTime both exercised.
@@ -61,8 +61,8 @@ test("fast TBS encoder == @peculiar/x509 general path, byte for byte, over 600 r
       organization: org,
       baseUrl: randomInt(2) ? "http://127.0.0.1:8080" : `https://pki-${randomBytes(3).toString("hex")}.example.test/a/b`,
     };
-    const keyKind = (["p256", "p384", "rsa2048"] as const)[randomInt(profile === "firmware-signer" ? 2 : 3)]!;
-    const cn = profile === "device" ? randomRegistrationId() : profile === "firmware-signer" ? randomSignerName() : `c${randomInt(1000)}`;
+    const keyKind = (["p256", "p384", "rsa2048"] as const)[randomInt(profile === "firmware-signer" || profile === "ocsp-responder" ? 2 : 3)]!;
+    const cn = profile === "device" ? randomRegistrationId() : profile === "firmware-signer" || profile === "ocsp-responder" ? randomSignerName() : profile === "dps-verification" ? randomBytes(16).toString("hex").toUpperCase() : `c${randomInt(1000)}`;
     const decision = evaluate({ commonName: cn, publicKey: describe(keyKind), validityDays: randomInt(1, PROFILES[profile].validityDays.max + 1) }, PROFILES[profile], issuer, now);
     if (!decision.ok) continue; // e.g. a CA CN over 64 characters: nothing to encode
     const input = { serial: randomSerial(), template: decision.template, subjectPublicKey: spki(keyKind), issuerName, issuerPublicKey: caKeys[algorithm] };
@@ -71,7 +71,7 @@ test("fast TBS encoder == @peculiar/x509 general path, byte for byte, over 600 r
     assert.equal(Buffer.from(fast).toString("hex"), Buffer.from(general).toString("hex"), `input ${i}: ${profile} ${cn} ${now.toISOString()} ${algorithm}`);
     compared++;
   }
-  assert.ok(compared > 500, `only ${compared} inputs were comparable`);
+  assert.ok(compared > 450, `only ${compared} inputs were comparable`);
 });
 
 test("the encoder reuses one instance across certificates of a CA", async () => {
