@@ -39,3 +39,5 @@ export { issueCrl, type IssuedCrl } from "./revocation/crl.js";
 export { parseCrl, verifyCrlSignature, type ParsedCrl, type CrlEntry } from "./revocation/crl-codec.js";
 export type { RevocationEntry } from "./store/types.js";
 export type { RevocationReason } from "../policy/index.js";
+export { startServer, type ServeOptions, type RunningServer } from "./revocation/server.js";
+export { OcspResponder, ensureResponders } from "./revocation/ocsp-responder.js";

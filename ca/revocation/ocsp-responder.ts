@@ -1,0 +1,211 @@
+/**
+ * The OCSP responder (RFC 6960): each CA answers through a delegated responder certificate it
+ * issued itself (EKU OCSPSigning, id-pkix-ocsp-nocheck), renewed when a third of its life is left.
+ * Status comes from the inventory (issued or not) and from the revocation log, which the responder
+ * follows as it grows: a revocation is visible within a quarter of a second of being recorded.
+ */
+import { createHash } from "node:crypto";
+import { REVOCATION_REASONS } from "../../policy/index.js";
+import { TrustlineError } from "../errors.js";
+import type { Home } from "../home.js";
+import { caCertificateDer, getCa, issueCertificate, sha256Hex, spkiOfCa } from "../issue.js";
+import { SIGNATURE_ALGORITHMS, type Signer } from "../keys/signer.js";
+import { derFromPemOrDer } from "../pem.js";
+import { foldRevocations } from "../store/file-inventory.js";
+import type { ResponderRecord } from "../store/state.js";
+import type { RevocationEntry } from "../store/types.js";
+import { spkiOfCertificate, subjectNameDer } from "../x509/cert-fields.js";
+import { DerError } from "../x509/der.js";
+import { describePublicKey, publicKeyFromSpki, subjectPublicKeyBits } from "../x509/keys.js";
+import {
+  CERT_ID_HASHES,
+  encodeErrorResponse,
+  encodeResponseData,
+  encodeSingleResponse,
+  encodeSuccessfulResponse,
+  parseOcspRequest,
+  type SingleStatus,
+} from "./ocsp-codec.js";
+
+/** How long a response says it is good for, and how long an identical one is served from cache. */
+const RESPONSE_VALIDITY_MS = 3_600_000;
+const CACHE_MS = 60_000;
+const POLL_MS = 250;
+
+/** Issue a responder certificate for every CA that has none, or whose responder has a third of its life left. */
+export async function ensureResponders(home: Home): Promise<ResponderRecord[]> {
+  const now = home.clock();
+  const out: ResponderRecord[] = [];
+  for (const ca of Object.values(home.state.cas)) {
+    const current = home.state.responders?.[ca.name];
+    if (current) {
+      const life = Date.parse(current.notAfter) - Date.parse(current.notBefore);
+      if (Date.parse(current.notAfter) - now.getTime() > life / 3 && Date.parse(current.notBefore) <= now.getTime()) {
+        out.push(current);
+        continue;
+      }
+    }
+    const label = `ocsp-${ca.name}-${now.getTime().toString(36)}`;
+    const keyRef = await home.keys.generate(ca.keyAlgorithm, label);
+    const issued = await issueCertificate(home, {
+      profile: "ocsp-responder",
+      ca: ca.name,
+      commonNames: [`${ca.name} OCSP responder`],
+      spki: keyRef.publicKey,
+      key: describePublicKey(publicKeyFromSpki(keyRef.publicKey)),
+      requestSha256: sha256Hex(keyRef.publicKey),
+      keySource: "generated",
+    });
+    const record: ResponderRecord = {
+      ca: ca.name,
+      keyUri: keyRef.uri,
+      keyAlgorithm: keyRef.algorithm,
+      certificate: issued.pem,
+      serial: issued.record.serial,
+      notBefore: issued.record.notBefore,
+      notAfter: issued.record.notAfter,
+    };
+    await home.transaction(async () => {
+      await home.updateState((s) => ({ ...s, responders: { ...s.responders, [ca.name]: record } }));
+      await home.record([{ action: "ocsp.responder", outcome: "ok", ...home.who, ca: ca.name, serial: record.serial, details: { replaced: current?.serial ?? null, notAfter: record.notAfter } }]);
+    });
+    out.push(record);
+  }
+  return out;
+}
+
+interface Identity {
+  readonly ca: string;
+  /** hash algorithm -> hex of issuerNameHash / issuerKeyHash for this CA. */
+  readonly nameHashes: ReadonlyMap<string, string>;
+  readonly keyHashes: ReadonlyMap<string, string>;
+  readonly signer: Signer;
+  readonly certificate: Uint8Array;
+  /** SHA-1 of the responder's public key: RFC 6960 §4.2.1 defines ResponderID byKey so. */
+  readonly responderKeyHash: Uint8Array;
+}
+
+export class OcspResponder {
+  readonly #home: Home;
+  readonly #identities = new Map<string, Identity>();
+  #revoked = new Map<string, RevocationEntry>();
+  #logOffset = 0;
+  #lastPoll = 0;
+  readonly #issued = new Map<string, { ca: string } | { missingUntil: number }>();
+  readonly #cache = new Map<string, { der: Uint8Array; until: number }>();
+  /** Called when the revocation log changed (the server regenerates CRLs). */
+  onRevocationsChanged: (() => void) | undefined;
+
+  private constructor(home: Home) {
+    this.#home = home;
+  }
+
+  /** Open every CA's responder (issuing or renewing certificates as needed). Asks for the passphrase. */
+  static async open(home: Home): Promise<OcspResponder> {
+    const responder = new OcspResponder(home);
+    for (const r of await ensureResponders(home)) {
+      const ca = getCa(home, r.ca);
+      const caDer = caCertificateDer(ca);
+      const name = subjectNameDer(caDer);
+      const key = subjectPublicKeyBits(spkiOfCa(ca));
+      const nameHashes = new Map<string, string>();
+      const keyHashes = new Map<string, string>();
+      for (const hash of Object.values(CERT_ID_HASHES)) {
+        nameHashes.set(hash, createHash(hash).update(name).digest("hex"));
+        keyHashes.set(hash, createHash(hash).update(key).digest("hex"));
+      }
+      const certificate = derFromPemOrDer(Buffer.from(r.certificate), ["CERTIFICATE"])!;
+      const signer = await home.keys.signer({ uri: r.keyUri, algorithm: r.keyAlgorithm, publicKey: spkiFromPem(r.certificate) });
+      responder.#identities.set(r.ca, {
+        ca: r.ca,
+        nameHashes,
+        keyHashes,
+        signer,
+        certificate,
+        responderKeyHash: createHash("sha1").update(subjectPublicKeyBits(signer.publicKey)).digest(),
+      });
+    }
+    responder.poll(true);
+    return responder;
+  }
+
+  get cas(): string[] {
+    return [...this.#identities.keys()];
+  }
+
+  /** Follow the revocation log (at most every 250 ms unless forced); on change, drop cached responses. */
+  poll(force = false): void {
+    const now = Date.now();
+    if (!force && now - this.#lastPoll < POLL_MS) return;
+    this.#lastPoll = now;
+    const { entries, next } = this.#home.inventory.revocationEventsSince(this.#logOffset);
+    if (next < this.#logOffset) this.#revoked = new Map();
+    this.#logOffset = next;
+    if (entries.length > 0) {
+      foldRevocations(entries, undefined, this.#revoked);
+      this.#cache.clear();
+      if (!force) this.onRevocationsChanged?.();
+    }
+  }
+
+  async #issuedBy(serial: string): Promise<string | undefined> {
+    const known = this.#issued.get(serial);
+    if (known && "ca" in known) return known.ca;
+    if (known && known.missingUntil > Date.now()) return undefined;
+    const record = await this.#home.inventory.getCertificate(serial);
+    if (this.#issued.size > 100_000) this.#issued.clear(); // bound memory under a scan of random serials
+    this.#issued.set(serial, record ? { ca: record.ca } : { missingUntil: Date.now() + 1000 });
+    return record?.ca;
+  }
+
+  async #status(identity: Identity, serial: string): Promise<SingleStatus> {
+    if ((await this.#issuedBy(serial)) !== identity.ca) return { status: "unknown" };
+    const r = this.#revoked.get(serial);
+    if (!r) return { status: "good" };
+    return { status: "revoked", revokedAt: new Date(r.revokedAt), reasonCode: REVOCATION_REASONS[r.reason] };
+  }
+
+  /** An OCSPResponse (DER) for `requestDer`, asked of CA `caName`. Never throws on bad input. */
+  async respond(caName: string, requestDer: Uint8Array): Promise<Uint8Array> {
+    const identity = this.#identities.get(caName);
+    if (!identity) return encodeErrorResponse("unauthorized");
+    let request;
+    try {
+      request = parseOcspRequest(requestDer);
+    } catch (e) {
+      if (e instanceof DerError || e instanceof RangeError) return encodeErrorResponse("malformedRequest");
+      throw e;
+    }
+    this.poll();
+    const cacheKey = request.nonce ? undefined : `${caName}:${request.certIds.map((c) => Buffer.from(c.der).toString("hex")).join(",")}`;
+    const now = Date.now();
+    if (cacheKey) {
+      const hit = this.#cache.get(cacheKey);
+      if (hit && hit.until > now) return hit.der;
+    }
+    const ours = (c: (typeof request.certIds)[number]) =>
+      identity.nameHashes.get(c.hashAlgorithm) === Buffer.from(c.issuerNameHash).toString("hex") && identity.keyHashes.get(c.hashAlgorithm) === Buffer.from(c.issuerKeyHash).toString("hex");
+    if (!request.certIds.some(ours)) return encodeErrorResponse("unauthorized");
+    const thisUpdate = new Date(Math.floor(now / 1000) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + RESPONSE_VALIDITY_MS);
+    const singles: Uint8Array[] = [];
+    for (const certId of request.certIds) {
+      const status: SingleStatus = ours(certId) ? await this.#status(identity, certId.serial) : { status: "unknown" };
+      singles.push(encodeSingleResponse({ certId, status, thisUpdate, nextUpdate }));
+    }
+    const data = encodeResponseData(identity.responderKeyHash, thisUpdate, singles, request.nonce);
+    const signature = await identity.signer.sign(data);
+    const der = encodeSuccessfulResponse(data, SIGNATURE_ALGORITHMS[identity.signer.algorithm].algorithmIdentifier, signature, [identity.certificate]);
+    if (cacheKey) {
+      if (this.#cache.size > 50_000) this.#cache.clear();
+      this.#cache.set(cacheKey, { der, until: now + CACHE_MS });
+    }
+    return der;
+  }
+}
+
+function spkiFromPem(pem: string): Uint8Array {
+  const der = derFromPemOrDer(Buffer.from(pem), ["CERTIFICATE"]);
+  if (!der) throw new TrustlineError("STORE_CORRUPT", "a responder certificate in the state file is unreadable");
+  return spkiOfCertificate(der);
+}

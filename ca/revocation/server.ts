@@ -1,0 +1,154 @@
+/**
+ * `trustline serve`: what the certificates point to, over HTTP.
+ *   GET  /crl/<ca>.crl          the CA's current CRL (DER, application/pkix-crl, cache headers)
+ *   GET  /ca/<ca>.cer           the CA certificate (DER, application/pkix-cert)
+ *   GET  /ocsp/<ca>/<base64>    OCSP (RFC 6960 appendix A.1)
+ *   POST /ocsp/<ca>             OCSP, application/ocsp-request
+ *   GET  /healthz               200 when serving
+ * CRLs are re-issued when the revocation log changes (debounced) and when half their life has passed.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { TrustlineError } from "../errors.js";
+import type { Home } from "../home.js";
+import { caCertificateDer } from "../issue.js";
+import { type IssuedCrl, issueCrl } from "./crl.js";
+import { OcspResponder } from "./ocsp-responder.js";
+import { CRL_PROFILES } from "../../policy/index.js";
+
+export interface ServeOptions {
+  readonly host?: string;
+  readonly port?: number;
+  /** One line per event worth telling an operator (never per request). */
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly responder: OcspResponder;
+  /** Re-issue every CRL now (the server also does it by itself). */
+  refreshCrls(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const MAX_REQUEST = 64 * 1024;
+
+function send(res: ServerResponse, status: number, type: string, body: Uint8Array | string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "Content-Type": type, "Content-Length": String(Buffer.byteLength(body)), ...headers });
+  res.end(body);
+}
+
+function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_REQUEST) {
+        resolve(undefined);
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+export async function startServer(home: Home, options: ServeOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? (() => undefined);
+  const responder = await OcspResponder.open(home);
+  const crls = new Map<string, IssuedCrl>();
+  const caCerts = new Map(Object.values(home.state.cas).map((ca) => [ca.name, caCertificateDer(ca)] as const));
+  const crlCas = Object.values(home.state.cas).filter((ca) => CRL_PROFILES[ca.profile]);
+
+  let refreshing: Promise<void> | undefined;
+  const refreshCrls = async () => {
+    for (const ca of crlCas) {
+      const crl = await issueCrl(home, ca.name);
+      crls.set(ca.name, crl);
+      log(`CRL ${ca.name} #${crl.crlNumber}: ${crl.entries} entries, next update ${crl.nextUpdate}`);
+    }
+  };
+  const scheduleRefresh = () => {
+    refreshing ??= new Promise<void>((r) => setTimeout(r, 500))
+      .then(refreshCrls)
+      .catch((e: unknown) => log(`CRL refresh failed: ${(e as Error).message}`))
+      .finally(() => (refreshing = undefined));
+  };
+  await refreshCrls();
+  responder.onRevocationsChanged = scheduleRefresh;
+  // Half-life refresh, and a poll of the revocation log even when no OCSP request arrives.
+  const timer = setInterval(() => {
+    responder.poll();
+    for (const crl of crls.values()) {
+      const half = (Date.parse(crl.thisUpdate) + Date.parse(crl.nextUpdate)) / 2;
+      if (home.clock().getTime() >= half) scheduleRefresh();
+    }
+  }, 1000);
+  timer.unref();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const path = url.pathname;
+    let m: RegExpExecArray | null;
+    if (req.method === "GET" && (m = /^\/crl\/([a-z0-9-]+)\.crl$/.exec(path))) {
+      const crl = crls.get(m[1]!);
+      if (!crl) return send(res, 404, "text/plain", "no such CRL\n");
+      const etag = `"${crl.ca}-${crl.crlNumber}"`;
+      const maxAge = Math.max(0, Math.min(300, Math.floor((Date.parse(crl.nextUpdate) - Date.now()) / 1000)));
+      const headers = { ETag: etag, "Last-Modified": new Date(crl.thisUpdate).toUTCString(), Expires: new Date(crl.nextUpdate).toUTCString(), "Cache-Control": `public, max-age=${maxAge}, no-transform` };
+      if (req.headers["if-none-match"] === etag) {
+        res.writeHead(304, headers);
+        res.end();
+        return;
+      }
+      return send(res, 200, "application/pkix-crl", crl.der, headers);
+    }
+    if (req.method === "GET" && (m = /^\/ca\/([a-z0-9-]+)\.cer$/.exec(path))) {
+      const der = caCerts.get(m[1]!);
+      return der ? send(res, 200, "application/pkix-cert", der, { "Cache-Control": "public, max-age=86400" }) : send(res, 404, "text/plain", "no such CA\n");
+    }
+    if ((m = /^\/ocsp\/([a-z0-9-]+)(?:\/(.*))?$/.exec(path))) {
+      let body: Uint8Array | undefined;
+      if (req.method === "POST") body = await readBody(req);
+      else if (req.method === "GET" && m[2]) body = new Uint8Array(Buffer.from(decodeURIComponent(m[2]), "base64"));
+      else return send(res, 405, "text/plain", "use GET /ocsp/<ca>/<base64 request> or POST\n");
+      const der = await responder.respond(m[1]!, body ?? new Uint8Array(0));
+      return send(res, 200, "application/ocsp-response", der, { "Cache-Control": "no-cache" });
+    }
+    if (path === "/healthz") return send(res, 200, "text/plain", "ok\n");
+    return send(res, 404, "text/plain", "not found\n");
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      log(`request failed: ${(e as Error).message}`);
+      if (!res.headersSent) send(res, 500, "text/plain", "internal error\n");
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(new TrustlineError("CONFIG_INVALID", `cannot listen on ${options.host ?? "127.0.0.1"}:${options.port ?? 8080}: ${e.code ?? e.message}`)),
+    );
+    server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    responder,
+    refreshCrls,
+    close: async () => {
+      clearInterval(timer);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await refreshing;
+    },
+  };
+}
