@@ -70,10 +70,12 @@ function writeHeader(out: Buffer, pos: number, tag: number, length: number): num
   return pos + len.length;
 }
 
-/** revokedCertificates, written straight into one buffer: two passes, no per-entry allocation beyond the serial. */
+/**
+ * revokedCertificates, written straight into one buffer in two passes: lengths first, then bytes.
+ * Serials go from hex into the output directly, so a million entries allocate nothing per entry.
+ */
 function encodeRevokedCertificates(entries: readonly CrlEntryInput[]): Uint8Array {
   const n = entries.length;
-  const serials: Buffer[] = new Array(n);
   const times: Uint8Array[] = new Array(n);
   const exts: (Uint8Array | undefined)[] = new Array(n);
   const bodyLengths = new Int32Array(n);
@@ -83,9 +85,7 @@ function encodeRevokedCertificates(entries: readonly CrlEntryInput[]): Uint8Arra
   let total = 0;
   for (let i = 0; i < n; i++) {
     const e = entries[i]!;
-    let serial = Buffer.from(e.serial.length % 2 ? `0${e.serial}` : e.serial, "hex");
-    if (serial[0]! & 0x80) serial = Buffer.concat([Buffer.of(0), serial]);
-    serials[i] = serial;
+    if (!/^[0-9a-f]+$/.test(e.serial)) throw new DerError(`serial "${e.serial.slice(0, 50)}" is not lowercase hex`);
     const ms = e.revokedAt.getTime();
     if (ms !== lastTimeMs) {
       lastTimeMs = ms;
@@ -93,18 +93,22 @@ function encodeRevokedCertificates(entries: readonly CrlEntryInput[]): Uint8Arra
     }
     times[i] = lastTime;
     exts[i] = entryExtensions(e, extCache);
-    const body = 2 + serial.length + lastTime.length + (exts[i]?.length ?? 0);
+    const body = 2 + serialLength(e.serial) + lastTime.length + (exts[i]?.length ?? 0);
     bodyLengths[i] = body;
     total += headerLength(body) + body;
   }
   const out = Buffer.allocUnsafe(headerLength(total) + total);
   let pos = writeHeader(out, 0, 0x30, total);
   for (let i = 0; i < n; i++) {
+    const hex = entries[i]!.serial;
+    const length = serialLength(hex);
     pos = writeHeader(out, pos, 0x30, bodyLengths[i]!);
     out[pos++] = 0x02;
-    out[pos++] = serials[i]!.length;
-    serials[i]!.copy(out, pos);
-    pos += serials[i]!.length;
+    out[pos++] = length;
+    // A positive INTEGER: a leading 00 when the top bit is set, and an odd hex length padded.
+    const padded = hex.length % 2 ? `0${hex}` : hex;
+    if (length > padded.length / 2) out[pos++] = 0;
+    pos += out.write(padded, pos, "hex");
     out.set(times[i]!, pos);
     pos += times[i]!.length;
     const ext = exts[i];
@@ -114,6 +118,13 @@ function encodeRevokedCertificates(entries: readonly CrlEntryInput[]): Uint8Arra
     }
   }
   return out;
+}
+
+/** Content length of the INTEGER for a hex magnitude. */
+function serialLength(hex: string): number {
+  const bytes = (hex.length + 1) >> 1;
+  const first = parseInt(hex.length % 2 ? hex[0]! : hex.slice(0, 2), 16);
+  return first & 0x80 ? bytes + 1 : bytes;
 }
 
 /** TBSCertList, DER. */
@@ -189,39 +200,55 @@ function integerValue(buf: Uint8Array, t: Tlv): bigint {
   return bytes.length === 0 ? 0n : BigInt(`0x${Buffer.from(bytes).toString("hex")}`);
 }
 
+/** Whether the OBJECT IDENTIFIER at `t` is 2.5.29.<last> (id-ce), compared as bytes: no text per entry. */
+function isIdCe(buf: Uint8Array, t: Tlv, last: number): boolean {
+  return t.tag === 0x06 && t.end - t.contentStart === 3 && buf[t.contentStart] === 0x55 && buf[t.contentStart + 1] === 0x1d && buf[t.contentStart + 2] === last;
+}
+
+/** The entries, in one pass: byte comparisons instead of OID text, one hex view instead of a Buffer per serial. */
 function decodeEntries(buf: Uint8Array, list: Tlv): CrlEntry[] {
+  const hexView = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const out: CrlEntry[] = [];
   for (let pos = list.contentStart; pos < list.end; ) {
     const entry = readTlv(buf, pos, list.end);
     pos = entry.end;
     const serial = readTlv(buf, entry.contentStart, entry.end);
     const time = readTlv(buf, serial.end, entry.end);
+    if (serial.tag !== 0x02) throw new DerError(`CRL entry at byte ${entry.start} has no serial number`);
     let start = serial.contentStart;
     while (start < serial.end - 1 && buf[start] === 0) start++;
     let reasonCode: number | undefined;
     let invalidityDate: Date | undefined;
     if (time.end < entry.end) {
       const exts = readTlv(buf, time.end, entry.end);
-      for (const ext of children(buf, exts)) {
-        const [id, ...rest] = children(buf, ext);
-        const value = rest.at(-1);
-        if (!id || !value) throw new DerError("malformed CRL entry extension");
-        const name = oidText(content(buf, id));
-        if (name === "2.5.29.21") reasonCode = content(buf, readRoot(content(buf, value), 0x0a))[0];
-        else if (name === "2.5.29.24") {
-          const inner = content(buf, value);
-          invalidityDate = decodeTime(inner, readRoot(inner, 0x18));
-        } else if (rest.length === 2 && content(buf, rest[0]!)[0] === 0xff) {
-          throw new DerError(`unknown critical CRL entry extension ${name}`);
+      for (let p = exts.contentStart; p < exts.end; ) {
+        const ext = readTlv(buf, p, exts.end);
+        p = ext.end;
+        const id = readTlv(buf, ext.contentStart, ext.end);
+        let valuePos = id.end;
+        let critical = false;
+        const next = readTlv(buf, valuePos, ext.end);
+        if (next.tag === 0x01) {
+          critical = buf[next.contentStart] === 0xff;
+          valuePos = next.end;
+        }
+        const value = valuePos === next.start ? next : readTlv(buf, valuePos, ext.end);
+        if (value.tag !== 0x04) throw new DerError(`malformed CRL entry extension at byte ${ext.start}`);
+        if (isIdCe(buf, id, 0x15)) {
+          const e = readTlv(buf, value.contentStart, value.end);
+          if (e.tag !== 0x0a) throw new DerError("reasonCode is not ENUMERATED");
+          reasonCode = buf[e.contentStart];
+        } else if (isIdCe(buf, id, 0x18)) {
+          invalidityDate = decodeTime(buf, readTlv(buf, value.contentStart, value.end));
+        } else if (critical) {
+          throw new DerError(`unknown critical CRL entry extension ${oidText(content(buf, id))}`);
         }
       }
     }
-    out.push({
-      serial: Buffer.from(buf.subarray(start, serial.end)).toString("hex"),
-      revokedAt: decodeTime(buf, time),
-      ...(reasonCode !== undefined ? { reasonCode } : {}),
-      ...(invalidityDate !== undefined ? { invalidityDate } : {}),
-    });
+    const item: { serial: string; revokedAt: Date; reasonCode?: number; invalidityDate?: Date } = { serial: hexView.toString("hex", start, serial.end), revokedAt: decodeTime(buf, time) };
+    if (reasonCode !== undefined) item.reasonCode = reasonCode;
+    if (invalidityDate !== undefined) item.invalidityDate = invalidityDate;
+    out.push(item);
   }
   return out;
 }
