@@ -1,11 +1,12 @@
 /**
  * `npm run demo`: the main job on the embedded default, in a temporary home. Creates a CA
  * hierarchy, issues device certificates the way a production line does (device CSRs, a generated
- * key, one bad CSR), issues a CI firmware signer, shows the trace of a certificate, and verifies
- * the audit trail. Prints what it did.
+ * key, one bad CSR, a whole folder as a batch), issues a CI firmware signer, shows the trace of a
+ * certificate, revokes (one, then an incident's worth), serves CRLs and OCSP, and verifies the
+ * audit trail. Prints what it did.
  */
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -16,8 +17,15 @@ import {
   initHome,
   isTrustlineError,
   issueDeviceCertificate,
+  issueBatchFromFolder,
   issueSignerCertificate,
   listCertificates,
+  parseCrl,
+  planMassRevocation,
+  revokeCertificate,
+  revokeMass,
+  startServer,
+  toPem,
   showCertificate,
   verifyAuditLog,
 } from "../ca/index.js";
@@ -77,10 +85,44 @@ try {
   console.log(`   ${trace.subject}: profile ${trace.profile}, policy ${trace.policyOids.join(", ")}`);
   console.log(`   issued ${trace.issuedAt} by ${trace.operator} at ${trace.station}, batch ${trace.batch}, CSR sha256 ${trace.requestSha256.slice(0, 16)}…, status ${trace.status}`);
 
-  step("8. auditor: inventory by batch, and the audit trail's integrity");
+  step("8. a contract manufacturer's folder of 500 CSRs, issued as one batch on worker threads");
+  const delivery = join(dir, "delivery");
+  mkdirSync(delivery);
+  const { privateKey: cmKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  for (let i = 1; i <= 500; i++) writeFileSync(join(delivery, `cm-${String(i).padStart(4, "0")}.csr`), toPem(createCsr(cmKey, `acme-cm-${String(i).padStart(4, "0")}`), "CERTIFICATE REQUEST"));
+  writeFileSync(join(delivery, "cm-broken.csr"), "not a CSR\n");
+  const batch = await issueBatchFromFolder(line, { csrDir: delivery, outDir: join(dir, "delivered"), batch: "CM-DEMO" });
+  console.log(`   issued ${batch.issued} in ${(batch.durationMs / 1000).toFixed(2)} s (${batch.certificatesPerSecond.toFixed(0)}/s); refused ${batch.rejected.map((r) => `${r.id} [${r.code}]`).join(", ")}`);
+  const rerun = await issueBatchFromFolder(line, { csrDir: delivery, outDir: join(dir, "delivered"), batch: "CM-DEMO" });
+  console.log(`   the same command again (as after a crash): issued ${rerun.issued}, skipped ${rerun.skipped} already issued`);
+
+  step("9. revocation: one device for key compromise, then an incident at station line-7 (mass revocation)");
+  const officer = await Home.open({ home: homeDir, passphrase, operator: "bob", station: "pki-office" });
+  const one = await revokeCertificate(officer, issued[0]!.record.serial, { reason: "keyCompromise" });
+  console.log(`   revoked ${one.subject}: ${one.reason}`);
+  const plan = await planMassRevocation(officer, { station: "line-7", batch: "DEMO-B1" });
+  const mass = await revokeMass(officer, { station: "line-7", batch: "DEMO-B1" }, { reason: "superseded" });
+  console.log(`   planned ${plan.serials.length}, revoked ${mass.revoked} more from batch DEMO-B1 at line-7`);
+
+  step("10. CRLs and OCSP over HTTP (trustline serve), on 127.0.0.1");
+  const server = await startServer(officer, { port: 0 });
+  try {
+    const response = await fetch(`${server.url}/crl/device.crl`);
+    const crl = parseCrl(new Uint8Array(await response.arrayBuffer()));
+    console.log(`   GET /crl/device.crl: ${response.headers.get("content-type")}, CRL number ${crl.crlNumber}, ${crl.entries.length} entries, next update ${crl.nextUpdate?.toISOString()}`);
+    console.log(`   OCSP at ${server.url}/ocsp/<ca>, answered by responders for ${server.responder.cas.join(", ")}`);
+  } finally {
+    await server.close();
+  }
+
+  step("11. auditor: inventory by batch, and the audit trail's integrity");
   let count = 0;
-  for await (const r of listCertificates(line, { batch: "DEMO-B1" })) count += r.profile === "device" ? 1 : 0;
-  console.log(`   batch DEMO-B1 holds ${count} device certificates`);
+  let revokedCount = 0;
+  for await (const r of listCertificates(line, { batch: "DEMO-B1" })) {
+    count += r.profile === "device" ? 1 : 0;
+    revokedCount += r.status === "revoked" ? 1 : 0;
+  }
+  console.log(`   batch DEMO-B1 holds ${count} device certificates, ${revokedCount} revoked`);
   const verdict = await verifyAuditLog(line);
   console.log(verdict.intact ? `   audit log intact: ${verdict.entries} entries, head signed through ${verdict.signedThrough}` : `   AUDIT LOG BROKEN at ${verdict.firstBad}: ${verdict.problem}`);
   if (!verdict.intact) process.exitCode = 1;
