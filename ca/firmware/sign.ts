@@ -1,0 +1,116 @@
+/**
+ * Signing a firmware image: a detached CMS SignedData (DER, .p7s) over the streamed image, with
+ * signed attributes contentType, messageDigest, signingTime, signingCertificateV2,
+ * CMSAlgorithmProtection and the Trustline manifest, DER-sorted; certificates = signer + chain;
+ * optionally an RFC 3161 time-stamp of the signature as an unsigned attribute.
+ */
+import { createHash } from "node:crypto";
+import { basename } from "node:path";
+import { TrustlineError } from "../errors.js";
+import { SIGNATURE_ALGORITHMS, type Signer } from "../keys/signer.js";
+import { pemBlocks } from "../pem.js";
+import { certificateDer, serialOfCertificate, spkiOfCertificate, subjectString } from "../x509/cert-fields.js";
+import { children, content, oid, readRoot, sequence, slice, tlv } from "../x509/der.js";
+import { encodeTime } from "../x509/tbs-encoder.js";
+import {
+  CMS_OIDS,
+  digestAlgorithmIdentifier,
+  encodeAttribute,
+  encodeDetachedSignedData,
+  encodeSignerInfo,
+  signedAttributesToSign,
+} from "./cms.js";
+import { digestFile } from "./digest.js";
+import { checkManifestInput, encodeManifest, type FirmwareManifest, MANIFEST_ATTRIBUTE_OID } from "./manifest.js";
+import { requestTimestamp } from "./timestamp.js";
+
+export interface FirmwareSignOptions {
+  readonly image: string;
+  /** The signer certificate (PEM or DER); further certificates in the same PEM count as chain. */
+  readonly certificate: Uint8Array;
+  /** Intermediate CA certificates (PEM bundle); self-signed roots in it are left out. */
+  readonly chain?: Uint8Array;
+  readonly signer: Signer;
+  readonly version?: string;
+  readonly hardware?: string;
+  readonly securityVersion?: number;
+  /** An RFC 3161 time-stamp authority (HTTP POST). */
+  readonly tsaUrl?: string;
+  readonly clock?: () => Date;
+}
+
+export interface FirmwareSignature {
+  readonly der: Uint8Array;
+  readonly manifest: FirmwareManifest;
+  readonly signer: { readonly subject: string; readonly serial: string };
+  readonly timestamped: boolean;
+}
+
+function certificatesOf(input: Uint8Array | undefined): Uint8Array[] {
+  if (!input) return [];
+  const text = Buffer.from(input).toString("latin1");
+  if (!text.includes("-----BEGIN ")) return [certificateDer(input)];
+  return pemBlocks(text)
+    .filter((b) => b.label === "CERTIFICATE")
+    .map((b) => certificateDer(b.der));
+}
+
+const isSelfIssued = (der: Uint8Array) => {
+  const [tbs] = children(der, readRoot(der));
+  const parts = children(der, tbs!);
+  const o = parts[0]?.tag === 0xa0 ? 1 : 0;
+  return Buffer.compare(Buffer.from(slice(der, parts[o + 2]!)), Buffer.from(slice(der, parts[o + 4]!))) === 0;
+};
+
+export async function signFirmware(options: FirmwareSignOptions): Promise<FirmwareSignature> {
+  const [signerCert, ...rest] = certificatesOf(options.certificate);
+  if (!signerCert) throw new TrustlineError("INPUT_INVALID", "the --cert file holds no certificate");
+  if (Buffer.compare(Buffer.from(spkiOfCertificate(signerCert)), Buffer.from(options.signer.publicKey)) !== 0) {
+    throw new TrustlineError("KEY_UNAVAILABLE", "the key does not belong to the signer certificate (their public keys differ)");
+  }
+  const chain = [...rest, ...certificatesOf(options.chain)].filter((c) => !isSelfIssued(c));
+  const manifestInput = { version: options.version ?? "0", hardware: options.hardware ?? "any", securityVersion: options.securityVersion ?? 0 };
+  checkManifestInput(manifestInput);
+
+  const algorithm = SIGNATURE_ALGORITHMS[options.signer.algorithm];
+  const digestName = algorithm.hash; // the digest matches the signature's hash (RFC 5753 §3.1, reference §Algorithms)
+  const { digests, size } = await digestFile(options.image, [digestName, "sha256"]);
+  const now = (options.clock ?? (() => new Date()))();
+  const manifest: FirmwareManifest = {
+    format: "trustline-firmware-manifest/1",
+    name: basename(options.image),
+    ...manifestInput,
+    imageSha256: Buffer.from(digests.get("sha256")!).toString("hex"),
+    imageSize: size,
+    createdAt: new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString(),
+    signerCertificateSha256: createHash("sha256").update(signerCert).digest("hex"),
+  };
+  const digestAlgorithm = digestAlgorithmIdentifier(digestName);
+  const signedAttributes = [
+    encodeAttribute(CMS_OIDS.contentType, oid(CMS_OIDS.data)),
+    encodeAttribute(CMS_OIDS.signingTime, encodeTime(now)),
+    encodeAttribute(CMS_OIDS.messageDigest, tlv(0x04, digests.get(digestName)!)),
+    // RFC 5035: ESSCertIDv2 with the default hash (SHA-256), whose AlgorithmIdentifier DER omits.
+    encodeAttribute(CMS_OIDS.signingCertificateV2, sequence(sequence(sequence(tlv(0x04, createHash("sha256").update(signerCert).digest()))))),
+    // RFC 6211: binds the digest and signature algorithms into what is signed.
+    encodeAttribute(CMS_OIDS.algorithmProtection, sequence(digestAlgorithm, tlv(0xa1, content(algorithm.algorithmIdentifier, readRoot(algorithm.algorithmIdentifier))))),
+    encodeAttribute(MANIFEST_ATTRIBUTE_OID, tlv(0x04, encodeManifest(manifest))),
+  ];
+  const signature = await options.signer.sign(signedAttributesToSign(signedAttributes));
+  const unsigned = options.tsaUrl ? [encodeAttribute(CMS_OIDS.timeStampToken, await requestTimestamp(options.tsaUrl, signature))] : [];
+
+  const [tbs] = children(signerCert, readRoot(signerCert));
+  const parts = children(signerCert, tbs!);
+  const o = parts[0]?.tag === 0xa0 ? 1 : 0;
+  const signerInfo = encodeSignerInfo({
+    issuerName: slice(signerCert, parts[o + 2]!),
+    serialContent: content(signerCert, parts[o]!),
+    digestAlgorithm,
+    signedAttributes,
+    signatureAlgorithm: algorithm.algorithmIdentifier,
+    signature,
+    unsignedAttributes: unsigned,
+  });
+  const der = encodeDetachedSignedData({ digestAlgorithm, certificates: [signerCert, ...chain], signerInfo });
+  return { der, manifest, signer: { subject: subjectString(signerCert), serial: serialOfCertificate(signerCert) }, timestamped: unsigned.length > 0 };
+}
