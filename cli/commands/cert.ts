@@ -3,9 +3,10 @@ import { Command, Option } from "commander";
 import { type CertificateFilter, type CertificateStatus, listCertificates, normalizeSerial, showCertificate, TrustlineError } from "../../ca/index.js";
 import { emit, examples, globals, openHome } from "../context.js";
 import { readInput } from "../files.js";
+import { certVerifyCommand } from "./cert-verify.js";
 
 export function certCommand(): Command {
-  const cert = new Command("cert").description("inspect issued certificates and their trace");
+  const cert = new Command("cert").description("inspect issued certificates and their trace; verify certification paths");
 
   cert
     .command("show")
@@ -82,6 +83,8 @@ export function certCommand(): Command {
       }
       emit(command, null, () => `${n} certificate${n === 1 ? "" : "s"}`);
     });
+
+  cert.addCommand(certVerifyCommand());
 
   return cert;
 }
