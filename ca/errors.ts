@@ -7,6 +7,7 @@ export type ErrorCode =
   | "POLICY_DENIED" //        the profile forbids what was asked (details.violations lists every reason)
   | "INPUT_INVALID" //        a file or argument could not be read as what it should be
   | "SIGNATURE_INVALID" //    a signature did not verify
+  | "PATH_INVALID" //         no certification path to a trust anchor is valid (details: the failing check)
   | "REVOKED" //              the certificate is revoked
   | "NOT_FOUND" //            no such CA, certificate, serial or file
   | "ALREADY_EXISTS" //       refusing to overwrite (a home, a CA, an output file)

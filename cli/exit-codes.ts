@@ -3,7 +3,7 @@ import type { ErrorCode } from "../ca/index.js";
 
 export const EXIT = {
   OK: 0,
-  /** A verification said no: the audit log is tampered, a signature or certificate does not hold. */
+  /** A verification said no: the audit log is tampered, a signature or certificate does not hold, no valid certification path. */
   VERIFICATION_FAILED: 1,
   /** The command was called wrongly: unknown option, missing argument. */
   USAGE: 2,
@@ -15,6 +15,7 @@ export const EXIT = {
 
 export const EXIT_FOR_CODE: Readonly<Record<ErrorCode, number>> = {
   SIGNATURE_INVALID: EXIT.VERIFICATION_FAILED,
+  PATH_INVALID: EXIT.VERIFICATION_FAILED,
   REVOKED: EXIT.VERIFICATION_FAILED,
   AUDIT_TAMPERED: EXIT.VERIFICATION_FAILED,
   USAGE: EXIT.USAGE,

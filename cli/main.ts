@@ -16,7 +16,7 @@ import { addGlobalOptions } from "./context.js";
 const EXIT_HELP = `
 Exit status:
   0  success
-  1  a verification said no (e.g. audit verify found tampering)
+  1  a verification said no (audit verify found tampering, cert verify found no valid path)
   2  usage error
   3  input rejected (bad CSR, policy violation, unreadable file, unknown serial)
   4  environment or state (wrong passphrase, locked or damaged home, existing output)

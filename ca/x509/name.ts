@@ -7,7 +7,8 @@ export interface NameAttribute {
   readonly value: string;
 }
 
-const SHORT_NAMES: Readonly<Record<string, string>> = {
+/** Short names for the attribute types people see in certificates; others print as dotted OIDs. */
+export const SHORT_NAMES: Readonly<Record<string, string>> = {
   "2.5.4.3": "CN",
   "2.5.4.5": "serialNumber",
   "2.5.4.6": "C",

@@ -3,9 +3,10 @@ import { Command, Option } from "commander";
 import { type CertificateFilter, type CertificateStatus, listCertificates, normalizeSerial, showCertificate, TrustlineError } from "../../ca/index.js";
 import { emit, examples, globals, openHome, selectorCommands } from "../context.js";
 import { readInput } from "../files.js";
+import { certVerifyCommand } from "./cert-verify.js";
 
 export function certCommand(): Command {
-  const cert = new Command("cert").description("inspect issued certificates and their trace");
+  const cert = new Command("cert").description("inspect issued certificates and their trace; verify certification paths");
 
   cert
     .command("show")
@@ -80,5 +81,7 @@ export function certCommand(): Command {
     });
 
   selectorCommands.add(list);
+  cert.addCommand(certVerifyCommand());
+
   return cert;
 }

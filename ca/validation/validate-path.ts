@@ -1,0 +1,271 @@
+/**
+ * `validatePath`: does this certificate chain to one of our trust anchors, for this purpose, at
+ * this time, unrevoked? RFC 5280 §6.1 over the candidate paths that path building offers, best
+ * first, until one is valid; otherwise the most telling failure.
+ *
+ * Synchronous and free of I/O: an update server or a verifier embeds it as is. It depends on the
+ * x509 decoders and errors only, never on issuing code or the store.
+ */
+import { TrustlineError } from "../errors.js";
+import { poolOf, searchPaths, type CandidatePath, type CertificatePool, type SearchReport } from "./build-paths.js";
+import { CertificateCache } from "./cache.js";
+import type { ParsedCertificate } from "./certificate.js";
+import { crlViewFromDer } from "./crl-der.js";
+import type { CrlView } from "./crl-view.js";
+import { ANY_POLICY, KEY_USAGE } from "./extensions.js";
+import { DEFAULT_COMPARISON_BUDGET } from "./name-constraints.js";
+import { distinguishedNameFromDer } from "./names.js";
+import { DEFAULT_POLICY_NODE_LIMIT } from "./policy-tree.js";
+import { processPath, type PathOptions, type PathOutcome } from "./process-path.js";
+import { PURPOSES, type Purpose } from "./purpose.js";
+import { CHECKS, describePath, type Check, type CheckName, type FailedAttempt, type InvalidPath, type ValidationResult } from "./result.js";
+import type { PreparedCrl, RevocationContext, RevocationMode } from "./revocation.js";
+
+export interface ValidationOptions {
+  /** Trust anchors: certificates (DER) whose subject name and key are trusted (§6.1.1(d)). */
+  readonly trustAnchors: readonly Uint8Array[];
+  /** Untrusted certificates (DER) paths may go through, in any order. */
+  readonly intermediates?: readonly Uint8Array[];
+  /** CRLs, as DER or as any decoder's CrlView. */
+  readonly crls?: readonly (Uint8Array | CrlView)[];
+  /** The validation time (default: now). */
+  readonly time?: Date;
+  /** What the target certificate is for (default "any"). */
+  readonly purpose?: Purpose;
+  /** Certificates in a path, trust anchor excluded (default 10). */
+  readonly maxDepth?: number;
+  /** "require": every certificate needs a current CRL; "if-available" (default): checked when one is given; "off". */
+  readonly revocation?: RevocationMode;
+  /** user-initial-policy-set (§6.1.1(c)); default any-policy. */
+  readonly initialPolicySet?: readonly string[];
+  readonly initialExplicitPolicy?: boolean;
+  readonly initialPolicyMappingInhibit?: boolean;
+  readonly initialAnyPolicyInhibit?: boolean;
+  /** Accept SHA-1 signatures (legacy test corpora only). Default false. */
+  readonly allowSha1Signatures?: boolean;
+  /** Reuse decoded certificates and signature outcomes across calls. */
+  readonly cache?: CertificateCache;
+  /** Bounds on the work one call may do. */
+  readonly limits?: { readonly searchBudget?: number; readonly policyTreeNodes?: number; readonly nameConstraintComparisons?: number };
+}
+
+export const DEFAULT_MAX_DEPTH = 10;
+export const DEFAULT_SEARCH_BUDGET = 1_000;
+/** CRL signers validated inside a validation, nested at most this deep (§6.3.3(f)). */
+const MAX_CRL_SIGNER_NESTING = 3;
+
+interface Session {
+  readonly pool: CertificatePool;
+  readonly crls: readonly PreparedCrl[];
+  readonly time: Date;
+  readonly mode: RevocationMode;
+  readonly allowSha1: boolean;
+  readonly maxDepth: number;
+  readonly budget: number;
+  readonly policyNodes: number;
+  readonly comparisons: number;
+  readonly signerVerdicts: Map<string, string | undefined>;
+  readonly signersInProgress: Set<string>;
+}
+
+function checkedOptions(o: ValidationOptions): void {
+  if (o.purpose !== undefined && !PURPOSES.includes(o.purpose)) throw new TrustlineError("USAGE", `unknown purpose "${o.purpose}" (one of ${PURPOSES.join(", ")})`);
+  if (o.maxDepth !== undefined && (!Number.isInteger(o.maxDepth) || o.maxDepth < 1)) throw new TrustlineError("USAGE", `maxDepth must be a positive integer, not ${o.maxDepth}`);
+  if (o.revocation !== undefined && !["require", "if-available", "off"].includes(o.revocation)) throw new TrustlineError("USAGE", `unknown revocation mode "${o.revocation}"`);
+  if (o.time !== undefined && Number.isNaN(o.time.getTime())) throw new TrustlineError("USAGE", "the validation time is not a valid date");
+  if (o.trustAnchors.length === 0) throw new TrustlineError("USAGE", "no trust anchor given: nothing can be trusted");
+}
+
+function prepareCrls(crls: readonly (Uint8Array | CrlView)[]): PreparedCrl[] {
+  return crls.map((c, position) => {
+    const view = c instanceof Uint8Array ? crlViewFromDer(c) : c;
+    try {
+      return { view, issuer: distinguishedNameFromDer(view.issuerDer), position };
+    } catch (e) {
+      throw new TrustlineError("INPUT_INVALID", `CRL ${position + 1}: its issuer name cannot be read: ${(e as Error).message}`, { cause: e });
+    }
+  });
+}
+
+/** Validate `target` (DER) to one of the trust anchors. Throws only for unusable input (INPUT_INVALID, USAGE). */
+export function validatePath(target: Uint8Array, options: ValidationOptions): ValidationResult {
+  checkedOptions(options);
+  const cache = options.cache ?? new CertificateCache();
+  const parse = (der: Uint8Array, what: string) => {
+    try {
+      return cache.get(der);
+    } catch (e) {
+      throw e instanceof TrustlineError ? new TrustlineError(e.code, `${what}: ${e.message}`, { cause: e }) : e;
+    }
+  };
+  const leaf = parse(target, "the certificate to validate");
+  const anchors = options.trustAnchors.map((d, i) => parse(d, `trust anchor ${i + 1}`));
+  const intermediates = (options.intermediates ?? []).map((d, i) => parse(d, `untrusted certificate ${i + 1}`));
+  const session: Session = {
+    pool: poolOf(anchors, intermediates),
+    crls: prepareCrls(options.crls ?? []),
+    time: options.time ?? new Date(),
+    mode: options.revocation ?? "if-available",
+    allowSha1: options.allowSha1Signatures ?? false,
+    maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH,
+    budget: options.limits?.searchBudget ?? DEFAULT_SEARCH_BUDGET,
+    policyNodes: options.limits?.policyTreeNodes ?? DEFAULT_POLICY_NODE_LIMIT,
+    comparisons: options.limits?.nameConstraintComparisons ?? DEFAULT_COMPARISON_BUDGET,
+    signerVerdicts: new Map(),
+    signersInProgress: new Set(),
+  };
+  const policySet = options.initialPolicySet && options.initialPolicySet.length > 0 && !options.initialPolicySet.includes(ANY_POLICY) ? new Set(options.initialPolicySet) : undefined;
+  return validateIn(session, leaf, session.pool, {
+    purpose: options.purpose ?? "any",
+    initialPolicySet: policySet,
+    initialExplicitPolicy: options.initialExplicitPolicy ?? false,
+    initialPolicyMappingInhibit: options.initialPolicyMappingInhibit ?? false,
+    initialAnyPolicyInhibit: options.initialAnyPolicyInhibit ?? false,
+    nesting: 0,
+  });
+}
+
+interface Goal {
+  readonly purpose: Purpose;
+  readonly initialPolicySet: ReadonlySet<string> | undefined;
+  readonly initialExplicitPolicy: boolean;
+  readonly initialPolicyMappingInhibit: boolean;
+  readonly initialAnyPolicyInhibit: boolean;
+  readonly targetKeyUsage?: PathOptions["targetKeyUsage"];
+  readonly nesting: number;
+}
+
+function validateIn(s: Session, leaf: ParsedCertificate, pool: CertificatePool, goal: Goal): ValidationResult {
+  const revocation: RevocationContext = {
+    mode: s.mode,
+    time: s.time,
+    allowSha1: s.allowSha1,
+    crls: s.crls,
+    certificatesNamed: (key) => [...(s.pool.anchors.get(key) ?? []), ...(s.pool.intermediates.get(key) ?? [])],
+    validateCrlSigner: (signer, anchor) => validateCrlSigner(s, signer, anchor, goal.nesting),
+  };
+  const pathOptions: PathOptions = {
+    time: s.time,
+    purpose: goal.purpose,
+    allowSha1: s.allowSha1,
+    initialPolicySet: goal.initialPolicySet,
+    initialExplicitPolicy: goal.initialExplicitPolicy,
+    initialPolicyMappingInhibit: goal.initialPolicyMappingInhibit,
+    initialAnyPolicyInhibit: goal.initialAnyPolicyInhibit,
+    policyNodeLimit: s.policyNodes,
+    nameConstraintComparisons: s.comparisons,
+    ...(goal.targetKeyUsage ? { targetKeyUsage: goal.targetKeyUsage } : {}),
+    revocation,
+  };
+  const failures: { candidate: CandidatePath; outcome: Extract<PathOutcome, { ok: false }> }[] = [];
+  let success: { candidate: CandidatePath; outcome: Extract<PathOutcome, { ok: true }> } | undefined;
+  const report: SearchReport = { exhausted: false, examined: 0, badSignatures: [], deadEnd: undefined, tooDeep: undefined };
+  searchPaths(leaf, pool, { maxDepth: s.maxDepth, budget: s.budget, time: s.time }, (candidate) => {
+    const outcome = processPath(candidate.anchor, [...candidate.certs].reverse(), pathOptions);
+    if (outcome.ok) success = { candidate, outcome };
+    else failures.push({ candidate, outcome });
+    return outcome.ok;
+  }, report);
+
+  if (success) {
+    const { candidate, outcome } = success;
+    const depthCheck: Check = { check: "max-depth", rfcSection: CHECKS["max-depth"], index: 0, ok: true, detail: `${candidate.certs.length} certificate(s) below the trust anchor (at most ${s.maxDepth})` };
+    return {
+      valid: true,
+      path: describePath([...candidate.certs, candidate.anchor], true),
+      policies: outcome.policies,
+      checks: [depthCheck, ...outcome.checks],
+      attempts: failures.length + 1,
+    };
+  }
+  return explainFailure(s, leaf, failures, report);
+}
+
+/** §6.3.3(f): a CRL signed by another certificate than the issuer counts when that certificate validates to the same anchor, for cRLSign. */
+function validateCrlSigner(s: Session, signer: ParsedCertificate, anchor: ParsedCertificate, nesting: number): string | undefined {
+  const key = `${signer.id}>${anchor.id}`;
+  if (s.signerVerdicts.has(key)) return s.signerVerdicts.get(key);
+  if (nesting + 1 > MAX_CRL_SIGNER_NESTING) return "CRL signers nest too deeply";
+  if (s.signersInProgress.has(key)) return "the CRL signer's own validation depends on itself";
+  s.signersInProgress.add(key);
+  try {
+    const pool: CertificatePool = { anchors: new Map([[anchor.subject.key, [anchor]]]), intermediates: s.pool.intermediates };
+    const r = validateIn(s, signer, pool, {
+      purpose: "any",
+      initialPolicySet: undefined,
+      initialExplicitPolicy: false,
+      initialPolicyMappingInhibit: false,
+      initialAnyPolicyInhibit: false,
+      targetKeyUsage: { bits: KEY_USAGE.cRLSign, name: "cRLSign" },
+      nesting: nesting + 1,
+    });
+    const verdict = r.valid ? undefined : `${r.check}: ${r.reason}`;
+    s.signerVerdicts.set(key, verdict);
+    return verdict;
+  } finally {
+    s.signersInProgress.delete(key);
+  }
+}
+
+const subjects = (certs: readonly ParsedCertificate[]) => certs.map((c) => c.subject.text);
+
+function invalid(check: CheckName, section: string, index: number, cert: ParsedCertificate, reason: string, path: readonly ParsedCertificate[], anchored: boolean, checks: readonly Check[], attempts: FailedAttempt[]): InvalidPath {
+  const revoked = checks[checks.length - 1]?.revoked;
+  return {
+    valid: false,
+    failing: { index, subject: cert.subject.text, serial: cert.serial },
+    check,
+    rfcSection: section,
+    reason,
+    ...(revoked ? { revoked } : {}),
+    path: describePath(path, anchored),
+    checks,
+    attempts: attempts.slice(0, 20),
+  };
+}
+
+/**
+ * The most telling failure: a path that reached a trust anchor and failed a §6.1 check beats a
+ * signature that did not verify, which beats a path too deep, which beats a missing issuer.
+ */
+function explainFailure(s: Session, leaf: ParsedCertificate, failures: readonly { candidate: CandidatePath; outcome: Extract<PathOutcome, { ok: false }> }[], report: SearchReport): InvalidPath {
+  const attempts: FailedAttempt[] = [
+    ...failures.map((f) => ({ path: subjects([...f.candidate.certs, f.candidate.anchor]), check: f.outcome.failure.check, index: f.outcome.failure.index, reason: f.outcome.failure.detail })),
+    ...report.badSignatures.map((b) => ({ path: subjects([...b.path, b.issuer]), check: "signature" as const, index: b.path.length - 1, reason: b.reason })),
+  ];
+  const searchNote = report.exhausted ? ` (path building stopped after examining ${report.examined} candidate issuers)` : "";
+  const first = failures[0];
+  if (first) {
+    const { candidate, outcome } = first;
+    const all = [...candidate.certs, candidate.anchor];
+    const cert = all[outcome.failure.index]!;
+    return invalid(outcome.failure.check, outcome.failure.rfcSection, outcome.failure.index, cert, `${outcome.failure.detail}${searchNote}`, all, true, outcome.checks, attempts);
+  }
+  if (report.exhausted) {
+    return invalid("path-building", CHECKS["path-building"], 0, leaf, `no valid path found within the search budget: examined ${report.examined} candidate issuers among ${countPool(s.pool)} certificates with matching names`, [leaf], false, [], attempts);
+  }
+  const bad = [...report.badSignatures].sort((a, b) => Number(b.anchor) - Number(a.anchor) || b.path.length - a.path.length)[0];
+  if (bad) {
+    const cert = bad.path[bad.path.length - 1]!;
+    const path = [...bad.path, bad.issuer];
+    const check: Check = { check: "signature", rfcSection: CHECKS.signature, index: bad.path.length - 1, ok: false, detail: `${bad.reason} (issuer ${bad.issuer.subject.text})` };
+    return invalid("signature", CHECKS.signature, check.index, cert, check.detail, path, bad.anchor, [check], attempts);
+  }
+  if (report.tooDeep) {
+    const path = report.tooDeep;
+    return invalid("max-depth", CHECKS["max-depth"], path.length - 1, path[path.length - 1]!, `every path to a trust anchor is longer than the maximum depth of ${s.maxDepth} certificates`, path, false, [], attempts);
+  }
+  const path = report.deadEnd ?? [leaf];
+  const top = path[path.length - 1]!;
+  const reason = top.selfIssued && path.length === 1
+    ? `${top.subject.text} is self-issued and is not one of the trust anchors`
+    : `no issuer found for ${top.subject.text}: its issuer ${top.issuer.text} is neither a trust anchor nor among the untrusted certificates given`;
+  return invalid("path-building", CHECKS["path-building"], path.length - 1, top, reason, path, false, [], attempts);
+}
+
+function countPool(pool: CertificatePool): number {
+  let n = 0;
+  for (const list of pool.intermediates.values()) n += list.length;
+  for (const list of pool.anchors.values()) n += list.length;
+  return n;
+}

@@ -1,0 +1,145 @@
+/**
+ * `trustline cert verify`: RFC 5280 path validation of a certificate file against trust anchors,
+ * with untrusted intermediates and CRLs from files. Needs no CA home: it is what an end-of-line
+ * test station, the cloud team or an update server runs.
+ */
+import { Command, Option } from "commander";
+import { crlViewFromDer, type CrlView, pemBlocks, PURPOSES, type Purpose, type RevocationMode, TrustlineError, type ValidPath, validatePath } from "../../ca/index.js";
+import { emit, examples } from "../context.js";
+import { readInput } from "../files.js";
+
+interface VerifyOptions {
+  trust?: string[];
+  untrusted?: string[];
+  crl?: string[];
+  at?: Date;
+  purpose: Purpose;
+  maxDepth?: number;
+  revocation?: RevocationMode;
+  policy?: string[];
+  explicitPolicy?: boolean;
+  inhibitPolicyMapping?: boolean;
+  inhibitAnyPolicy?: boolean;
+  allowSha1?: boolean;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Every certificate in a file: PEM (any number of CERTIFICATE blocks) or one DER certificate. */
+function certificatesIn(path: string, what: string): Uint8Array[] {
+  const data = readInput(path, what);
+  const text = Buffer.from(data.subarray(0, Math.min(data.length, 1 << 20))).toString("latin1");
+  if (!text.includes("-----BEGIN ")) return [data];
+  const blocks = pemBlocks(Buffer.from(data).toString("latin1")).filter((b) => b.label === "CERTIFICATE");
+  if (blocks.length === 0) throw new TrustlineError("INPUT_INVALID", `the ${what} ${path} holds no PEM CERTIFICATE block`);
+  return blocks.map((b) => b.der);
+}
+
+/** Every CRL in a file: PEM (any number of X509 CRL blocks) or one DER CRL. */
+function crlsIn(path: string): CrlView[] {
+  const data = readInput(path, "CRL file");
+  const text = Buffer.from(data).toString("latin1");
+  const fail = (e: unknown): never => {
+    throw new TrustlineError("INPUT_INVALID", `the CRL file ${path}: ${(e as Error).message}`, { cause: e });
+  };
+  if (!text.includes("-----BEGIN ")) {
+    try {
+      return [crlViewFromDer(data)];
+    } catch (e) {
+      return fail(e);
+    }
+  }
+  const blocks = pemBlocks(text).filter((b) => b.label === "X509 CRL");
+  if (blocks.length === 0) throw new TrustlineError("INPUT_INVALID", `the CRL file ${path} holds no PEM X509 CRL block`);
+  try {
+    return blocks.map((b) => crlViewFromDer(b.der));
+  } catch (e) {
+    return fail(e);
+  }
+}
+
+function parseTime(value: string): Date {
+  const d = new Date(value);
+  if (!/^\d{4}-\d\d-\d\d/.test(value) || Number.isNaN(d.getTime())) throw new TrustlineError("USAGE", `--at takes an ISO 8601 time such as 2026-03-01T12:00:00Z, not "${value}"`);
+  return d;
+}
+
+function parseDepth(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new TrustlineError("USAGE", `--max-depth takes a whole number from 1 to 100, not "${value}"`);
+  return n;
+}
+
+function describeValid(file: string, r: ValidPath, purpose: Purpose, time: Date, revocation: RevocationMode): string {
+  const [target, ...rest] = r.path;
+  const revocationChecks = r.checks.filter((c) => c.check === "revocation");
+  return [
+    `${file}: OK`,
+    `  path        ${target!.subject}  (serial ${target!.serial})`,
+    ...rest.map((c) => `              <- ${c.subject}${c.role === "trust-anchor" ? "  [trust anchor]" : ""}`),
+    `  purpose     ${purpose}`,
+    `  time        ${time.toISOString()}`,
+    `  policies    ${r.policies.length > 0 ? r.policies.join(", ") : "none required"}`,
+    `  revocation  ${revocation === "off" ? "not checked (--revocation off)" : revocationChecks.map((c) => c.detail).join("; ")}`,
+  ].join("\n");
+}
+
+export function certVerifyCommand(): Command {
+  return new Command("verify")
+    .argument("<cert-file>", "the certificate to verify (PEM or DER); more certificates after the first are used as untrusted intermediates")
+    .description("validate a certificate's path to a trust anchor (RFC 5280 §6.1): signatures, validity, constraints, policies, purpose, revocation")
+    .option("--trust <pem>", "trust anchors (PEM, several certificates allowed); repeat for more files", collect)
+    .option("--untrusted <pem>", "untrusted intermediates the path may use (PEM); repeat for more files", collect)
+    .option("--crl <file>", "CRLs (PEM or DER); repeat for more files. Implies --revocation require", collect)
+    .option("--at <iso-time>", "validate at this time instead of now, e.g. 2026-03-01T12:00:00Z", parseTime)
+    .addOption(new Option("--purpose <purpose>", "what the certificate is for").choices([...PURPOSES]).default("any"))
+    .option("--max-depth <n>", "at most this many certificates below the trust anchor (default 10)", parseDepth)
+    .addOption(new Option("--revocation <mode>", "require: every certificate needs a current CRL; if-available; off (default: require with --crl, else off)").choices(["require", "if-available", "off"]))
+    .option("--policy <oid>", "acceptable certificate policy (user-initial-policy-set); repeat for more", collect)
+    .option("--explicit-policy", "require a valid policy (initial-explicit-policy)")
+    .option("--inhibit-policy-mapping", "do not follow policy mappings (initial-policy-mapping-inhibit)")
+    .option("--inhibit-any-policy", "do not accept anyPolicy (initial-any-policy-inhibit)")
+    .option("--allow-sha1", "accept SHA-1 signatures (only for legacy test corpora)")
+    .addHelpText(
+      "after",
+      `${examples(
+        "trustline cert verify dev-0001.pem --trust root.pem --untrusted device-ca.pem --purpose client",
+        "trustline cert verify dev-0001.pem --trust root.pem --untrusted chain.pem --crl device-ca.crl --crl root.crl --json",
+        "trustline cert verify ci-signer.pem --trust root.pem --untrusted firmware-ca.pem --purpose codesign --at 2026-03-01T12:00:00Z",
+      )}
+Exit status: 0 a valid path exists; 1 none does (the reason, the failing certificate and the
+RFC 5280 section are printed; --json prints the path tried and every check); 2 usage; 3 unreadable input.
+`,
+    )
+    .action((file: string, opts: VerifyOptions, command: Command) => {
+      const { trust = [], untrusted = [], crl = [], policy = [] } = opts;
+      if (trust.length === 0) throw new TrustlineError("USAGE", "cert verify needs at least one --trust file (the trust anchors)");
+      const [target, ...bundled] = certificatesIn(file, "certificate");
+      const trustAnchors = trust.flatMap((f) => certificatesIn(f, "trust anchor file"));
+      const intermediates = [...bundled, ...untrusted.flatMap((f) => certificatesIn(f, "untrusted certificate file"))];
+      const crls = crl.flatMap(crlsIn);
+      const revocation: RevocationMode = opts.revocation ?? (crls.length > 0 ? "require" : "off");
+      const time = opts.at ?? new Date();
+      const result = validatePath(target!, {
+        trustAnchors,
+        intermediates,
+        crls,
+        time,
+        purpose: opts.purpose,
+        revocation,
+        ...(opts.maxDepth !== undefined ? { maxDepth: opts.maxDepth } : {}),
+        ...(policy.length > 0 ? { initialPolicySet: policy } : {}),
+        initialExplicitPolicy: opts.explicitPolicy === true,
+        initialPolicyMappingInhibit: opts.inhibitPolicyMapping === true,
+        initialAnyPolicyInhibit: opts.inhibitAnyPolicy === true,
+        allowSha1Signatures: opts.allowSha1 === true,
+      });
+      if (!result.valid) {
+        const where = `certificate ${result.failing.index} (${result.failing.subject}, serial ${result.failing.serial})`;
+        throw new TrustlineError(result.revoked ? "REVOKED" : "PATH_INVALID", `${file}: not valid: ${result.reason} [check ${result.check}, RFC 5280 §${result.rfcSection}, ${where}]`, {
+          details: { file, time: time.toISOString(), purpose: opts.purpose, revocation, ...result },
+        });
+      }
+      emit(command, { file, time: time.toISOString(), purpose: opts.purpose, revocation, ...result }, () => describeValid(file, result, opts.purpose, time, revocation));
+    });
+}
