@@ -48,3 +48,7 @@ export type { CrlView, RevokedEntry, RevocationReason as CrlRevocationReason, Is
 export type { ValidationResult, ValidPath, InvalidPath, Check, CheckName, PathCertificate, FailedAttempt } from "./validation/result.js";
 export { PURPOSES, type Purpose } from "./validation/purpose.js";
 export type { RevocationMode } from "./validation/revocation.js";
+export { signFirmware, type FirmwareSignOptions, type FirmwareSignature } from "./firmware/sign.js";
+export { verifyFirmware, type FirmwareVerifyOptions, type FirmwareVerdict, type FirmwareEvidence, type FirmwareCheck } from "./firmware/verify.js";
+export type { FirmwareManifest } from "./firmware/manifest.js";
+export { signerFromKeyFile } from "./keys/key-file.js";

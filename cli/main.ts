@@ -10,6 +10,7 @@ import { issueCommand } from "./commands/issue.js";
 import { revokeCommand } from "./commands/revoke.js";
 import { crlCommand } from "./commands/crl.js";
 import { serveCommand } from "./commands/serve.js";
+import { firmwareCommand } from "./commands/firmware.js";
 import { EXIT, EXIT_FOR_CODE } from "./exit-codes.js";
 import { addGlobalOptions } from "./context.js";
 
@@ -35,7 +36,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions()
     .addHelpText("after", EXIT_HELP);
-  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), revokeCommand(), crlCommand(), serveCommand(), auditCommand()]) program.addCommand(c);
+  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), revokeCommand(), crlCommand(), serveCommand(), firmwareCommand(), auditCommand()]) program.addCommand(c);
   const configure = (c: Command) => {
     c.exitOverride();
     c.configureOutput({ writeErr: (s) => process.stderr.write(s) });

@@ -1,0 +1,385 @@
+/**
+ * Verifying a firmware signature, offline, the way a careful device or update server must
+ * (reference: shared/reference/firmware-signing.md, "What a careful verifier checks"):
+ *  1. one detached SignedData over id-data, allowed and consistent algorithms;
+ *  2. signed attributes present and DER-sorted; contentType id-data; messageDigest = the streamed image;
+ *  3. the signature over DER(signedAttrs); signingCertificateV2 names the signer certificate;
+ *  4. trusted time T: a verified RFC 3161 time-stamp, else now;
+ *  5. RFC 5280 path validation at T to the pinned firmware root, the firmware policy required;
+ *  6. the signer: keyUsage digitalSignature only, EKU codeSigning and none of the others;
+ *  7. revocation from fresh CRLs, with reason and invalidity-date semantics at T;
+ *  8. the manifest: digest, size, hardware model, security version.
+ * It stops at the first failing check and names it; it returns the evidence either way. No
+ * dependency on issuing code or the store: an update server embeds it.
+ */
+import { createHash, verify as nodeVerify } from "node:crypto";
+import { POLICY_OIDS } from "../../policy/index.js";
+import { pemBlocks } from "../pem.js";
+import { decodeTime, parseCrl, type ParsedCrl, verifyCrlSignature } from "../revocation/crl-codec.js";
+import { parseCertificateForValidation, type ParsedCertificate } from "../validation/certificate.js";
+import { KEY_USAGE } from "../validation/extensions.js";
+import { validatePath } from "../validation/validate-path.js";
+import type { PathCertificate } from "../validation/result.js";
+import { children, content, type DerError, oidText, readRoot } from "../x509/der.js";
+import { CMS_OIDS, DIGEST_OIDS, isSortedSet, parseSignedData, signedBytesOf, type ParsedSignerInfo } from "./cms.js";
+import { digestFile } from "./digest.js";
+import { decodeManifest, type FirmwareManifest, MANIFEST_ATTRIBUTE_OID } from "./manifest.js";
+import { parseTstInfo } from "./timestamp.js";
+
+export type FirmwareCheck =
+  | "format"
+  | "algorithms"
+  | "signed-attributes"
+  | "message-digest"
+  | "signature"
+  | "signing-certificate"
+  | "timestamp"
+  | "chain"
+  | "signer-usage"
+  | "revocation"
+  | "manifest";
+
+export interface FirmwareVerifyOptions {
+  readonly image: string;
+  readonly signature: Uint8Array;
+  /** Pinned firmware root(s), DER or PEM: never the OS store. */
+  readonly trust: readonly Uint8Array[];
+  /** Extra intermediates (the signature's own certificates are always used). */
+  readonly intermediates?: readonly Uint8Array[];
+  /** CRLs (DER or PEM). The signature's embedded CRLs are used too. */
+  readonly crls?: readonly Uint8Array[];
+  /** "require" (default): every certificate of the path needs a fresh CRL from its issuer. "off": opt out explicitly. */
+  readonly revocation?: "require" | "off";
+  /** Pinned TSA root(s); without them a time-stamp is not trusted and T = now. */
+  readonly tsaTrust?: readonly Uint8Array[];
+  readonly minSecurityVersion?: number;
+  readonly hardware?: string;
+  /** Policy the signer must be certified under (default: Trustline's firmware-signing policy). */
+  readonly requiredPolicy?: string;
+  /** The current time (CRL freshness, and T without a time-stamp). */
+  readonly now?: Date;
+}
+
+export interface FirmwareEvidence {
+  readonly image?: { readonly sha256: string; readonly size: number };
+  readonly signer?: { readonly subject: string; readonly issuer: string; readonly serial: string; readonly sha256: string };
+  readonly signingTime?: string;
+  readonly trustedTime?: { readonly time: string; readonly source: "timestamp" | "now" };
+  readonly timestamp?: { readonly genTime: string; readonly tsa: string; readonly serial: string; readonly policy: string };
+  readonly path?: readonly PathCertificate[];
+  readonly policies?: readonly string[];
+  readonly crls?: readonly { readonly issuer: string; readonly crlNumber?: string; readonly thisUpdate: string; readonly nextUpdate?: string }[];
+  readonly revocation?: string;
+  readonly manifest?: FirmwareManifest;
+  readonly notes: string[];
+}
+
+export type FirmwareVerdict =
+  | { readonly valid: true; readonly evidence: FirmwareEvidence }
+  | { readonly valid: false; readonly check: FirmwareCheck; readonly reason: string; readonly evidence: FirmwareEvidence };
+
+const SIGNATURE_ALGORITHMS: Readonly<Record<string, { hash: string; key: "ec" | "rsa" }>> = {
+  "1.2.840.10045.4.3.2": { hash: "sha256", key: "ec" },
+  "1.2.840.10045.4.3.3": { hash: "sha384", key: "ec" },
+  "1.2.840.10045.4.3.4": { hash: "sha512", key: "ec" },
+  "1.2.840.113549.1.1.11": { hash: "sha256", key: "rsa" },
+  "1.2.840.113549.1.1.12": { hash: "sha384", key: "rsa" },
+  "1.2.840.113549.1.1.13": { hash: "sha512", key: "rsa" },
+};
+
+/** Reasons after which a signature made before the cut-off stays valid (reference §7). */
+const COMPROMISE = new Set([0, 1, 2]); // unspecified, keyCompromise, cACompromise: cut-off min(invalidity, revocation)
+const BENIGN = new Set([3, 4, 5]); // affiliationChanged, superseded, cessationOfOperation: cut-off = revocation
+
+const FORBIDDEN_EKU: Readonly<Record<string, string>> = {
+  "2.5.29.37.0": "anyExtendedKeyUsage",
+  "1.3.6.1.5.5.7.3.1": "serverAuth",
+  "1.3.6.1.5.5.7.3.2": "clientAuth",
+  "1.3.6.1.5.5.7.3.4": "emailProtection",
+  "1.3.6.1.5.5.7.3.8": "timeStamping",
+};
+
+function ders(inputs: readonly Uint8Array[], label: string): Uint8Array[] {
+  return inputs.flatMap((input) => {
+    const text = Buffer.from(input.subarray(0, 4096)).toString("latin1");
+    return text.includes("-----BEGIN ") ? pemBlocks(Buffer.from(input).toString("latin1")).filter((b) => b.label === label).map((b) => b.der) : [input];
+  });
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const attr = (si: ParsedSignerInfo, type: string) => si.signedAttributes.filter((a) => a.type === type);
+
+class Failure extends Error {
+  constructor(
+    readonly check: FirmwareCheck,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function verifyFirmware(options: FirmwareVerifyOptions): Promise<FirmwareVerdict> {
+  const evidence: { -readonly [K in keyof FirmwareEvidence]: FirmwareEvidence[K] } = { notes: [] };
+  try {
+    await run(options, evidence);
+    return { valid: true, evidence };
+  } catch (e) {
+    if (e instanceof Failure) return { valid: false, check: e.check, reason: e.message, evidence };
+    throw e;
+  }
+}
+
+async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in keyof FirmwareEvidence]: FirmwareEvidence[K] }): Promise<void> {
+  const now = options.now ?? new Date();
+  // 1. Format and algorithms.
+  const [sigDer] = ders([options.signature], "CMS");
+  let sd;
+  try {
+    sd = parseSignedData(sigDer!);
+  } catch (e) {
+    throw new Failure("format", `the signature file is not a DER CMS SignedData: ${(e as Error).message}`);
+  }
+  if (sd.signerInfos.length !== 1) throw new Failure("format", `expected exactly one signer, found ${sd.signerInfos.length}`);
+  if (sd.eContentType !== CMS_OIDS.data) throw new Failure("format", `the signed content type is ${sd.eContentType}, not id-data`);
+  if (sd.eContent !== undefined) throw new Failure("format", "the signature is not detached (it embeds content)");
+  const si = sd.signerInfos[0]!;
+  const digestName = DIGEST_OIDS[si.digestAlgorithm];
+  const sigAlg = SIGNATURE_ALGORITHMS[si.signatureAlgorithm];
+  if (!digestName) throw new Failure("algorithms", `digest algorithm ${si.digestAlgorithm} is not allowed (SHA-256, SHA-384, SHA-512)`);
+  if (!sigAlg) throw new Failure("algorithms", `signature algorithm ${si.signatureAlgorithm} is not allowed`);
+  if (sigAlg.hash !== digestName) throw new Failure("algorithms", `the digest (${digestName}) and the signature's hash (${sigAlg.hash}) differ`);
+
+  // 2. Signed attributes.
+  if (!si.signedAttributesRaw) throw new Failure("signed-attributes", "the signature has no signed attributes (an -noattr signature): its content type, digest and signer are not bound; refused");
+  if (!isSortedSet(si.signedAttributesRaw)) throw new Failure("signed-attributes", "the signed attributes are not DER-sorted (X.690 §11.6)");
+  const contentType = attr(si, CMS_OIDS.contentType);
+  if (contentType.length !== 1 || contentType[0]!.values.length !== 1 || oidText(content(contentType[0]!.values[0]!, readRoot(contentType[0]!.values[0]!, 0x06))) !== CMS_OIDS.data) {
+    throw new Failure("signed-attributes", "the contentType attribute is missing or not id-data");
+  }
+  const md = attr(si, CMS_OIDS.messageDigest);
+  if (md.length !== 1 || md[0]!.values.length !== 1) throw new Failure("signed-attributes", "there must be exactly one messageDigest attribute");
+  const expectedDigest = content(md[0]!.values[0]!, readRoot(md[0]!.values[0]!, 0x04));
+  const protection = attr(si, CMS_OIDS.algorithmProtection)[0];
+  if (protection) {
+    const v = protection.values[0]!;
+    const [d, s] = children(v, readRoot(v));
+    const dOid = d ? oidText(content(v, children(v, d)[0]!)) : "";
+    const sOid = s ? oidText(content(v, children(v, s)[0]!)) : "";
+    if (dOid !== si.digestAlgorithm || sOid !== si.signatureAlgorithm) throw new Failure("algorithms", "CMSAlgorithmProtection does not match the algorithms used (RFC 6211)");
+  }
+  const signingTime = attr(si, CMS_OIDS.signingTime)[0];
+  if (signingTime) evidence.signingTime = decodeSigningTime(signingTime.values[0]!);
+
+  // The image, streamed once.
+  const { digests, size } = await digestFile(options.image, [digestName, "sha256"]);
+  evidence.image = { sha256: hex(digests.get("sha256")!), size };
+  if (Buffer.compare(Buffer.from(digests.get(digestName)!), Buffer.from(expectedDigest)) !== 0) {
+    throw new Failure("message-digest", `the image's ${digestName} does not match the signed messageDigest: the image was altered or truncated, or this is another image's signature`);
+  }
+
+  // 3. Signature and signer certificate.
+  const certs = sd.certificates.map((c, i) => parseOrFail(c, `certificate ${i + 1} of the signature`));
+  const signer = certs.find((c) => c.serial === si.serial && si.issuer !== undefined && Buffer.compare(Buffer.from(c.issuer.der), Buffer.from(si.issuer)) === 0);
+  if (!signer) throw new Failure("signing-certificate", "the signature does not include its signer's certificate");
+  evidence.signer = { subject: signer.subject.text, issuer: signer.issuer.text, serial: signer.serial, sha256: signer.id };
+  const publicKey = signer.publicKey().value;
+  if (!publicKey || publicKey.asymmetricKeyType !== sigAlg.key) throw new Failure("signature", `the signer's key cannot make ${si.signatureAlgorithm} signatures`);
+  let signatureOk = false;
+  try {
+    signatureOk = nodeVerify(sigAlg.hash, signedBytesOf(si.signedAttributesRaw), publicKey, si.signature);
+  } catch {
+    signatureOk = false;
+  }
+  if (!signatureOk) throw new Failure("signature", "the signature over the signed attributes does not verify with the signer's key");
+  const v2 = attr(si, CMS_OIDS.signingCertificateV2)[0];
+  if (v2) {
+    const hash = essCertHash(v2.values[0]!);
+    if (Buffer.compare(Buffer.from(createHash(hash.algorithm).update(signer.der).digest()), Buffer.from(hash.value)) !== 0) {
+      throw new Failure("signing-certificate", "signingCertificateV2 names another certificate than the one that signed (RFC 5035)");
+    }
+  }
+
+  // 4. Trusted time.
+  let trustedTime = now;
+  let timestamped = false;
+  const token = si.unsignedAttributes.find((a) => a.type === CMS_OIDS.timeStampToken)?.values[0];
+  if (token && options.tsaTrust?.length) {
+    const ts = verifyTimestampToken(token, si.signature, ders(options.tsaTrust, "CERTIFICATE"));
+    trustedTime = ts.genTime;
+    timestamped = true;
+    evidence.timestamp = { genTime: ts.genTime.toISOString(), tsa: ts.tsa, serial: ts.serial, policy: ts.policy };
+  } else if (token) {
+    evidence.notes.push("the signature carries a time-stamp, but no TSA root was given (--tsa-trust): it was not used");
+  }
+  evidence.trustedTime = { time: trustedTime.toISOString(), source: timestamped ? "timestamp" : "now" };
+
+  // 5. Path validation at T, to the pinned root, firmware policy required.
+  const requiredPolicy = options.requiredPolicy ?? POLICY_OIDS.firmwareSigning;
+  const result = validatePath(signer.der, {
+    trustAnchors: ders(options.trust, "CERTIFICATE"),
+    intermediates: [...sd.certificates.filter((c) => c !== signer.der), ...ders(options.intermediates ?? [], "CERTIFICATE")],
+    time: trustedTime,
+    purpose: "codesign",
+    revocation: "off", // firmware revocation has its own time semantics (step 7)
+    initialPolicySet: [requiredPolicy],
+    initialExplicitPolicy: true,
+  });
+  evidence.path = result.path;
+  if (!result.valid) throw new Failure("chain", `${result.reason} (RFC 5280 §${result.rfcSection}, certificate ${result.failing.index}: ${result.failing.subject})`);
+  evidence.policies = result.policies;
+
+  // 6. The signer's usages.
+  const ku = signer.ext.keyUsage;
+  if (ku === undefined || (ku & KEY_USAGE.digitalSignature) === 0) throw new Failure("signer-usage", "the signer's keyUsage does not allow digitalSignature");
+  if (ku & (KEY_USAGE.keyCertSign | KEY_USAGE.cRLSign)) throw new Failure("signer-usage", "the signer's keyUsage allows certificate or CRL signing: a CA key must not sign firmware");
+  const eku = signer.ext.extendedKeyUsage ?? [];
+  if (!eku.includes("1.3.6.1.5.5.7.3.3")) throw new Failure("signer-usage", "the signer's extendedKeyUsage does not include codeSigning");
+  const forbidden = eku.filter((e) => FORBIDDEN_EKU[e]).map((e) => FORBIDDEN_EKU[e]);
+  if (forbidden.length) throw new Failure("signer-usage", `the signer's extendedKeyUsage also allows ${forbidden.join(", ")}: a firmware signer must be codeSigning only`);
+
+  // 7. Revocation, every certificate of the path but the anchor.
+  const pathCerts = [signer, ...resolvePath(result.path, [...sd.certificates, ...ders(options.intermediates ?? [], "CERTIFICATE"), ...ders(options.trust, "CERTIFICATE")])];
+  const crls = [...sd.crls, ...ders(options.crls ?? [], "X509 CRL")].map((der, i) => {
+    try {
+      return parseCrl(der);
+    } catch (e) {
+      throw new Failure("revocation", `CRL ${i + 1} cannot be read: ${(e as DerError).message}`);
+    }
+  });
+  if ((options.revocation ?? "require") === "off") {
+    evidence.revocation = "not checked (explicitly turned off)";
+  } else {
+    const used: NonNullable<FirmwareEvidence["crls"]>[number][] = [];
+    evidence.crls = used;
+    for (let i = 0; i + 1 < pathCerts.length; i++) {
+      const cert = pathCerts[i]!;
+      const issuer = pathCerts[i + 1]!;
+      const crl = freshestCrl(crls, issuer, now);
+      if (!crl) throw new Failure("revocation", `no current CRL from "${issuer.subject.text}" covers "${cert.subject.text}" (give it with --crl, or opt out explicitly)`);
+      used.push({ issuer: issuer.subject.text, ...(crl.crlNumber !== undefined ? { crlNumber: crl.crlNumber.toString() } : {}), thisUpdate: crl.thisUpdate.toISOString(), ...(crl.nextUpdate ? { nextUpdate: crl.nextUpdate.toISOString() } : {}) });
+      const entry = crl.entries.find((e) => e.serial === cert.serial);
+      if (!entry) continue;
+      const reason = entry.reasonCode ?? 0;
+      const what = `"${cert.subject.text}" was revoked at ${entry.revokedAt.toISOString()} (reason ${reason}${entry.invalidityDate ? `, invalid since ${entry.invalidityDate.toISOString()}` : ""})`;
+      if (!timestamped) throw new Failure("revocation", `${what}, and the signature has no trusted time-stamp to show it was made before`);
+      const cutoff = COMPROMISE.has(reason) ? Math.min(entry.revokedAt.getTime(), entry.invalidityDate?.getTime() ?? Infinity) : BENIGN.has(reason) ? entry.revokedAt.getTime() : -Infinity;
+      if (!(trustedTime.getTime() < cutoff)) throw new Failure("revocation", `${what}; the signature was time-stamped at ${trustedTime.toISOString()}, not before the cut-off`);
+      evidence.notes.push(`${what}, but the signature was time-stamped before the cut-off: still valid`);
+    }
+    evidence.revocation = "checked";
+  }
+
+  // 8. The manifest.
+  const manifestAttr = attr(si, MANIFEST_ATTRIBUTE_OID)[0];
+  if (manifestAttr) {
+    const v = manifestAttr.values[0]!;
+    let manifest: FirmwareManifest;
+    try {
+      manifest = decodeManifest(content(v, readRoot(v, 0x04)));
+    } catch (e) {
+      throw new Failure("manifest", (e as Error).message);
+    }
+    evidence.manifest = manifest;
+    if (manifest.imageSha256 !== evidence.image.sha256 || manifest.imageSize !== size) throw new Failure("manifest", "the manifest's image digest or size does not match the image");
+    if (manifest.signerCertificateSha256 !== signer.id) throw new Failure("manifest", "the manifest names another signer certificate");
+    if (options.hardware !== undefined && manifest.hardware !== options.hardware) throw new Failure("manifest", `the image is for hardware "${manifest.hardware}", not "${options.hardware}"`);
+    if (options.minSecurityVersion !== undefined && manifest.securityVersion < options.minSecurityVersion) {
+      throw new Failure("manifest", `security version ${manifest.securityVersion} is below the minimum ${options.minSecurityVersion} (anti-rollback)`);
+    }
+  } else {
+    if (options.hardware !== undefined || options.minSecurityVersion !== undefined) throw new Failure("manifest", "the signature has no manifest, so hardware and security version cannot be checked");
+    evidence.notes.push("the signature has no Trustline manifest (e.g. made by openssl cms): only the image digest binds it");
+  }
+}
+
+function parseOrFail(der: Uint8Array, what: string): ParsedCertificate {
+  try {
+    return parseCertificateForValidation(der);
+  } catch (e) {
+    throw new Failure("format", `${what} cannot be read: ${(e as Error).message}`);
+  }
+}
+
+/** The path's certificates after the target, as parsed certificates (from every source given). */
+function resolvePath(path: readonly PathCertificate[], pool: readonly Uint8Array[]): ParsedCertificate[] {
+  const all = new Map(pool.map((der) => parseCertificateForValidation(der)).map((p) => [p.id, p] as const));
+  return path.slice(1).flatMap((p) => all.get(p.sha256) ?? []);
+}
+
+/** The newest CRL signed by `issuer` (name and key) that is current at `now`. */
+function freshestCrl(crls: readonly ParsedCrl[], issuer: ParsedCertificate, now: Date): ParsedCrl | undefined {
+  const candidates = crls.filter((c) => Buffer.compare(Buffer.from(c.issuer), Buffer.from(issuer.subject.der)) === 0 && c.thisUpdate <= now && (c.nextUpdate === undefined || now < c.nextUpdate) && verifyCrlSignature(c, issuer.spki));
+  candidates.sort((a, b) => Number((b.crlNumber ?? 0n) - (a.crlNumber ?? 0n)) || b.thisUpdate.getTime() - a.thisUpdate.getTime());
+  return candidates[0];
+}
+
+function decodeSigningTime(value: Uint8Array): string {
+  try {
+    return decodeTime(value, readRoot(value, value[0]!)).toISOString();
+  } catch {
+    throw new Failure("signed-attributes", "the signingTime attribute is malformed");
+  }
+}
+
+function essCertHash(value: Uint8Array): { algorithm: string; value: Uint8Array } {
+  // SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2, ... }
+  const certs = children(value, readRoot(value))[0]!;
+  const first = children(value, certs)[0]!;
+  const parts = children(value, first);
+  if (parts[0]!.tag === 0x30) {
+    const algOid = oidText(content(value, children(value, parts[0]!)[0]!));
+    return { algorithm: DIGEST_OIDS[algOid] ?? "sha256", value: content(value, parts[1]!) };
+  }
+  return { algorithm: "sha256", value: content(value, parts[0]!) };
+}
+
+const TIMESTAMP_SIG_HASH: Readonly<Record<string, string>> = {
+  "1.2.840.10045.4.3.2": "sha256",
+  "1.2.840.10045.4.3.3": "sha384",
+  "1.2.840.10045.4.3.4": "sha512",
+  "1.2.840.113549.1.1.11": "sha256",
+  "1.2.840.113549.1.1.12": "sha384",
+  "1.2.840.113549.1.1.13": "sha512",
+};
+
+/** Check an RFC 3161 token over `signatureValue`, its TSA certificate chaining to a pinned TSA root. */
+function verifyTimestampToken(token: Uint8Array, signatureValue: Uint8Array, tsaRoots: readonly Uint8Array[]): { genTime: Date; tsa: string; serial: string; policy: string } {
+  let sd;
+  let info;
+  try {
+    sd = parseSignedData(token);
+    info = parseTstInfo(token);
+  } catch (e) {
+    throw new Failure("timestamp", `the time-stamp token cannot be read: ${(e as Error).message}`);
+  }
+  const imprintHash = DIGEST_OIDS[info.hashAlgorithm];
+  if (!imprintHash || Buffer.compare(createHash(imprintHash).update(signatureValue).digest(), Buffer.from(info.hashedMessage)) !== 0) {
+    throw new Failure("timestamp", "the time-stamp does not cover this signature (messageImprint differs)");
+  }
+  const tsi = sd.signerInfos[0];
+  if (!tsi?.signedAttributesRaw) throw new Failure("timestamp", "the time-stamp token has no signed attributes");
+  const digestName = DIGEST_OIDS[tsi.digestAlgorithm];
+  const md = attr(tsi, CMS_OIDS.messageDigest)[0]?.values[0];
+  if (!digestName || !md || Buffer.compare(Buffer.from(content(md, readRoot(md, 0x04))), createHash(digestName).update(sd.eContent!).digest()) !== 0) {
+    throw new Failure("timestamp", "the time-stamp token's messageDigest does not match its TSTInfo");
+  }
+  const certs = sd.certificates.map((c) => parseCertificateForValidation(c));
+  const tsa = certs.find((c) => c.serial === tsi.serial && tsi.issuer && Buffer.compare(Buffer.from(c.issuer.der), Buffer.from(tsi.issuer)) === 0);
+  if (!tsa) throw new Failure("timestamp", "the time-stamp token does not include its TSA certificate");
+  const key = tsa.publicKey().value;
+  const hash = TIMESTAMP_SIG_HASH[tsi.signatureAlgorithm] ?? digestName;
+  let ok = false;
+  try {
+    ok = key !== undefined && nodeVerify(hash, signedBytesOf(tsi.signedAttributesRaw), key, tsi.signature);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new Failure("timestamp", "the time-stamp token's signature does not verify");
+  const ekuCritical = tsa.extensions.find((e) => e.oid === "2.5.29.37")?.critical === true;
+  const eku = tsa.ext.extendedKeyUsage ?? [];
+  if (!ekuCritical || eku.length !== 1 || eku[0] !== "1.3.6.1.5.5.7.3.8") throw new Failure("timestamp", "the time-stamp signer is not a TSA certificate (RFC 3161 §2.3: a critical EKU of timeStamping only)");
+  const chain = validatePath(tsa.der, { trustAnchors: tsaRoots, intermediates: sd.certificates.filter((c) => c !== tsa.der), time: info.genTime, revocation: "off" });
+  if (!chain.valid) throw new Failure("timestamp", `the time-stamp authority is not trusted: ${chain.reason}`);
+  return { genTime: info.genTime, tsa: tsa.subject.text, serial: info.serial, policy: info.policy };
+}
+
