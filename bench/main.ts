@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- suite...]`: each row is measured in this run, on this machine, against a
- * baseline measured in the same run. Suites: batch (production-line scale), revocation (CRLs, OCSP).
+ * baseline measured in the same run. Suites: batch (production-line scale), revocation (CRLs, OCSP),
+ * firmware (1 GiB sign and verify). Options: --image-bytes N for the firmware image size.
  * Options: --certs N (default 10000), --seed N (inventory size for the CLI test, default 1000000).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -8,6 +9,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { batchIssuanceBench } from "./batch-issuance.js";
 import { revocationBench } from "./revocation.js";
+import { firmwareBench } from "./firmware.js";
 import { printTable, type Row } from "./harness.js";
 
 const args = process.argv.slice(2);
@@ -24,6 +26,7 @@ try {
   console.error(`trustline bench on ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, node ${process.version}; scratch ${dir}`);
   if (want("batch")) rows.push(...(await batchIssuanceBench(dir, { certs: num("--certs", 10_000), seed: num("--seed", 1_000_000) })));
   if (want("revocation")) rows.push(...(await revocationBench(dir)));
+  if (want("firmware")) rows.push(...(await firmwareBench(dir, { bytes: num("--image-bytes", 2 ** 30) })));
   printTable(rows);
   if (rows.some((r) => r.ok === false)) process.exitCode = 1;
 } finally {
