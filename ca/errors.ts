@@ -17,7 +17,9 @@ export type ErrorCode =
   | "STORE_CORRUPT" //        the home's files are damaged
   | "AUDIT_TAMPERED" //       the audit log's chain or signed head does not verify
   | "CONFIG_INVALID" //       the home's configuration is missing or unusable
-  | "AUTH_REQUIRED" //        the operation needs an authorised operator
+  | "AUTH_REQUIRED" //        the operation needs an authorised operator, or a remote service refused the credentials
+  | "REMOTE_REJECTED" //      a remote service (Azure DPS, ARM) refused the request or part of it (details: what and why)
+  | "REMOTE_UNAVAILABLE" //   a remote service could not be reached or failed (network, TLS, 5xx, throttling)
   | "USAGE"; //               the command was called wrongly
 
 export class TrustlineError extends Error {

@@ -52,3 +52,11 @@ export { signFirmware, type FirmwareSignOptions, type FirmwareSignature } from "
 export { verifyFirmware, type FirmwareVerifyOptions, type FirmwareVerdict, type FirmwareEvidence, type FirmwareCheck } from "./firmware/verify.js";
 export type { FirmwareManifest } from "./firmware/manifest.js";
 export { signerFromKeyFile } from "./keys/key-file.js";
+export { DPS_API_VERSION, DPS_BULK_MAX_ITEMS, ALLOCATION_POLICIES, enrollmentGroupIdProblems, bulkBodies } from "./dps/model.js";
+export type { EnrollmentGroup, IndividualEnrollment, BulkEnrollmentOperation, BulkEnrollmentOperationResult, BulkEnrollmentOperationError, AllocationPolicy, ProvisioningStatus, BulkMode } from "./dps/model.js";
+export { buildEnrollmentGroup, enrollmentGroupProblems, REPROVISION_CHOICES, type EnrollmentGroupOptions, type EnrollmentGroupExport, type ReprovisionChoice } from "./dps/enrollment-group.js";
+export { issueVerificationCertificate, type VerificationCertificateOptions } from "./dps/verification.js";
+export { individualEnrollment, exportDisabledEnrollments, planMirror, mirrorBodies, type IndividualEnrollmentExport, type DisabledEnrollmentsExport, type MirrorOptions, type MirrorPlan, type MirrorItem, type MirrorSkip } from "./dps/enrollments.js";
+export { pushToDps, type PushOptions, type PushResult } from "./dps/push.js";
+export { parseConnectionString, type DpsTransport } from "./dps/service-client.js";
+export { uploadCaToDps, type UploadCaOptions, type UploadCaResult, type AccessTokenCredential } from "./dps/upload-ca.js";

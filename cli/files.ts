@@ -1,5 +1,6 @@
 /** Reading inputs and writing outputs for the CLI, with errors a person can act on. */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { TrustlineError, writeFileAtomic } from "../ca/index.js";
 
 export function readInput(path: string, what: string): Uint8Array {
@@ -29,5 +30,17 @@ export function ensureDir(dir: string): void {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw new TrustlineError("INPUT_INVALID", `cannot create the folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Refuse, before any work, an output that cannot be written (exists without `force`, missing or read-only folder). */
+export function assertWritable(path: string, force: boolean): void {
+  if (!force && existsSync(path)) throw new TrustlineError("ALREADY_EXISTS", `${path} already exists; refusing to overwrite it (use --force)`);
+  const dir = dirname(resolve(path));
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TrustlineError("INPUT_INVALID", `cannot write ${path}: ${code === "ENOENT" ? `the folder ${dir} does not exist` : `the folder ${dir} is not writable (${code})`}`);
   }
 }

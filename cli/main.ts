@@ -11,6 +11,7 @@ import { revokeCommand } from "./commands/revoke.js";
 import { crlCommand } from "./commands/crl.js";
 import { serveCommand } from "./commands/serve.js";
 import { firmwareCommand } from "./commands/firmware.js";
+import { dpsCommand } from "./commands/dps.js";
 import { EXIT, EXIT_FOR_CODE } from "./exit-codes.js";
 import { addGlobalOptions } from "./context.js";
 
@@ -19,8 +20,9 @@ Exit status:
   0  success
   1  a verification said no (audit verify found tampering, cert verify found no valid path)
   2  usage error
-  3  input rejected (bad CSR, policy violation, unreadable file, unknown serial)
-  4  environment or state (wrong passphrase, locked or damaged home, existing output)
+  3  input rejected (bad CSR, policy violation, unreadable file, unknown serial, refused by DPS)
+  4  environment or state (wrong passphrase, locked or damaged home, existing output,
+     Azure credentials refused, etag conflict, service unreachable)
 
 Environment: TRUSTLINE_HOME, TRUSTLINE_OPERATOR, TRUSTLINE_STATION, TRUSTLINE_PASSPHRASE.
 `;
@@ -36,7 +38,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions()
     .addHelpText("after", EXIT_HELP);
-  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), revokeCommand(), crlCommand(), serveCommand(), firmwareCommand(), auditCommand()]) program.addCommand(c);
+  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), revokeCommand(), crlCommand(), serveCommand(), firmwareCommand(), dpsCommand(), auditCommand()]) program.addCommand(c);
   const configure = (c: Command) => {
     c.exitOverride();
     c.configureOutput({ writeErr: (s) => process.stderr.write(s) });

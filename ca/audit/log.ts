@@ -34,7 +34,10 @@ export type AuditAction =
   | "certificate.revoke"
   | "revocation.mass"
   | "crl.issue"
-  | "ocsp.responder";
+  | "ocsp.responder"
+  | "dps.export" //     disabled-enrollment bodies written for DPS
+  | "dps.push" //       group and enrollments sent to a DPS instance
+  | "dps.upload-ca"; // CA certificate uploaded to DPS and its possession proven
 
 export type AuditOutcome = "ok" | "rejected" | "failed";
 

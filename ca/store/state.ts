@@ -45,6 +45,18 @@ export interface HomeState {
   readonly crlNumbers?: Readonly<Record<string, number>>;
   /** Each CA's current delegated OCSP responder. */
   readonly responders?: Readonly<Record<string, ResponderRecord>>;
+  /**
+   * How far each DPS revocation mirror got in the revocation log, keyed "<target>|<ca>" (target
+   * "files" for exported bodies, "dps:<host>" for a pushed-to DPS instance): the next export sends
+   * only what changed after it.
+   */
+  readonly dpsMirrors?: Readonly<Record<string, DpsMirrorMark>>;
+}
+
+export interface DpsMirrorMark {
+  /** Byte offset in the revocation log up to which events were mirrored. */
+  readonly offset: number;
+  readonly at: string;
 }
 
 export interface ResponderRecord {
