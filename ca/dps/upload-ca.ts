@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import type { Agent } from "node:https";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
-import { caCertificateDer, getCa } from "../issue.js";
+import { caCertificateDer, caSigner, getCa } from "../issue.js";
 import { remoteError, Secrets } from "./remote-errors.js";
 import { issueVerificationCertificate } from "./verification.js";
 
@@ -69,6 +69,8 @@ export async function uploadCaToDps(home: Home, options: UploadCaOptions): Promi
   ].filter((p): p is string => typeof p === "string");
   if (problems.length > 0) throw new TrustlineError("USAGE", problems.join("; "), { details: { problems } });
 
+  // The CA key signs the proof later: open it first, so a missing passphrase stops us before Azure is touched.
+  await caSigner(home, ca);
   const der = caCertificateDer(ca);
   const thumbprint = createHash("sha1").update(der).digest("hex").toUpperCase();
   const secrets = new Secrets();

@@ -271,7 +271,7 @@ export function dpsCommand(): Command {
     .addHelpText(
       "after",
       examples(
-        "az login && trustline dps upload-ca --subscription 00000000-0000-0000-0000-000000000000 --resource-group iot-rg --dps acme-dps --ca device",
+        "trustline dps upload-ca --subscription 00000000-0000-0000-0000-000000000000 --resource-group iot-rg --dps acme-dps --ca device   # after az login",
         "trustline dps upload-ca --subscription $AZURE_SUBSCRIPTION_ID --resource-group iot-rg --dps acme-dps --ca plant-lyon --name plant-lyon-2026 --json",
       ) +
         "\nSigns in with DefaultAzureCredential: AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET (or a certificate),\na workload or managed identity, or az login. Opens the CA key (passphrase) to sign the verification certificate.\n",
