@@ -124,10 +124,12 @@ export async function verifyFirmware(options: FirmwareVerifyOptions): Promise<Fi
 async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in keyof FirmwareEvidence]: FirmwareEvidence[K] }): Promise<void> {
   const now = options.now ?? new Date();
   // 1. Format and algorithms.
-  const [sigDer] = ders([options.signature], "CMS");
+  // PEM signatures are labelled CMS (RFC 7468) or, by older tools, PKCS7.
+  const sigDer = [...ders([options.signature], "CMS"), ...ders([options.signature], "PKCS7")][0];
+  if (!sigDer) throw new Failure("format", "the signature file holds no CMS signature (DER, or a PEM CMS / PKCS7 block)");
   let sd;
   try {
-    sd = parseSignedData(sigDer!);
+    sd = parseSignedData(sigDer);
   } catch (e) {
     throw new Failure("format", `the signature file is not a DER CMS SignedData: ${(e as Error).message}`);
   }
@@ -176,8 +178,9 @@ async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in k
   evidence.signer = { subject: signer.subject.text, issuer: signer.issuer.text, serial: signer.serial, sha256: signer.id };
   const publicKey = signer.publicKey().value;
   if (!publicKey) throw new Failure("signature", "the signer certificate's public key cannot be read");
-  const problem = verifySignature(sigAlg, signedBytesOf(si.signedAttributesRaw), si.signature, publicKey);
-  if (problem) throw new Failure("signature", `the signature over the signed attributes does not hold: ${problem}`);
+  if (verifySignature(sigAlg, signedBytesOf(si.signedAttributesRaw), si.signature, publicKey) !== undefined) {
+    throw new Failure("signature", "the signature over the signed attributes does not hold: it does not verify with the signer certificate's key (the signature file was altered)");
+  }
   const v2 = attr(si, CMS_OIDS.signingCertificateV2)[0];
   if (v2) {
     const hash = essCertHash(v2.values[0]!);
