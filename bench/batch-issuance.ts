@@ -99,8 +99,10 @@ async function seedInventory(home: string, count: number): Promise<void> {
   for (let start = 0; start < count; start += group) {
     const records: CertificateRecord[] = [];
     for (let i = start; i < Math.min(count, start + group); i++) {
-      // Random-looking serials, as issued ones are: they spread over the index shards.
-      const serial = `7${createHash("sha256").update(String(i)).digest("hex").slice(0, 39)}`;
+      // Random-looking positive 20-byte serials, as issued ones are.
+      const h = createHash("sha256").update(String(i)).digest();
+      h[0] = h[0]! & 0x7f || 1;
+      const serial = h.toString("hex", 0, 20);
       records.push({ ...base, serial, commonName: `seed-${i}`, subject: `CN=seed-${i}` });
     }
     await inv.putCertificates(records);

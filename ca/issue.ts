@@ -56,7 +56,8 @@ export function caKeyRef(ca: CaRecord): KeyRef {
   return { uri: ca.keyUri, algorithm: ca.keyAlgorithm, publicKey: spkiOfCa(ca) };
 }
 
-function caDer(ca: CaRecord): Uint8Array {
+/** The CA certificate, DER. */
+export function caCertificateDer(ca: CaRecord): Uint8Array {
   return derFromPemOrDer(Buffer.from(ca.certificate), ["CERTIFICATE"])!;
 }
 
@@ -66,7 +67,7 @@ const caPublicKeys = new Map<string, Uint8Array>();
 export function spkiOfCa(ca: CaRecord): Uint8Array {
   let spki = caPublicKeys.get(ca.certificate);
   if (!spki) {
-    spki = spkiOfCertificate(caDer(ca));
+    spki = spkiOfCertificate(caCertificateDer(ca));
     caPublicKeys.set(ca.certificate, spki);
   }
   return spki;
@@ -79,7 +80,7 @@ function encoderFor(ca: CaRecord, signer: Signer): TbsEncoder {
   const key = `${ca.certificate}\n${signer.algorithm}`;
   let enc = encoders.get(key);
   if (!enc) {
-    const der = caDer(ca);
+    const der = caCertificateDer(ca);
     enc = new TbsEncoder({ algorithm: signer.algorithm, issuerName: subjectNameDer(der), issuerPublicKey: spkiOfCa(ca) });
     encoders.set(key, enc);
   }
@@ -97,9 +98,6 @@ async function encodeTbs(ca: CaRecord | undefined, signer: Signer, input: Certif
   return encodeTbsCertificate(input, signer);
 }
 
-export function caCertificateDer(ca: CaRecord): Uint8Array {
-  return caDer(ca);
-}
 
 export function getCa(home: Home, name: string): CaRecord {
   const ca = Object.hasOwn(home.state.cas, name) ? home.state.cas[name] : undefined;
@@ -215,7 +213,7 @@ export async function issueCertificate(home: Home, params: IssueParams): Promise
 
   const serialBytes = randomSerial();
   const serial = serialHex(serialBytes);
-  const issuerDer = ca ? caDer(ca) : undefined;
+  const issuerDer = ca ? caCertificateDer(ca) : undefined;
   const trace = {
     ...home.who,
     profile: params.profile,

@@ -100,6 +100,7 @@ export interface ParsedSignerInfo {
   readonly signedAttributesRaw?: Uint8Array;
   readonly signedAttributes: readonly Attribute[];
   readonly signatureAlgorithm: string;
+  /** The AlgorithmIdentifier, DER. */
   readonly signatureAlgorithmDer: Uint8Array;
   readonly signature: Uint8Array;
   readonly unsignedAttributes: readonly Attribute[];

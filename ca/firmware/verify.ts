@@ -12,13 +12,14 @@
  * It stops at the first failing check and names it; it returns the evidence either way. No
  * dependency on issuing code or the store: an update server embeds it.
  */
-import { createHash, verify as nodeVerify } from "node:crypto";
+import { createHash } from "node:crypto";
 import { POLICY_OIDS } from "../../policy/index.js";
 import { pemBlocks } from "../pem.js";
 import { decodeTime, parseCrl, type ParsedCrl, verifyCrlSignature } from "../revocation/crl-codec.js";
 import { parseCertificateForValidation, type ParsedCertificate } from "../validation/certificate.js";
 import { KEY_USAGE } from "../validation/extensions.js";
 import { validatePath } from "../validation/validate-path.js";
+import { identifySignatureAlgorithm, type SignatureAlgorithm, verifySignature } from "../validation/signature.js";
 import type { PathCertificate } from "../validation/result.js";
 import { children, content, type DerError, oidText, readRoot } from "../x509/der.js";
 import { CMS_OIDS, DIGEST_OIDS, isSortedSet, parseSignedData, signedBytesOf, type ParsedSignerInfo } from "./cms.js";
@@ -78,15 +79,6 @@ export type FirmwareVerdict =
   | { readonly valid: true; readonly evidence: FirmwareEvidence }
   | { readonly valid: false; readonly check: FirmwareCheck; readonly reason: string; readonly evidence: FirmwareEvidence };
 
-const SIGNATURE_ALGORITHMS: Readonly<Record<string, { hash: string; key: "ec" | "rsa" }>> = {
-  "1.2.840.10045.4.3.2": { hash: "sha256", key: "ec" },
-  "1.2.840.10045.4.3.3": { hash: "sha384", key: "ec" },
-  "1.2.840.10045.4.3.4": { hash: "sha512", key: "ec" },
-  "1.2.840.113549.1.1.11": { hash: "sha256", key: "rsa" },
-  "1.2.840.113549.1.1.12": { hash: "sha384", key: "rsa" },
-  "1.2.840.113549.1.1.13": { hash: "sha512", key: "rsa" },
-};
-
 /** Reasons after which a signature made before the cut-off stays valid (reference §7). */
 const COMPROMISE = new Set([0, 1, 2]); // unspecified, keyCompromise, cACompromise: cut-off min(invalidity, revocation)
 const BENIGN = new Set([3, 4, 5]); // affiliationChanged, superseded, cessationOfOperation: cut-off = revocation
@@ -132,10 +124,12 @@ export async function verifyFirmware(options: FirmwareVerifyOptions): Promise<Fi
 async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in keyof FirmwareEvidence]: FirmwareEvidence[K] }): Promise<void> {
   const now = options.now ?? new Date();
   // 1. Format and algorithms.
-  const [sigDer] = ders([options.signature], "CMS");
+  // PEM signatures are labelled CMS (RFC 7468) or, by older tools, PKCS7.
+  const sigDer = [...ders([options.signature], "CMS"), ...ders([options.signature], "PKCS7")][0];
+  if (!sigDer) throw new Failure("format", "the signature file holds no CMS signature (DER, or a PEM CMS / PKCS7 block)");
   let sd;
   try {
-    sd = parseSignedData(sigDer!);
+    sd = parseSignedData(sigDer);
   } catch (e) {
     throw new Failure("format", `the signature file is not a DER CMS SignedData: ${(e as Error).message}`);
   }
@@ -144,9 +138,9 @@ async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in k
   if (sd.eContent !== undefined) throw new Failure("format", "the signature is not detached (it embeds content)");
   const si = sd.signerInfos[0]!;
   const digestName = DIGEST_OIDS[si.digestAlgorithm];
-  const sigAlg = SIGNATURE_ALGORITHMS[si.signatureAlgorithm];
   if (!digestName) throw new Failure("algorithms", `digest algorithm ${si.digestAlgorithm} is not allowed (SHA-256, SHA-384, SHA-512)`);
-  if (!sigAlg) throw new Failure("algorithms", `signature algorithm ${si.signatureAlgorithm} is not allowed`);
+  const sigAlg = allowedSignatureAlgorithm(si.signatureAlgorithmDer);
+  if (!sigAlg) throw new Failure("algorithms", `signature algorithm ${si.signatureAlgorithm} is not allowed (ECDSA, RSA PKCS#1 v1.5 or RSASSA-PSS, with SHA-2)`);
   if (sigAlg.hash !== digestName) throw new Failure("algorithms", `the digest (${digestName}) and the signature's hash (${sigAlg.hash}) differ`);
 
   // 2. Signed attributes.
@@ -183,14 +177,10 @@ async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in k
   if (!signer) throw new Failure("signing-certificate", "the signature does not include its signer's certificate");
   evidence.signer = { subject: signer.subject.text, issuer: signer.issuer.text, serial: signer.serial, sha256: signer.id };
   const publicKey = signer.publicKey().value;
-  if (!publicKey || publicKey.asymmetricKeyType !== sigAlg.key) throw new Failure("signature", `the signer's key cannot make ${si.signatureAlgorithm} signatures`);
-  let signatureOk = false;
-  try {
-    signatureOk = nodeVerify(sigAlg.hash, signedBytesOf(si.signedAttributesRaw), publicKey, si.signature);
-  } catch {
-    signatureOk = false;
+  if (!publicKey) throw new Failure("signature", "the signer certificate's public key cannot be read");
+  if (verifySignature(sigAlg, signedBytesOf(si.signedAttributesRaw), si.signature, publicKey) !== undefined) {
+    throw new Failure("signature", "the signature over the signed attributes does not hold: it does not verify with the signer certificate's key (the signature file was altered)");
   }
-  if (!signatureOk) throw new Failure("signature", "the signature over the signed attributes does not verify with the signer's key");
   const v2 = attr(si, CMS_OIDS.signingCertificateV2)[0];
   if (v2) {
     const hash = essCertHash(v2.values[0]!);
@@ -292,6 +282,23 @@ async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in k
   }
 }
 
+/**
+ * The signature algorithm of a SignerInfo, when allowed: SHA-2 only. Some TSAs write the bare key
+ * algorithm (rsaEncryption, id-ecPublicKey) and let the digestAlgorithm name the hash (RFC 5652 §5.3).
+ */
+function allowedSignatureAlgorithm(der: Uint8Array, digest?: string): SignatureAlgorithm | undefined {
+  const bare: Readonly<Record<string, SignatureAlgorithm["key"]>> = { "1.2.840.113549.1.1.1": "rsa", "1.2.840.10045.2.1": "ec" };
+  try {
+    const id = oidText(content(der, children(der, readRoot(der))[0]!));
+    const key = bare[id];
+    if (key && digest) return { name: `${key} with ${digest}`, hash: digest as SignatureAlgorithm["hash"], key };
+    const algorithm = identifySignatureAlgorithm(der, readRoot(der));
+    return algorithm.hash === "sha1" || algorithm.hash === null ? undefined : algorithm;
+  } catch {
+    return undefined;
+  }
+}
+
 function parseOrFail(der: Uint8Array, what: string): ParsedCertificate {
   try {
     return parseCertificateForValidation(der);
@@ -333,15 +340,6 @@ function essCertHash(value: Uint8Array): { algorithm: string; value: Uint8Array 
   return { algorithm: "sha256", value: content(value, parts[0]!) };
 }
 
-const TIMESTAMP_SIG_HASH: Readonly<Record<string, string>> = {
-  "1.2.840.10045.4.3.2": "sha256",
-  "1.2.840.10045.4.3.3": "sha384",
-  "1.2.840.10045.4.3.4": "sha512",
-  "1.2.840.113549.1.1.11": "sha256",
-  "1.2.840.113549.1.1.12": "sha384",
-  "1.2.840.113549.1.1.13": "sha512",
-};
-
 /** Check an RFC 3161 token over `signatureValue`, its TSA certificate chaining to a pinned TSA root. */
 function verifyTimestampToken(token: Uint8Array, signatureValue: Uint8Array, tsaRoots: readonly Uint8Array[]): { genTime: Date; tsa: string; serial: string; policy: string } {
   let sd;
@@ -367,14 +365,10 @@ function verifyTimestampToken(token: Uint8Array, signatureValue: Uint8Array, tsa
   const tsa = certs.find((c) => c.serial === tsi.serial && tsi.issuer && Buffer.compare(Buffer.from(c.issuer.der), Buffer.from(tsi.issuer)) === 0);
   if (!tsa) throw new Failure("timestamp", "the time-stamp token does not include its TSA certificate");
   const key = tsa.publicKey().value;
-  const hash = TIMESTAMP_SIG_HASH[tsi.signatureAlgorithm] ?? digestName;
-  let ok = false;
-  try {
-    ok = key !== undefined && nodeVerify(hash, signedBytesOf(tsi.signedAttributesRaw), key, tsi.signature);
-  } catch {
-    ok = false;
+  const algorithm = allowedSignatureAlgorithm(tsi.signatureAlgorithmDer, digestName);
+  if (!key || !algorithm || verifySignature(algorithm, signedBytesOf(tsi.signedAttributesRaw), tsi.signature, key) !== undefined) {
+    throw new Failure("timestamp", "the time-stamp token's signature does not verify");
   }
-  if (!ok) throw new Failure("timestamp", "the time-stamp token's signature does not verify");
   const ekuCritical = tsa.extensions.find((e) => e.oid === "2.5.29.37")?.critical === true;
   const eku = tsa.ext.extendedKeyUsage ?? [];
   if (!ekuCritical || eku.length !== 1 || eku[0] !== "1.3.6.1.5.5.7.3.8") throw new Failure("timestamp", "the time-stamp signer is not a TSA certificate (RFC 3161 §2.3: a critical EKU of timeStamping only)");

@@ -4,7 +4,8 @@
  * a CRL of every device of a large fleet must cost seconds, not hours. This module imports no
  * issuing code: a verifier can parse CRLs with it.
  */
-import { createPublicKey, verify as nodeVerify } from "node:crypto";
+import { createPublicKey } from "node:crypto";
+import { identifySignatureAlgorithm, verifySignature } from "../validation/signature.js";
 import { children, content, DerError, encodeLength, oid, oidText, readRoot, readTlv, sequence, slice, tlv, type Tlv } from "../x509/der.js";
 import { encodeTime } from "../x509/tbs-encoder.js";
 
@@ -160,6 +161,8 @@ export interface ParsedCrl {
   readonly der: Uint8Array;
   readonly tbs: Uint8Array;
   readonly signatureAlgorithm: string;
+  /** The AlgorithmIdentifier, DER (PSS parameters included). */
+  readonly signatureAlgorithmDer: Uint8Array;
   readonly signature: Uint8Array;
   readonly issuer: Uint8Array;
   readonly thisUpdate: Date;
@@ -295,6 +298,7 @@ export function parseCrl(der: Uint8Array): ParsedCrl {
     der,
     tbs: slice(der, tbsTlv),
     signatureAlgorithm: oidText(content(der, algOid)),
+    signatureAlgorithmDer: slice(der, algTlv),
     signature: content(der, sigTlv).subarray(1),
     issuer: slice(der, issuer),
     thisUpdate: decodeTime(der, thisUpdate),
@@ -306,21 +310,12 @@ export function parseCrl(der: Uint8Array): ParsedCrl {
   };
 }
 
-const HASH_FOR_ALGORITHM: Readonly<Record<string, string>> = {
-  "1.2.840.10045.4.3.2": "sha256",
-  "1.2.840.10045.4.3.3": "sha384",
-  "1.2.840.10045.4.3.4": "sha512",
-  "1.2.840.113549.1.1.11": "sha256",
-  "1.2.840.113549.1.1.12": "sha384",
-  "1.2.840.113549.1.1.13": "sha512",
-};
-
-/** Whether the CRL's signature verifies with the issuer's SubjectPublicKeyInfo. */
+/** Whether the CRL's signature verifies with the issuer's SubjectPublicKeyInfo (SHA-1 refused). */
 export function verifyCrlSignature(crl: ParsedCrl, issuerSpki: Uint8Array): boolean {
-  const hash = HASH_FOR_ALGORITHM[crl.signatureAlgorithm];
-  if (!hash) return false;
   try {
-    return nodeVerify(hash, crl.tbs, createPublicKey({ key: Buffer.from(issuerSpki), format: "der", type: "spki" }), crl.signature);
+    const algorithm = identifySignatureAlgorithm(crl.signatureAlgorithmDer, readRoot(crl.signatureAlgorithmDer));
+    if (algorithm.hash === "sha1") return false;
+    return verifySignature(algorithm, crl.tbs, crl.signature, createPublicKey({ key: Buffer.from(issuerSpki), format: "der", type: "spki" })) === undefined;
   } catch {
     return false;
   }

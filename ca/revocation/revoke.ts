@@ -1,5 +1,5 @@
 /** Revoking certificates: one at a time, or every certificate of a batch, station or operator. */
-import { PROFILES, type RevocationReason, revocationProblems } from "../../policy/index.js";
+import { isRevocationReason, PROFILES, REVOCATION_REASONS, type RevocationReason, revocationProblems } from "../../policy/index.js";
 import type { AuditEvent } from "../audit/log.js";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
@@ -21,6 +21,11 @@ export interface RevocationResult {
   readonly invalidityDate?: string;
   /** True when the certificate was already revoked: nothing new was recorded. */
   readonly alreadyRevoked: boolean;
+}
+
+/** The reason must be one of RFC 5280 §5.3.1 (callers from plain JavaScript are not type-checked). */
+function checkReason(reason: string): void {
+  if (!isRevocationReason(reason)) throw new TrustlineError("USAGE", `"${String(reason).slice(0, 40)}" is not an RFC 5280 revocation reason; one of ${Object.keys(REVOCATION_REASONS).join(", ")}`);
 }
 
 function checkInvalidityDate(date: Date | undefined, record: CertificateRecord, now: Date): void {
@@ -59,6 +64,7 @@ function revokeEvent(home: Home, e: RevocationEntry, record: CertificateRecord, 
 
 /** Revoke (or hold, or release) one certificate. Idempotent: revoking a revoked certificate records nothing. */
 export async function revokeCertificate(home: Home, serialInput: string, options: RevokeOptions): Promise<RevocationResult> {
+  checkReason(options.reason);
   const serial = normalizeSerial(serialInput);
   const record = await home.inventory.getCertificate(serial);
   if (!record) throw new TrustlineError("NOT_FOUND", `no certificate with serial ${serial} was issued by this home; nothing was revoked`, { details: { serial } });
@@ -149,6 +155,7 @@ export interface MassResult {
 
 /** Revoke everything the selector matches: one audit entry per certificate and one for the operation. */
 export async function revokeMass(home: Home, selector: MassSelector, options: RevokeOptions): Promise<MassResult> {
+  checkReason(options.reason);
   if (options.reason === "certificateHold" || options.reason === "removeFromCRL") {
     throw new TrustlineError("USAGE", `a mass revocation cannot use ${options.reason}; revoke with a final reason (e.g. keyCompromise)`);
   }

@@ -39,20 +39,29 @@ function send(res: ServerResponse, status: number, type: string, body: Uint8Arra
   res.end(body);
 }
 
+/** The request body, or undefined past MAX_REQUEST (the rest is drained, so an answer can still be sent). */
 function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > MAX_REQUEST) {
-        resolve(undefined);
-        req.destroy();
-      } else chunks.push(c);
+      if (size <= MAX_REQUEST) chunks.push(c);
     });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("end", () => resolve(size > MAX_REQUEST ? undefined : Buffer.concat(chunks)));
     req.on("error", reject);
   });
+}
+
+/** RFC 6960 appendix A.1: the GET path is the URL-encoded base64 of the request; undefined when it is not. */
+function decodeGetRequest(encoded: string): Uint8Array | undefined {
+  let text: string;
+  try {
+    text = decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
+  return /^[A-Za-z0-9+/_=-]*$/.test(text) ? new Uint8Array(Buffer.from(text, "base64")) : undefined;
 }
 
 export async function startServer(home: Home, options: ServeOptions = {}): Promise<RunningServer> {
@@ -112,8 +121,9 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
     if ((m = /^\/ocsp\/([a-z0-9-]+)(?:\/(.*))?$/.exec(path))) {
       let body: Uint8Array | undefined;
       if (req.method === "POST") body = await readBody(req);
-      else if (req.method === "GET" && m[2]) body = new Uint8Array(Buffer.from(decodeURIComponent(m[2]), "base64"));
+      else if (req.method === "GET" && m[2] !== undefined) body = decodeGetRequest(m[2]);
       else return send(res, 405, "text/plain", "use GET /ocsp/<ca>/<base64 request> or POST\n");
+      // Anything unreadable (too large, not base64) is a malformedRequest, answered like any other.
       const der = await responder.respond(m[1]!, body ?? new Uint8Array(0));
       return send(res, 200, "application/ocsp-response", der, { "Cache-Control": "no-cache" });
     }

@@ -4,9 +4,10 @@
  *
  *   inventory/segments/00000001.jsonl  append-only records, one JSON object a line, fsync'd per write
  *   inventory/index/<ab>.idx           "<serial> <segment> <offset> <length>" lines, sharded by the
- *                                      serial's first two hex digits (256 shards: at a million
+ *                                      serial's last byte (256 shards, evenly filled: the first
+ *                                      byte of a positive serial only spans 01..7f). At a million
  *                                      records a lookup reads ~330 KB; fewer files to create, and
- *                                      creating a file costs more than appending to one)
+ *                                      creating a file costs more than appending to one
  *   inventory/index/checkpoint.json    how far into the segments the index is known to reach
  *
  * Appending costs the same at 10 records or 10 million; a lookup reads one small shard and one
@@ -30,6 +31,7 @@ import {
   statSync,
   writeFileSync,
   renameSync,
+  unlinkSync,
   writeSync,
 } from "node:fs";
 import { createReadStream } from "node:fs";
@@ -42,7 +44,11 @@ import { type CertificateFilter, type CertificateRecord, matches, type Revocatio
 const SEGMENT_LIMIT = 256 * 1024 * 1024;
 const SEGMENT_NAME = /^(\d{8})\.jsonl$/;
 
+/** Bumped when the index's layout changes: an index of another layout is rebuilt from the segments. */
+const INDEX_LAYOUT = 2;
+
 interface Checkpoint {
+  readonly layout?: number;
   readonly segment: number;
   readonly offset: number;
 }
@@ -95,7 +101,7 @@ export class FileInventory implements Store {
   #readCheckpoint(): Checkpoint {
     try {
       const cp = JSON.parse(readFileSync(join(this.#index, "checkpoint.json"), "utf8")) as Checkpoint;
-      if (Number.isInteger(cp.segment) && Number.isInteger(cp.offset)) return cp;
+      if (cp.layout === INDEX_LAYOUT && Number.isInteger(cp.segment) && Number.isInteger(cp.offset)) return cp;
     } catch {
       /* absent or torn: re-index from the start (derived data, always safe) */
     }
@@ -104,7 +110,7 @@ export class FileInventory implements Store {
 
   #writeCheckpoint(cp: Checkpoint): void {
     const path = join(this.#index, "checkpoint.json");
-    writeFileSync(`${path}.tmp`, JSON.stringify(cp));
+    writeFileSync(`${path}.tmp`, JSON.stringify({ ...cp, layout: INDEX_LAYOUT }));
     renameSync(`${path}.tmp`, path);
   }
 
@@ -162,7 +168,7 @@ export class FileInventory implements Store {
   }
 
   #shardPath(serial: string): string {
-    return join(this.#index, `${serial.slice(0, 2).padEnd(2, "0")}.idx`);
+    return join(this.#index, `${serial.padStart(2, "0").slice(-2)}.idx`);
   }
 
   #lookupIndex(serial: string): IndexEntry | undefined {
@@ -247,6 +253,11 @@ export class FileInventory implements Store {
    * Returns the segment to append to.
    */
   #recover(): number {
+    const cp = this.#readCheckpoint();
+    if (cp.segment === 1 && cp.offset === 0) {
+      // Nothing (or an index of another layout) is indexed: start the index afresh.
+      for (const f of readdirSync(this.#index)) if (f.endsWith(".idx")) unlinkSync(join(this.#index, f));
+    }
     const numbers = this.#segmentNumbers();
     const last = numbers.at(-1) ?? 1;
     const path = this.#segmentPath(last);
@@ -268,8 +279,16 @@ export class FileInventory implements Store {
         closeSync(fd);
       }
     }
-    const pending = [...this.#unindexed()];
-    if (pending.length > 0) this.#appendIndex(pending.map((p) => indexed(p.record, p.entry)));
+    // Index what the checkpoint does not cover, in bounded steps (after a lost index: everything).
+    let pending: IndexedRecord[] = [];
+    for (const p of this.#unindexed()) {
+      pending.push(indexed(p.record, p.entry));
+      if (pending.length >= 50_000) {
+        this.#appendIndex(pending);
+        pending = [];
+      }
+    }
+    if (pending.length > 0) this.#appendIndex(pending);
     return last;
   }
 

@@ -33,7 +33,7 @@ export function firmwareCommand(): Command {
     .command("sign")
     .argument("<image>", "the firmware image (streamed: any size)")
     .description("sign an image: a detached CMS signature (.p7s) with a signed manifest, optionally time-stamped")
-    .requiredOption("--cert <pem>", "the signer certificate (from `trustline issue signer`), optionally followed by its chain")
+    .requiredOption("--cert <pem>", "the signer certificate, followed by its chain (`trustline issue signer --chain` writes both), so verifiers need only the root")
     .requiredOption("--key <file>", "the signer's private key (PEM; encrypted keys take TRUSTLINE_KEY_PASSPHRASE or --key-passphrase-file)")
     .option("--key-passphrase-file <file>", "passphrase of an encrypted --key")
     .option("--chain <pem>", "intermediate CA certificates to include")

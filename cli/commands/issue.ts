@@ -33,6 +33,14 @@ function describeIssued(issued: IssuedCertificate): string {
   return `Issued ${r.profile} certificate ${r.subject}\n  serial ${r.serial}\n  CA ${r.ca}, valid ${r.notBefore} .. ${r.notAfter}\n  operator ${r.operator}, station ${r.station}${r.batch ? `, batch ${r.batch}` : ""}`;
 }
 
+/** Hand out an issued certificate: to --out (with the chain on --chain) or stdout; the trace on stderr or in JSON. */
+function deliver(command: Command, issued: IssuedCertificate, opts: { out?: string; chain?: boolean; force?: boolean }): void {
+  const text = issued.pem + (opts.chain ? issued.chain.join("") : "");
+  if (opts.out) writeOutput(opts.out, text, { force: opts.force === true });
+  emit(command, issuedJson(issued, opts.out ? { certificate: opts.out } : {}), () => (opts.out ? `${describeIssued(issued)}\n  wrote ${opts.out}` : text));
+  if (!opts.out) note(command, describeIssued(issued));
+}
+
 /**
  * Refuse before issuing when an output cannot be written (it exists, or its folder is missing or
  * read-only): a refused write must not leave an issued certificate nobody received.
@@ -97,14 +105,7 @@ export function issueCommand(): Command {
         const csr = readInput(opts.csr, "CSR");
         if (opts.out) assertFree([opts.out], force);
         const home = await openHome(command, true);
-        const issued = await issueDeviceCertificate(home, csr, common);
-        const files: Record<string, string> = {};
-        if (opts.out) {
-          writeOutput(opts.out, issued.pem + (opts.chain ? issued.chain.join("") : ""), { force });
-          files.certificate = opts.out;
-        }
-        emit(command, issuedJson(issued, files), () => (opts.out ? `${describeIssued(issued)}\n  wrote ${opts.out}` : issued.pem + (opts.chain ? issued.chain.join("") : "")));
-        if (!opts.out) note(command, describeIssued(issued));
+        deliver(command, await issueDeviceCertificate(home, csr, common), opts);
         return;
       }
       if (!opts.outDir) throw new TrustlineError("USAGE", "--generate needs --out-dir <dir> for the key, certificate and chain");
@@ -198,14 +199,7 @@ export function issueCommand(): Command {
       const force = opts.force === true;
       if (opts.out) assertFree([opts.out], force);
       const home = await openHome(command, true);
-      const issued = await issueSignerCertificate(home, csr, opts.name, { ca: opts.ca, ...(opts.days !== undefined ? { validityDays: opts.days } : {}) });
-      const files: Record<string, string> = {};
-      if (opts.out) {
-        writeOutput(opts.out, issued.pem + (opts.chain ? issued.chain.join("") : ""), { force });
-        files.certificate = opts.out;
-      }
-      emit(command, issuedJson(issued, files), () => (opts.out ? `${describeIssued(issued)}\n  wrote ${opts.out}` : issued.pem + (opts.chain ? issued.chain.join("") : "")));
-      if (!opts.out) note(command, describeIssued(issued));
+      deliver(command, await issueSignerCertificate(home, csr, opts.name, { ca: opts.ca, ...(opts.days !== undefined ? { validityDays: opts.days } : {}) }), opts);
     });
 
   return issue;

@@ -188,6 +188,19 @@ describe("revoking one certificate (RFC 5280 §5.3.1 reason codes, holds)", { ti
     }
   });
 
+  test("a reason name outside RFC 5280 §5.3.1 is refused (USAGE) by revokeCertificate and revokeMass, nothing recorded", async () => {
+    const dev = await generateDeviceCertificate(home, "dev-unknown-reason", { batch: "UNKNOWN-REASON" });
+    const auditBefore = (await auditEntries(home)).length;
+    const revokedBefore = await revocationLog(home);
+    for (const reason of ["bogus", "KeyCompromise", "toString"]) {
+      await assert.rejects(revokeCertificate(home, dev.record.serial, { reason: reason as RevocationReason }), { code: "USAGE" }, `revokeCertificate accepted reason "${reason}"`);
+      await assert.rejects(revokeMass(home, { batch: "UNKNOWN-REASON" }, { reason: reason as RevocationReason }), { code: "USAGE" }, `revokeMass accepted reason "${reason}"`);
+    }
+    assert.equal((await showCertificate(home, { serial: dev.record.serial })).status, "valid");
+    assert.equal((await auditEntries(home)).length, auditBefore);
+    assert.equal(await revocationLog(home), revokedBefore);
+  });
+
   test("RFC 5280 §5.3.1 cACompromise is accepted on a CA certificate and lands on the root's CRL with code 2", async () => {
     const spare = await createCa(home, { name: "spare", profile: "device-ca", parent: "root" });
     const r = await revokeCertificate(home, spare.serial, { reason: "cACompromise" });
@@ -541,8 +554,10 @@ describe("mass revocation: exactly the certificates of a batch, a station window
     const last = (await auditEntries(home)).at(-1)!;
     assert.deepEqual([last.action, last.details], ["revocation.mass", { selector: { batch: "B1" }, count: 0 }]);
     assert.equal((await verifyAuditLog(home)).intact, true);
-    // The CA created at line-7 is still valid.
-    assert.equal((await showCertificate(home, { serial: caAtLine7 })).status, "valid");
+    // The CA created at line-7 was never revoked.
+    assert.equal((await home.inventory.revocations()).has(caAtLine7), false);
+    const later = await reopen(home, { clock: () => new Date("2026-03-04T00:00:00Z") });
+    assert.equal((await showCertificate(later, { serial: caAtLine7 })).status, "valid");
   });
 });
 
