@@ -1,12 +1,13 @@
 /**
  * `npm run demo`: the main job on the embedded default, in a temporary home. Creates a CA
  * hierarchy, issues device certificates the way a production line does (device CSRs, a generated
- * key, one bad CSR, a whole folder as a batch), issues a CI firmware signer, shows the trace of a
- * certificate, revokes (one, then an incident's worth), serves CRLs and OCSP, and verifies the
- * audit trail. Prints what it did.
+ * key, one bad CSR, a whole folder as a batch), issues a CI firmware signer, signs and verifies a
+ * firmware image (and refuses a tampered one), shows the trace of a
+ * certificate, revokes (one, then an incident's worth), serves CRLs and OCSP, exports the DPS
+ * enrollment group and the disabled enrollments, and verifies the audit trail. Prints what it did.
  */
-import { generateKeyPairSync, X509Certificate } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -17,8 +18,14 @@ import {
   initHome,
   isTrustlineError,
   issueDeviceCertificate,
+  buildEnrollmentGroup,
+  exportDisabledEnrollments,
   issueBatchFromFolder,
+  issueCrl,
   issueSignerCertificate,
+  signerFromKeyFile,
+  signFirmware,
+  verifyFirmware,
   listCertificates,
   parseCrl,
   planMassRevocation,
@@ -74,18 +81,35 @@ try {
   const signer = await issueSignerCertificate(line, createCsr(ci.privateKey, "ignored"), "ci-release-pipeline");
   console.log(`   issued ${signer.record.subject} from CA ${signer.record.ca}, profile ${signer.record.profile}`);
 
-  step("6. the chain holds: each certificate is signed by its CA, up to the root");
+  step("6. CI signs a firmware image; a device verifies it offline (chain, policy, CRLs, manifest)");
+  const ciKeyFile = join(dir, "ci.key");
+  writeFileSync(ciKeyFile, ci.privateKey.export({ format: "pem", type: "pkcs8" }) as string, { mode: 0o600 });
+  const image = join(dir, "tc-100-2.4.1.bin");
+  writeFileSync(image, randomBytes(4 << 20));
+  const signed = await signFirmware({ image, certificate: Buffer.from(signer.pem + signer.chain.join("")), signer: signerFromKeyFile(ciKeyFile), version: "2.4.1", hardware: "tc-100", securityVersion: 12 });
+  const fwRoot = Buffer.from(await exportCa(line, "root"));
+  const fwCrls = [(await issueCrl(line, "firmware")).der, (await issueCrl(line, "root")).der];
+  const verdict1 = await verifyFirmware({ image, signature: signed.der, trust: [fwRoot], crls: fwCrls, hardware: "tc-100", minSecurityVersion: 12 });
+  console.log(`   signed ${signed.manifest.name} (${signed.manifest.imageSize} bytes, version ${signed.manifest.version}); verify: ${verdict1.valid ? "VALID" : `INVALID (${verdict1.check})`}, chain ${verdict1.evidence.path?.length ?? 0} certificates, CRLs #${verdict1.evidence.crls?.map((c) => c.crlNumber).join(", #")}`);
+  const tampered = readFileSync(image);
+  tampered[1000] = tampered[1000]! ^ 0xff;
+  writeFileSync(image, tampered);
+  const verdict2 = await verifyFirmware({ image, signature: signed.der, trust: [fwRoot], crls: fwCrls });
+  console.log(`   one flipped byte: ${verdict2.valid ? "VALID (unexpected!)" : `refused, check "${verdict2.check}"`}`);
+  if (verdict2.valid || !verdict1.valid) process.exitCode = 1;
+
+  step("7. the chain holds: each certificate is signed by its CA, up to the root");
   const root = new X509Certificate(await exportCa(line, "root"));
   const deviceCa = new X509Certificate(issued[0]!.chain[0]!);
   const leaf = new X509Certificate(issued[0]!.pem);
   console.log(`   leaf signed by device CA: ${leaf.verify(deviceCa.publicKey)}; device CA signed by root: ${deviceCa.verify(root.publicKey)}; leaf issuer matches: ${leaf.checkIssued(deviceCa)}`);
 
-  step("7. traceability: who certified acme-sensor-0003, when, where, under which policy");
+  step("8. traceability: who certified acme-sensor-0003, when, where, under which policy");
   const trace = await showCertificate(line, { serial: issued[2]!.record.serial.toUpperCase().replace(/(..)(?!$)/g, "$1:") });
   console.log(`   ${trace.subject}: profile ${trace.profile}, policy ${trace.policyOids.join(", ")}`);
   console.log(`   issued ${trace.issuedAt} by ${trace.operator} at ${trace.station}, batch ${trace.batch}, CSR sha256 ${trace.requestSha256.slice(0, 16)}…, status ${trace.status}`);
 
-  step("8. a contract manufacturer's folder of 500 CSRs, issued as one batch on worker threads");
+  step("9. a contract manufacturer's folder of 500 CSRs, issued as one batch on worker threads");
   const delivery = join(dir, "delivery");
   mkdirSync(delivery);
   const { privateKey: cmKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -96,7 +120,7 @@ try {
   const rerun = await issueBatchFromFolder(line, { csrDir: delivery, outDir: join(dir, "delivered"), batch: "CM-DEMO" });
   console.log(`   the same command again (as after a crash): issued ${rerun.issued}, skipped ${rerun.skipped} already issued`);
 
-  step("9. revocation: one device for key compromise, then an incident at station line-7 (mass revocation)");
+  step("10. revocation: one device for key compromise, then an incident at station line-7 (mass revocation)");
   const officer = await Home.open({ home: homeDir, passphrase, operator: "bob", station: "pki-office" });
   const one = await revokeCertificate(officer, issued[0]!.record.serial, { reason: "keyCompromise" });
   console.log(`   revoked ${one.subject}: ${one.reason}`);
@@ -104,7 +128,7 @@ try {
   const mass = await revokeMass(officer, { station: "line-7", batch: "DEMO-B1" }, { reason: "superseded" });
   console.log(`   planned ${plan.serials.length}, revoked ${mass.revoked} more from batch DEMO-B1 at line-7`);
 
-  step("10. CRLs and OCSP over HTTP (trustline serve), on 127.0.0.1");
+  step("11. CRLs and OCSP over HTTP (trustline serve), on 127.0.0.1");
   const server = await startServer(officer, { port: 0 });
   try {
     const response = await fetch(`${server.url}/crl/device.crl`);
@@ -115,7 +139,17 @@ try {
     await server.close();
   }
 
-  step("11. auditor: inventory by batch, and the audit trail's integrity");
+  step("12. Azure DPS: the enrollment group, and the revoked devices as disabled enrollments");
+  const group = buildEnrollmentGroup(officer, { id: "acme-line-7", iotHubs: ["acme-hub.azure-devices.net"] });
+  writeFileSync(join(dir, "group.json"), JSON.stringify(group.enrollmentGroup, null, 2));
+  console.log(`   group ${group.enrollmentGroup.enrollmentGroupId}: attests with the device CA, allocation ${group.enrollmentGroup.allocationPolicy}`);
+  console.log(`   az equivalent: ${group.az.commandLine.slice(0, 110)}…`);
+  const mirror = await exportDisabledEnrollments(officer, join(dir, "dps"));
+  console.log(`   ${mirror.disabled.length} revoked devices → ${mirror.files.length} bulk-operation bodies (${mirror.files.map((f) => f.items).join("+")} enrollments, at most 10 each)`);
+  const again = await exportDisabledEnrollments(officer, join(dir, "dps"));
+  console.log(`   a second export with no new revocation writes ${again.files.length} files`);
+
+  step("13. auditor: inventory by batch, and the audit trail's integrity");
   let count = 0;
   let revokedCount = 0;
   for await (const r of listCertificates(line, { batch: "DEMO-B1" })) {
