@@ -197,8 +197,12 @@ export function checkRevocation(cert: ParsedCertificate, issuer: ParsedCertifica
   }
 
   if ((covered & ALL_REASONS) === ALL_REASONS) return { status: "good", detail: `not revoked (${coveredBy} from ${cert.issuer.text})` };
-  const partial = covered !== 0 ? ` (the usable CRLs cover only some revocation reasons)` : "";
-  const why = unusable.length > 0 ? `: ${unusable.slice(0, 3).join("; ")}${unusable.length > 3 ? "; ..." : ""}` : `: none of the ${ctx.crls.length} CRLs given is from ${cert.issuer.text}`;
-  if (ctx.mode === "require") return { status: "unknown", reason: `no current CRL covers the certificate${partial}${why}` };
-  return { status: "unchecked", detail: `no current CRL covers the certificate, so it was not checked${partial}${why}` };
+  const why =
+    covered !== 0
+      ? `: the current CRLs (${coveredBy}) cover only some revocation reasons`
+      : unusable.length > 0
+        ? `: ${unusable.slice(0, 3).join("; ")}${unusable.length > 3 ? "; ..." : ""}`
+        : `: none of the ${ctx.crls.length} CRLs given is from ${cert.issuer.text}`;
+  if (ctx.mode === "require") return { status: "unknown", reason: `no current CRL covers the certificate${why}` };
+  return { status: "unchecked", detail: `not checked: no current CRL covers the certificate${why}` };
 }
