@@ -393,6 +393,11 @@ export function selfSigned(spec: CertSpec): Issued {
   return build({ ca: true, ...spec }, "self");
 }
 
+/** An issuer known only by its name and key (no certificate of its own needed to sign with). */
+export function issuerNamed(subject: string | Uint8Array, key: KeyPair): Issued {
+  return { der: new Uint8Array(), pem: "", key, name: asName(subject), serial: 0n };
+}
+
 /** A certificate issued by `issuer`. */
 export function issue(issuer: Issued, spec: CertSpec): Issued {
   return build(spec, issuer);
