@@ -1,13 +1,15 @@
 /**
  * `npm run bench [-- suite...]`: each row is measured in this run, on this machine, against a
- * baseline measured in the same run. Suites: batch (production-line scale).
- * Options: --certs N (default 10000), --seed N (inventory size for the CLI test, default 1000000).
+ * baseline measured in the same run. Suites: batch (production-line scale), validate (path validation).
+ * Options: --certs N (default 10000), --seed N (inventory size for the CLI test, default 1000000),
+ * --leaves N (distinct device certificates for the validation suite, default 2000).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { batchIssuanceBench } from "./batch-issuance.js";
 import { printTable, type Row } from "./harness.js";
+import { pathValidationBench } from "./path-validation.js";
 
 const args = process.argv.slice(2);
 const num = (flag: string, fallback: number) => {
@@ -22,6 +24,7 @@ const rows: Row[] = [];
 try {
   console.error(`trustline bench on ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, node ${process.version}; scratch ${dir}`);
   if (want("batch")) rows.push(...(await batchIssuanceBench(dir, { certs: num("--certs", 10_000), seed: num("--seed", 1_000_000) })));
+  if (want("validate")) rows.push(...(await pathValidationBench(dir, { leaves: num("--leaves", 2000) })));
   printTable(rows);
   if (rows.some((r) => r.ok === false)) process.exitCode = 1;
 } finally {

@@ -34,7 +34,7 @@ export type { KeyAlgorithm, ProfileName, CaProfileName } from "../policy/index.j
 export { writeFileAtomic } from "./store/atomic.js";
 export { issueBatch, type BatchItem, type BatchOptions, type BatchSummary, type BatchProgress, type BatchRejection, type BatchIssued } from "./batch/issue-batch.js";
 export { issueBatchFromFolder, listCsrFiles, type FolderBatchOptions, type FolderBatchSummary } from "./batch/folder.js";
-export { validatePath, DEFAULT_MAX_DEPTH, DEFAULT_SEARCH_BUDGET, type ValidationOptions } from "./validation/validate-path.js";
+export { validatePath, PathValidator, DEFAULT_MAX_DEPTH, DEFAULT_SEARCH_BUDGET, type ValidationOptions, type ValidatorOptions, type ValidationRequest } from "./validation/validate-path.js";
 export { CertificateCache } from "./validation/cache.js";
 export { crlViewFromDer } from "./validation/crl-der.js";
 export type { CrlView, RevokedEntry, RevocationReason, IssuingDistributionPoint } from "./validation/crl-view.js";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
-import { CertificateCache, validatePath } from "../../ca/index.js";
+import { CertificateCache, PathValidator, validatePath } from "../../ca/index.js";
 import { DAY, issue, issuerNamed, newKey, selfSigned, type Issued } from "../helpers/cert-factory.js";
 import { assertInvalid, assertValid, pathSubjects, validate } from "../helpers/path-validation.js";
 import { FIXED_NOW } from "../helpers/pki.js";
@@ -165,5 +165,27 @@ describe("the parse cache", () => {
     const certs = Array.from({ length: 5 }, (_, i) => issue(root, { subject: `/CN=c${i}` }));
     for (const c of certs) cache.get(c.der);
     assert.equal(cache.size, 3);
+  });
+});
+
+describe("PathValidator", () => {
+  test("one validator serves many devices, and a device's own chain can be given per call", () => {
+    const ca = issue(root, { subject: "/CN=Plant CA", ca: true });
+    const validator = new PathValidator({ trustAnchors: [root.der] });
+    const devs = Array.from({ length: 3 }, (_, i) => issue(ca, { subject: `/CN=dev-${i}` }));
+    for (const d of devs) {
+      assertInvalid(validator.validate(d.der, { time: FIXED_NOW }), "path-building", 0);
+      assertValid(validator.validate(d.der, { time: FIXED_NOW, extraIntermediates: [ca.der] }));
+    }
+    // The per-call chain does not stay in the validator.
+    assertInvalid(validator.validate(devs[0]!.der, { time: FIXED_NOW }), "path-building");
+  });
+
+  test("a validator refuses to exist without trust anchors, and a request with a bad option", () => {
+    assert.throws(() => new PathValidator({ trustAnchors: [] }), /no trust anchor/);
+    const validator = new PathValidator({ trustAnchors: [root.der] });
+    assert.throws(() => validator.validate(root.der, { maxDepth: 0 }), /maxDepth/);
+    assert.throws(() => validator.validate(root.der, { purpose: "email" as never }), /unknown purpose/);
+    assert.throws(() => validator.validate(Uint8Array.of(0x30, 0x00)), /the certificate to validate/);
   });
 });
