@@ -179,6 +179,9 @@ export function generalName(n: GeneralNameSpec): Uint8Array {
   return n.otherName;
 }
 
+/** A distribution point: a URI, or a URI and/or a CRL issuer (a Name) and the reasons it covers. */
+export type DistributionPointSpec = string | { readonly uri?: string; readonly crlIssuer?: string | Uint8Array; readonly reasons?: readonly ReasonName[] };
+
 export interface ExtensionSpec {
   readonly oid: string;
   readonly critical?: boolean;
@@ -227,9 +230,18 @@ export const ext = {
     ),
   }),
   inhibitAnyPolicy: (skipCerts: number, critical = true): ExtensionSpec => ({ oid: "2.5.29.54", critical, value: integer(skipCerts) }),
-  crlDistributionPoints: (uris: readonly string[]): ExtensionSpec => ({
+  crlDistributionPoints: (points: readonly DistributionPointSpec[]): ExtensionSpec => ({
     oid: "2.5.29.31",
-    value: sequence(sequence(tlv(0xa0, tlv(0xa0, ...uris.map((u) => generalName({ uri: u })))))),
+    value: sequence(
+      ...points.map((p) => {
+        const dp = typeof p === "string" ? { uri: p } : p;
+        return sequence(
+          ...(dp.uri ? [tlv(0xa0, tlv(0xa0, generalName({ uri: dp.uri })))] : []),
+          ...(dp.reasons ? [retag(namedBits(dp.reasons.map((r) => REASON_FLAG_BITS[r])), 0x81)] : []),
+          ...(dp.crlIssuer ? [tlv(0xa2, generalName({ dn: dp.crlIssuer }))] : []),
+        );
+      }),
+    ),
   }),
 };
 
@@ -313,7 +325,7 @@ export interface CertSpec {
   readonly policyMappings?: readonly (readonly [string, string])[];
   readonly policyConstraints?: { requireExplicitPolicy?: number; inhibitPolicyMapping?: number };
   readonly inhibitAnyPolicy?: number;
-  readonly crlDistributionPoints?: readonly string[];
+  readonly crlDistributionPoints?: readonly DistributionPointSpec[];
   /** Omit the key identifiers (default: both present, as RFC 5280 wants). */
   readonly noKeyIdentifiers?: boolean;
   /** Omit basicConstraints even on a CA (for the §6.1.4(k) tests). */
@@ -428,7 +440,8 @@ export interface CrlSpec {
   /** null: no nextUpdate. */
   readonly nextUpdate?: Date | null;
   readonly number?: bigint | number;
-  readonly revoked?: readonly { readonly serial: bigint | number; readonly date?: Date; readonly reason?: ReasonName }[];
+  /** Entries; `certificateIssuer` (a Name) starts a run of entries for another issuer (indirect CRLs). */
+  readonly revoked?: readonly { readonly serial: bigint | number; readonly date?: Date; readonly reason?: ReasonName; readonly certificateIssuer?: string | Uint8Array }[];
   /** issuingDistributionPoint fields. */
   readonly idp?: { readonly uri?: string; readonly onlyUser?: boolean; readonly onlyCa?: boolean; readonly onlySomeReasons?: readonly ReasonName[]; readonly indirect?: boolean };
   /** Make a delta CRL on this base CRL number. */
@@ -451,13 +464,13 @@ export function crl(issuer: Issued, spec: CrlSpec = {}): IssuedCrl {
   const alg = spec.signatureAlg ?? defaultSignatureAlg(signer);
   const thisUpdate = spec.thisUpdate ?? new Date(FIXED_NOW.getTime() - DAY);
   const nextUpdate = spec.nextUpdate === null ? undefined : (spec.nextUpdate ?? new Date(FIXED_NOW.getTime() + 7 * DAY));
-  const entries = (spec.revoked ?? []).map((r) =>
-    sequence(
-      integer(r.serial),
-      time(r.date ?? new Date(thisUpdate.getTime() - DAY)),
-      ...(r.reason ? [sequence(sequence(oid("2.5.29.21"), octetString(tlv(0x0a, Uint8Array.of(REASON_CODES[r.reason])))))] : []),
-    ),
-  );
+  const entries = (spec.revoked ?? []).map((r) => {
+    const entryExtensions = [
+      ...(r.reason ? [sequence(oid("2.5.29.21"), octetString(tlv(0x0a, Uint8Array.of(REASON_CODES[r.reason]))))] : []),
+      ...(r.certificateIssuer !== undefined ? [sequence(oid("2.5.29.29"), boolean(true), octetString(sequence(generalName({ dn: r.certificateIssuer }))))] : []),
+    ];
+    return sequence(integer(r.serial), time(r.date ?? new Date(thisUpdate.getTime() - DAY)), ...(entryExtensions.length > 0 ? [sequence(...entryExtensions)] : []));
+  });
   const crlExtensions: ExtensionSpec[] = [
     { oid: "2.5.29.35", value: sequence(tlv(0x80, keyIdentifier(subjectPublicKeyBits(signer.spki)))) },
     { oid: "2.5.29.20", value: integer(spec.number ?? 1) },

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { crlViewFromDer, isTrustlineError, validatePath, type CrlView } from "../../ca/index.js";
-import { crl, DAY, issue, newKey, selfSigned } from "../helpers/cert-factory.js";
+import { crl, DAY, issue, newKey, selfSigned, type CrlSpec } from "../helpers/cert-factory.js";
 import { assertInvalid, assertValid, validate } from "../helpers/path-validation.js";
 import { FIXED_NOW } from "../helpers/pki.js";
 
@@ -136,10 +136,57 @@ describe("RFC 5280 §5.2.5 and §6.3.3(b) CRL scope", () => {
     assert.match(assertInvalid(validate(partitioned, { anchors: [root], intermediates: [ca], crls: [rootCrl, part2], revocation: "require" }), "revocation", 0).reason, /distribution point/);
   });
 
-  test("RFC 5280 §5.2.5 an indirect CRL is not used (not supported)", () => {
-    assert.match(assertInvalid(validate(dev, { anchors: [root], intermediates: [ca], crls: [rootCrl, crl(ca, { idp: { indirect: true } })], revocation: "require" }), "revocation", 0).reason, /indirect/);
+  test("RFC 5280 §6.3.3(d) a distribution point's reasons limit what a CRL through it covers", () => {
+    const split = issue(ca, {
+      subject: "/CN=dev-r",
+      crlDistributionPoints: [
+        { uri: "http://pki.test/compromise.crl", reasons: ["keyCompromise", "cACompromise"] },
+        { uri: "http://pki.test/routine.crl", reasons: ["affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn", "aACompromise"] },
+      ],
+    });
+    const compromise = crl(ca, { number: 30, idp: { uri: "http://pki.test/compromise.crl" } });
+    const routine = crl(ca, { number: 31, idp: { uri: "http://pki.test/routine.crl" } });
+    assert.match(assertInvalid(validate(split, { anchors: [root], intermediates: [ca], crls: [rootCrl, compromise], revocation: "require" }), "revocation", 0).reason, /only some revocation reasons/);
+    assertValid(validate(split, { anchors: [root], intermediates: [ca], crls: [rootCrl, compromise, routine], revocation: "require" }));
+  });
+});
+
+describe("RFC 5280 §5.2.5 and §5.3.3 indirect CRLs", () => {
+  const authority = issue(root, { subject: "/O=Acme/CN=CRL Authority", ca: false, keyUsage: ["cRLSign"] });
+  const delegated = issue(ca, { subject: "/CN=dev-d", serial: 77n, crlDistributionPoints: [{ uri: "http://pki.test/indirect.crl", crlIssuer: "/O=Acme/CN=CRL Authority" }] });
+  const otherCa = issue(root, { subject: "/O=Acme/CN=Other CA", ca: true });
+  const indirect = (revoked: CrlSpec["revoked"]) => crl(authority, { idp: { uri: "http://pki.test/indirect.crl", indirect: true }, ...(revoked ? { revoked } : {}) });
+
+  test("RFC 5280 §6.3.3(b)(1) an indirect CRL from the cRLIssuer a certificate names covers it", () => {
+    assertValid(validate(delegated, { anchors: [root], intermediates: [ca, authority], crls: [rootCrl, indirect([])], revocation: "require" }));
   });
 
+  test("RFC 5280 §5.3.3 an indirect CRL revokes the certificate whose issuer its certificateIssuer entry names, not another CA's with the same serial", () => {
+    const listed = indirect([{ serial: 77n, reason: "keyCompromise", certificateIssuer: ca.name }]);
+    assertInvalid(validate(delegated, { anchors: [root], intermediates: [ca, authority], crls: [rootCrl, listed], revocation: "require" }), "revocation", 0);
+    const othersOnly = indirect([{ serial: 77n, reason: "keyCompromise", certificateIssuer: otherCa.name }]);
+    assertValid(validate(delegated, { anchors: [root], intermediates: [ca, authority], crls: [rootCrl, othersOnly], revocation: "require" }));
+  });
+
+  test("RFC 5280 §6.3.3(b)(1) a CRL from the named cRLIssuer that is not indirect, or the issuer's own CRL, does not cover the certificate", () => {
+    const notIndirect = crl(authority, { idp: { uri: "http://pki.test/indirect.crl" } });
+    assert.match(assertInvalid(validate(delegated, { anchors: [root], intermediates: [ca, authority], crls: [rootCrl, notIndirect], revocation: "require" }), "revocation", 0).reason, /not indirect/);
+    assertInvalid(validate(delegated, { anchors: [root], intermediates: [ca, authority], crls: [rootCrl, caCrl], revocation: "require" }), "revocation", 0);
+  });
+
+  test("RFC 5280 §6.3.3(f) the indirect CRL's issuer must validate to the same trust anchor", () => {
+    const stray = selfSigned({ subject: "/O=Acme/CN=CRL Authority" });
+    const strayCrl = crl(stray, { idp: { uri: "http://pki.test/indirect.crl", indirect: true } });
+    assertInvalid(validate(delegated, { anchors: [root], intermediates: [ca, stray], crls: [rootCrl, strayCrl], revocation: "require" }), "revocation", 0);
+  });
+
+  test("RFC 5280 §5.3.3 a certificateIssuer entry in a CRL that is not indirect makes the CRL unusable", () => {
+    const odd = crl(ca, { revoked: [{ serial: 5n, certificateIssuer: otherCa.name }] });
+    assert.match(assertInvalid(validate(dev, { anchors: [root], intermediates: [ca], crls: [rootCrl, odd], revocation: "require" }), "revocation", 0).reason, /not indirect/);
+  });
+});
+
+describe("RFC 5280 §5.2 CRL extensions", () => {
   test("RFC 5280 §5.2 a CRL with an unrecognised critical extension is not used", () => {
     const odd = crl(ca, { extensions: [{ oid: "1.3.6.1.4.1.99999.7", critical: true, value: Uint8Array.of(0x05, 0x00) }] });
     assert.match(assertInvalid(validate(dev, { anchors: [root], intermediates: [ca], crls: [rootCrl, odd], revocation: "require" }), "revocation", 0).reason, /unsupported critical/);
