@@ -18,7 +18,8 @@ import { distinguishedNameFromDer } from "./names.js";
 import { DEFAULT_POLICY_NODE_LIMIT } from "./policy-tree.js";
 import { processPath, type PathOptions, type PathOutcome } from "./process-path.js";
 import { PURPOSES, type Purpose } from "./purpose.js";
-import { CHECKS, describePath, type Check, type CheckName, type FailedAttempt, type InvalidPath, type ValidationResult } from "./result.js";
+import { explainFailure, type FailedPath } from "./failure-report.js";
+import { CHECKS, describePath, type Check, type ValidationResult } from "./result.js";
 import type { PreparedCrl, RevocationContext, RevocationMode } from "./revocation.js";
 
 /** What stays the same across validations: trust, the certificate pool, CRLs, bounds. */
@@ -208,7 +209,7 @@ function validateIn(s: Session, leaf: ParsedCertificate, pool: CertificatePool, 
     ...(goal.targetKeyUsage ? { targetKeyUsage: goal.targetKeyUsage } : {}),
     revocation,
   };
-  const failures: { candidate: CandidatePath; outcome: Extract<PathOutcome, { ok: false }> }[] = [];
+  const failures: FailedPath[] = [];
   let success: { candidate: CandidatePath; outcome: Extract<PathOutcome, { ok: true }> } | undefined;
   const report: SearchReport = { exhausted: false, examined: 0, badSignatures: [], deadEnd: undefined, tooDeep: undefined };
   searchPaths(leaf, pool, { maxDepth: s.maxDepth, budget: s.budget, time: s.time }, (candidate) => {
@@ -229,7 +230,7 @@ function validateIn(s: Session, leaf: ParsedCertificate, pool: CertificatePool, 
       attempts: failures.length + 1,
     };
   }
-  return explainFailure(s, leaf, failures, report);
+  return explainFailure(leaf, failures, report, s.pool, s.maxDepth);
 }
 
 /** §6.3.3(f): a CRL signed by another certificate than the issuer counts when that certificate validates to the same anchor, for cRLSign. */
@@ -256,67 +257,4 @@ function validateCrlSigner(s: Session, signer: ParsedCertificate, anchor: Parsed
   } finally {
     s.signersInProgress.delete(key);
   }
-}
-
-const subjects = (certs: readonly ParsedCertificate[]) => certs.map((c) => c.subject.text);
-
-function invalid(check: CheckName, section: string, index: number, cert: ParsedCertificate, reason: string, path: readonly ParsedCertificate[], anchored: boolean, checks: readonly Check[], attempts: FailedAttempt[]): InvalidPath {
-  const revoked = checks[checks.length - 1]?.revoked;
-  return {
-    valid: false,
-    failing: { index, subject: cert.subject.text, serial: cert.serial },
-    check,
-    rfcSection: section,
-    reason,
-    ...(revoked ? { revoked } : {}),
-    path: describePath(path, anchored),
-    checks,
-    attempts: attempts.slice(0, 20),
-  };
-}
-
-/**
- * The most telling failure: a path that reached a trust anchor and failed a §6.1 check beats a
- * signature that did not verify, which beats a path too deep, which beats a missing issuer.
- */
-function explainFailure(s: Session, leaf: ParsedCertificate, failures: readonly { candidate: CandidatePath; outcome: Extract<PathOutcome, { ok: false }> }[], report: SearchReport): InvalidPath {
-  const attempts: FailedAttempt[] = [
-    ...failures.map((f) => ({ path: subjects([...f.candidate.certs, f.candidate.anchor]), check: f.outcome.failure.check, index: f.outcome.failure.index, reason: f.outcome.failure.detail })),
-    ...report.badSignatures.map((b) => ({ path: subjects([...b.path, b.issuer]), check: "signature" as const, index: b.path.length - 1, reason: b.reason })),
-  ];
-  const searchNote = report.exhausted ? ` (path building stopped after examining ${report.examined} candidate issuers)` : "";
-  const first = failures[0];
-  if (first) {
-    const { candidate, outcome } = first;
-    const all = [...candidate.certs, candidate.anchor];
-    const cert = all[outcome.failure.index]!;
-    return invalid(outcome.failure.check, outcome.failure.rfcSection, outcome.failure.index, cert, `${outcome.failure.detail}${searchNote}`, all, true, outcome.checks, attempts);
-  }
-  if (report.exhausted) {
-    return invalid("path-building", CHECKS["path-building"], 0, leaf, `no valid path found within the search budget: examined ${report.examined} candidate issuers among ${countPool(s.pool)} certificates with matching names`, [leaf], false, [], attempts);
-  }
-  const bad = [...report.badSignatures].sort((a, b) => Number(b.anchor) - Number(a.anchor) || b.path.length - a.path.length)[0];
-  if (bad) {
-    const cert = bad.path[bad.path.length - 1]!;
-    const path = [...bad.path, bad.issuer];
-    const check: Check = { check: "signature", rfcSection: CHECKS.signature, index: bad.path.length - 1, ok: false, detail: `${bad.reason} (issuer ${bad.issuer.subject.text})` };
-    return invalid("signature", CHECKS.signature, check.index, cert, check.detail, path, bad.anchor, [check], attempts);
-  }
-  if (report.tooDeep) {
-    const path = report.tooDeep;
-    return invalid("max-depth", CHECKS["max-depth"], path.length - 1, path[path.length - 1]!, `every path to a trust anchor is longer than the maximum depth of ${s.maxDepth} certificates`, path, false, [], attempts);
-  }
-  const path = report.deadEnd ?? [leaf];
-  const top = path[path.length - 1]!;
-  const reason = top.selfIssued && path.length === 1
-    ? `${top.subject.text} is self-issued and is not one of the trust anchors`
-    : `no issuer found for ${top.subject.text}: its issuer ${top.issuer.text} is neither a trust anchor nor among the untrusted certificates given`;
-  return invalid("path-building", CHECKS["path-building"], path.length - 1, top, reason, path, false, [], attempts);
-}
-
-function countPool(pool: CertificatePool): number {
-  let n = 0;
-  for (const list of pool.intermediates.values()) n += list.length;
-  for (const list of pool.anchors.values()) n += list.length;
-  return n;
 }

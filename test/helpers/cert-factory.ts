@@ -9,10 +9,10 @@
  *   const ca = issue(root, { subject: "/CN=CA", ca: true });
  *   const leaf = issue(ca, { subject: "/CN=leaf", eku: [EKU.clientAuth] });
  */
-import { constants, generateKeyPairSync, sign as nodeSign, type KeyObject } from "node:crypto";
+import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, type KeyObject } from "node:crypto";
 import { keyIdentifier } from "../../ca/keys/signer.js";
 import { toPem } from "../../ca/pem.js";
-import { bitString, oid, sequence, tlv } from "../../ca/x509/der.js";
+import { bitString, children, oid, readRoot, sequence, slice, tlv } from "../../ca/x509/der.js";
 import { subjectPublicKeyBits } from "../../ca/x509/keys.js";
 import { FIXED_NOW } from "./pki.js";
 
@@ -33,7 +33,7 @@ export const POLICY = (n: number): string => `2.16.840.1.101.3.2.1.48.${n}`;
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-export type KeyAlg = "p256" | "p384" | "p521" | "rsa2048" | "ed25519";
+export type KeyAlg = "p256" | "p384" | "p521" | "rsa2048" | "ed25519" | "dsa";
 
 export interface KeyPair {
   readonly alg: KeyAlg;
@@ -53,7 +53,15 @@ export function newKey(alg: KeyAlg = "p256", slot = 0): KeyPair {
   return makeKey(alg);
 }
 
+/** A key pair from a PEM private key (DSA keys sharing domain parameters come from `openssl genpkey -paramfile`). */
+export function keyFromPem(privatePem: string, alg: KeyAlg): KeyPair {
+  const privateKey = createPrivateKey(privatePem);
+  const publicKey = createPublicKey(privateKey);
+  return { alg, privateKey, publicKey, spki: new Uint8Array(publicKey.export({ format: "der", type: "spki" })) };
+}
+
 function makeKey(alg: KeyAlg): KeyPair {
+  if (alg === "dsa") throw new Error("DSA keys: use keyFromPem with keys sharing domain parameters");
   const pair =
     alg === "rsa2048"
       ? generateKeyPairSync("rsa", { modulusLength: 2048 })
@@ -252,7 +260,7 @@ function encodeExtensions(list: readonly ExtensionSpec[]): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Signatures
 
-export type SignatureAlg = "ecdsa-sha1" | "ecdsa-sha256" | "ecdsa-sha384" | "ecdsa-sha512" | "rsa-sha1" | "rsa-sha256" | "rsa-sha384" | "rsa-sha512" | "rsa-pss-sha256" | "ed25519";
+export type SignatureAlg = "ecdsa-sha1" | "ecdsa-sha256" | "ecdsa-sha384" | "ecdsa-sha512" | "rsa-sha1" | "rsa-sha256" | "rsa-sha384" | "rsa-sha512" | "rsa-pss-sha256" | "ed25519" | "dsa-sha256";
 
 const HASH_OID: Readonly<Record<string, string>> = { sha256: "2.16.840.1.101.3.4.2.1", sha384: "2.16.840.1.101.3.4.2.2", sha512: "2.16.840.1.101.3.4.2.3" };
 const NULL = tlv(0x05);
@@ -281,11 +289,13 @@ export function algorithmIdentifier(alg: SignatureAlg): Uint8Array {
     }
     case "ed25519":
       return sequence(oid("1.3.101.112"));
+    case "dsa-sha256":
+      return sequence(oid("2.16.840.1.101.3.4.3.2"));
   }
 }
 
 export function defaultSignatureAlg(key: KeyPair): SignatureAlg {
-  return ({ p256: "ecdsa-sha256", p384: "ecdsa-sha384", p521: "ecdsa-sha512", rsa2048: "rsa-sha256", ed25519: "ed25519" } as const)[key.alg];
+  return ({ p256: "ecdsa-sha256", p384: "ecdsa-sha384", p521: "ecdsa-sha512", rsa2048: "rsa-sha256", ed25519: "ed25519", dsa: "dsa-sha256" } as const)[key.alg];
 }
 
 export function signBytes(alg: SignatureAlg, data: Uint8Array, key: KeyObject): Uint8Array {
@@ -341,6 +351,8 @@ export interface CertSpec {
   readonly corruptSignature?: boolean;
   /** Sign with this key instead of the issuer's (a forged certificate). */
   readonly signingKey?: KeyPair;
+  /** Write the SubjectPublicKeyInfo without algorithm parameters (DSA parameter inheritance, RFC 5280 §6.1.4(e)). */
+  readonly omitKeyParameters?: boolean;
 }
 
 let nextSerial = 1000n;
@@ -391,13 +403,21 @@ function build(spec: CertSpec, issuer: { name: Uint8Array; key: KeyPair } | "sel
     issuerName,
     sequence(time(notBefore), time(notAfter)),
     subject,
-    key.spki,
+    spec.omitKeyParameters ? withoutParameters(key.spki) : key.spki,
     ...(extensions.length > 0 ? [encodeExtensions(extensions)] : []),
   );
   const signature = signBytes(alg, tbs, signer.privateKey);
   if (spec.corruptSignature) signature[signature.length - 1]! ^= 0x01;
   const der = sequence(tbs, algorithmIdentifier(alg), bitString(signature));
   return { der, pem: toPem(der, "CERTIFICATE"), key, name: subject, serial };
+}
+
+/** SEQUENCE { SEQUENCE { algorithm }, subjectPublicKey }: the SPKI with its parameters dropped. */
+function withoutParameters(spki: Uint8Array): Uint8Array {
+  const root = readRoot(spki);
+  const [alg, bits] = children(spki, root);
+  const [algOid] = children(spki, alg!);
+  return sequence(sequence(slice(spki, algOid!)), slice(spki, bits!));
 }
 
 /** A self-signed CA certificate (a root), CA by default. */

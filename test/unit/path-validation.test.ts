@@ -6,9 +6,11 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { normalizeSerial } from "../../ca/index.js";
 import { CHECKS } from "../../ca/validation/result.js";
-import { DAY, EKU, ext, issue, newKey, selfSigned, STRING, name, type KeyAlg, type SignatureAlg } from "../helpers/cert-factory.js";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { DAY, EKU, ext, issue, keyFromPem, newKey, selfSigned, STRING, name, type KeyAlg, type SignatureAlg } from "../helpers/cert-factory.js";
 import { assertInvalid, assertValid, pathSubjects, validate } from "../helpers/path-validation.js";
-import { FIXED_NOW } from "../helpers/pki.js";
+import { FIXED_NOW, tempDir } from "../helpers/pki.js";
 
 const root = selfSigned({ subject: "/O=Acme/CN=Root" });
 const ca = issue(root, { subject: "/O=Acme/CN=Device CA", ca: { pathLen: 0 } });
@@ -70,6 +72,23 @@ describe("RFC 5280 §6.1.3(a)(1) signatures", () => {
       assertInvalid(validate(good, { anchors: [r], intermediates: [forgedCa] }), "signature", 1);
     });
   }
+
+  test("RFC 5280 §6.1.4(d)-(f) DSA: a key written without parameters inherits its issuer's domain parameters", () => {
+    const { dir, cleanup } = tempDir("trustline-dsa-");
+    try {
+      const params = join(dir, "params.pem");
+      execFileSync("openssl", ["genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt", "dsa_paramgen_bits:2048", "-pkeyopt", "dsa_paramgen_q_bits:256", "-out", params], { stdio: "pipe" });
+      const dsaKey = () => keyFromPem(execFileSync("openssl", ["genpkey", "-paramfile", params], { encoding: "utf8" }), "dsa");
+      const dsaRoot = selfSigned({ subject: "/CN=DSA Root", key: dsaKey() });
+      const inheriting = issue(dsaRoot, { subject: "/CN=DSA CA", ca: true, key: dsaKey(), omitKeyParameters: true });
+      assertValid(validate(issue(inheriting, { subject: "/CN=dev" }), { anchors: [dsaRoot], intermediates: [inheriting] }));
+      // Under an EC root there are no DSA parameters to inherit: the CA's key is unusable.
+      const orphan = issue(root, { subject: "/CN=Orphan DSA CA", ca: true, key: dsaKey(), omitKeyParameters: true });
+      assertInvalid(validate(issue(orphan, { subject: "/CN=dev" }), { anchors: [root], intermediates: [orphan] }), "signature", 0);
+    } finally {
+      cleanup();
+    }
+  });
 
   test("RFC 5280 §6.1.3(a)(1) a certificate signed by another key under the CA's name is refused", () => {
     const forged = issue(ca, { subject: "/CN=dev-0002", signingKey: newKey() });
