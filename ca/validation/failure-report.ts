@@ -44,7 +44,7 @@ export function explainFailure(leaf: ParsedCertificate, failures: readonly Faile
     return invalid(outcome.failure.check, outcome.failure.rfcSection, outcome.failure.index, cert, `${outcome.failure.detail}${searchNote}`, all, true, outcome.checks, attempts);
   }
   if (report.exhausted) {
-    return invalid("path-building", CHECKS["path-building"], 0, leaf, `no valid path found within the search budget: examined ${report.examined} candidate issuers among ${countPool(pool)} certificates with matching names`, [leaf], false, [], attempts);
+    return invalid("path-building", CHECKS["path-building"], 0, leaf, `no valid path found within the search budget: examined ${report.examined} candidate issuers among the ${countPool(pool)} certificates given`, [leaf], false, [], attempts);
   }
   const bad = [...report.badSignatures].sort((a, b) => Number(b.anchor) - Number(a.anchor) || b.path.length - a.path.length)[0];
   if (bad) {

@@ -7,7 +7,7 @@
  * x509 decoders and errors only, never on issuing code or the store.
  */
 import { TrustlineError } from "../errors.js";
-import { poolOf, searchPaths, type CandidatePath, type CertificatePool, type SearchReport } from "./build-paths.js";
+import { poolOf, searchPaths, type CandidatePath, type CertificatePool, type SearchBudget, type SearchReport } from "./build-paths.js";
 import { CertificateCache } from "./cache.js";
 import type { ParsedCertificate } from "./certificate.js";
 import { crlViewFromDer } from "./crl-der.js";
@@ -71,7 +71,8 @@ interface Session {
   readonly mode: RevocationMode;
   readonly allowSha1: boolean;
   readonly maxDepth: number;
-  readonly budget: number;
+  /** Candidate issuers the whole call may examine, CRL signers' paths included. */
+  readonly budget: SearchBudget;
   readonly policyNodes: number;
   readonly comparisons: number;
   readonly signerVerdicts: Map<string, string | undefined>;
@@ -140,7 +141,7 @@ export class PathValidator {
       mode: request.revocation ?? "if-available",
       allowSha1: this.allowSha1,
       maxDepth: request.maxDepth ?? DEFAULT_MAX_DEPTH,
-      budget: this.limits.searchBudget ?? DEFAULT_SEARCH_BUDGET,
+      budget: { remaining: this.limits.searchBudget ?? DEFAULT_SEARCH_BUDGET },
       policyNodes: this.limits.policyTreeNodes ?? DEFAULT_POLICY_NODE_LIMIT,
       comparisons: this.limits.nameConstraintComparisons ?? DEFAULT_COMPARISON_BUDGET,
       signerVerdicts: new Map(),

@@ -99,6 +99,15 @@ describe("RFC 5280 §6.3.3(f) who may sign a CRL", () => {
     assertInvalid(validate(dev, { anchors: [root, otherRoot], intermediates: [ca, stranger], crls: [rootCrl, strangeCrl], revocation: "require" }), "revocation", 0);
   });
 
+  test("adversarial: 100 forged CRL signers with the CA's name and their CRLs end quickly, unused", () => {
+    const strangers = Array.from({ length: 100 }, () => issue(selfSigned({ subject: "/CN=Nobody" }), { subject: "/O=Acme/CN=Device CA", key: newKey(), ca: false, keyUsage: ["cRLSign"] }));
+    const forgedCrls = strangers.map((s) => crl(ca, { signer: s, revoked: [{ serial: 42n }] }));
+    const start = performance.now();
+    const r = validate(dev, { anchors: [root], intermediates: [ca, ...strangers], crls: [rootCrl, ...forgedCrls, caCrl], revocation: "require" });
+    assertValid(r);
+    assert.ok(performance.now() - start < 3000, `took ${performance.now() - start} ms`);
+  });
+
   test("RFC 5280 §5.2.1 the CRL's authorityKeyIdentifier selects the key after a CA key rollover", () => {
     const oldKey = newKey();
     const newKeyPair = newKey();
