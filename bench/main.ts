@@ -1,8 +1,10 @@
 /**
  * `npm run bench [-- suite...]`: each row is measured in this run, on this machine, against a
- * baseline measured in the same run. Suites: batch (production-line scale), revocation (CRLs, OCSP),
- * firmware (1 GiB sign and verify). Options: --image-bytes N for the firmware image size.
- * Options: --certs N (default 10000), --seed N (inventory size for the CLI test, default 1000000).
+ * baseline measured in the same run. Suites: batch (production-line scale), revocation (CRLs,
+ * OCSP), firmware (1 GiB sign and verify), validate (path validation).
+ * Options: --certs N (default 10000), --seed N (inventory size for the CLI test, default 1000000),
+ * --image-bytes N (firmware image size, default 1 GiB), --leaves N (distinct device certificates
+ * for the validation suite, default 2000).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -11,6 +13,7 @@ import { batchIssuanceBench } from "./batch-issuance.js";
 import { revocationBench } from "./revocation.js";
 import { firmwareBench } from "./firmware.js";
 import { printTable, type Row } from "./harness.js";
+import { pathValidationBench } from "./path-validation.js";
 
 const args = process.argv.slice(2);
 const num = (flag: string, fallback: number) => {
@@ -27,6 +30,7 @@ try {
   if (want("batch")) rows.push(...(await batchIssuanceBench(dir, { certs: num("--certs", 10_000), seed: num("--seed", 1_000_000) })));
   if (want("revocation")) rows.push(...(await revocationBench(dir)));
   if (want("firmware")) rows.push(...(await firmwareBench(dir, { bytes: num("--image-bytes", 2 ** 30) })));
+  if (want("validate")) rows.push(...(await pathValidationBench(dir, { leaves: num("--leaves", 2000) })));
   printTable(rows);
   if (rows.some((r) => r.ok === false)) process.exitCode = 1;
 } finally {

@@ -41,7 +41,7 @@ export type { RevocationEntry } from "./store/types.js";
 export type { RevocationReason } from "../policy/index.js";
 export { startServer, type ServeOptions, type RunningServer } from "./revocation/server.js";
 export { OcspResponder, ensureResponders } from "./revocation/ocsp-responder.js";
-export { validatePath, DEFAULT_MAX_DEPTH, DEFAULT_SEARCH_BUDGET, type ValidationOptions } from "./validation/validate-path.js";
+export { validatePath, PathValidator, DEFAULT_MAX_DEPTH, DEFAULT_SEARCH_BUDGET, type ValidationOptions, type ValidatorOptions, type ValidationRequest } from "./validation/validate-path.js";
 export { CertificateCache } from "./validation/cache.js";
 export { crlViewFromDer } from "./validation/crl-der.js";
 export type { CrlView, RevokedEntry, RevocationReason as CrlRevocationReason, IssuingDistributionPoint } from "./validation/crl-view.js";

@@ -42,10 +42,19 @@ export function rootOf(bytes: Uint8Array, tag: number, what: string): Tlv {
   return expectTag(t, tag, what);
 }
 
+/** Dotted OIDs by their DER content: certificates repeat a few dozen OIDs, and decoding arcs is not free. */
+const OID_TEXT = new Map<string, string>();
+
 export function readOid(buf: Uint8Array, t: Tlv | undefined, what: string): string {
   const body = content(buf, expectTag(t, TAG.OID, what));
   if (body.length === 0 || (body[body.length - 1]! & 0x80) !== 0) throw new DerError(`${what}: malformed OBJECT IDENTIFIER`);
-  return oidText(body);
+  const key = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("latin1");
+  let text = OID_TEXT.get(key);
+  if (text === undefined) {
+    text = oidText(body);
+    if (OID_TEXT.size < 10_000) OID_TEXT.set(key, text); // bounded: hostile input cannot grow it without limit
+  }
+  return text;
 }
 
 export function readBoolean(buf: Uint8Array, t: Tlv, what: string): boolean {
@@ -94,20 +103,35 @@ export function readNamedBits(buf: Uint8Array, t: Tlv | undefined, what: string,
   return bits;
 }
 
+/** Two ASCII digits at `i` as a number, or NaN. */
+function digits2(b: Uint8Array, i: number): number {
+  const hi = b[i]! - 0x30;
+  const lo = b[i + 1]! - 0x30;
+  return hi >= 0 && hi <= 9 && lo >= 0 && lo <= 9 ? hi * 10 + lo : NaN;
+}
+
 /** UTCTime or GeneralizedTime as RFC 5280 §4.1.2.5 profiles them (Zulu, with seconds, no fractions). */
 export function readTime(buf: Uint8Array, t: Tlv | undefined, what: string): Date {
   if (!t || (t.tag !== TAG.UTC_TIME && t.tag !== TAG.GENERALIZED_TIME)) throw new DerError(`${what}: expected UTCTime or GeneralizedTime`);
-  const text = Buffer.from(content(buf, t)).toString("latin1");
-  const m = t.tag === TAG.UTC_TIME ? /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text) : /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text);
-  if (!m) throw new DerError(`${what}: malformed time "${text.slice(0, 20)}"`);
-  let year = Number(m[1]);
-  // RFC 5280 §4.1.2.5.1: two-digit years 50-99 are 19xx, 00-49 are 20xx.
-  if (t.tag === TAG.UTC_TIME) year += year >= 50 ? 1900 : 2000;
-  const [month, day, hour, minute, second] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
-  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
-  if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) {
-    throw new DerError(`${what}: impossible date "${text}"`);
+  const b = content(buf, t);
+  const utc = t.tag === TAG.UTC_TIME;
+  const bad = () => new DerError(`${what}: malformed time "${Buffer.from(b.subarray(0, 20)).toString("latin1")}"`);
+  if (b.length !== (utc ? 13 : 15) || b[b.length - 1] !== 0x5a /* Z */) throw bad();
+  let year: number;
+  let i: number;
+  if (utc) {
+    // RFC 5280 §4.1.2.5.1: two-digit years 50-99 are 19xx, 00-49 are 20xx.
+    year = digits2(b, 0);
+    year += year >= 50 ? 1900 : 2000;
+    i = 2;
+  } else {
+    year = digits2(b, 0) * 100 + digits2(b, 2);
+    i = 4;
   }
+  const [month, day, hour, minute, second] = [digits2(b, i), digits2(b, i + 2), digits2(b, i + 4), digits2(b, i + 6), digits2(b, i + 8)] as [number, number, number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  if (Number.isNaN(date.getTime()) || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) throw bad();
+  if (year < 100) date.setUTCFullYear(year); // Date.UTC maps 0-99 to 1900-1999
   return date;
 }
 

@@ -11,7 +11,7 @@
  * - Loops are cut: a certificate, or a subject name with the same key, appears once per path
  *   (RFC 4158 §5.2), so cross-certified pairs and swapped orders terminate.
  * - The search is bounded by `maxDepth` (certificates in a path, anchor excluded) and by
- *   `budget` (candidate issuers examined): adversarial bundles (hundreds of certificates with the
+ *   `budget` (candidate issuers examined in the whole call): adversarial bundles (hundreds of certificates with the
  *   same name, certification meshes) end quickly with a clear reason instead of exploring
  *   exponentially many paths.
  */
@@ -62,9 +62,14 @@ export interface SearchReport {
   tooDeep: readonly ParsedCertificate[] | undefined;
 }
 
+/** Shared by nested searches (a CRL signer's path is built inside a validation): one budget per call. */
+export interface SearchBudget {
+  remaining: number;
+}
+
 export interface SearchLimits {
   readonly maxDepth: number;
-  readonly budget: number;
+  readonly budget: SearchBudget;
   readonly time: Date;
 }
 
@@ -101,10 +106,11 @@ export function searchPaths(target: ParsedCertificate, pool: CertificatePool, li
     const issuers = orderedIssuers(cert, pool, time);
     if (issuers.length === 0 && (!report.deadEnd || report.deadEnd.length < path.length)) report.deadEnd = [...path];
     for (const { issuer, anchor } of issuers) {
-      if (report.examined >= limits.budget) {
+      if (limits.budget.remaining <= 0) {
         report.exhausted = true;
         return false;
       }
+      limits.budget.remaining--;
       report.examined++;
       if (!anchor && (onPath.has(issuer.id) || namesWithKeys.has(nameKey(issuer)))) continue;
       // DSA keys inheriting parameters can only be checked along a whole path: leave it to §6.1.

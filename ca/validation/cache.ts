@@ -9,11 +9,23 @@ import { parseCertificateForValidation, sha256Hex, type ParsedCertificate } from
 
 export class CertificateCache {
   private readonly entries = new Map<string, ParsedCertificate>();
+  /**
+   * The same buffers are often passed on every call (a server's trust anchors and intermediates):
+   * a buffer seen before skips the hash when its bytes still equal the decoded certificate's
+   * (a byte comparison, much cheaper than SHA-256, and safe if the buffer was reused).
+   */
+  private readonly byBuffer = new WeakMap<Uint8Array, ParsedCertificate>();
 
   constructor(readonly capacity = 10_000) {}
 
   /** The decoded certificate; INPUT_INVALID when `der` is not one (failures are not cached). */
   get(der: Uint8Array): ParsedCertificate {
+    const seen = this.byBuffer.get(der);
+    if (seen && this.entries.has(seen.id) && Buffer.from(der.buffer, der.byteOffset, der.byteLength).equals(seen.der)) {
+      this.entries.delete(seen.id); // most recently used last
+      this.entries.set(seen.id, seen);
+      return seen;
+    }
     const id = sha256Hex(der);
     let parsed = this.entries.get(id);
     if (parsed) {
@@ -26,6 +38,7 @@ export class CertificateCache {
       }
     }
     this.entries.set(id, parsed);
+    this.byBuffer.set(der, parsed);
     return parsed;
   }
 

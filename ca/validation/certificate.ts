@@ -201,6 +201,12 @@ export class ParsedCertificate {
     return { ext: out as DecodedExtensions, duplicates, malformed };
   }
 
+  private isoDates: readonly [string, string] | undefined;
+  /** notBefore and notAfter as ISO 8601 text, made once (reports repeat them on every validation). */
+  get validityText(): readonly [string, string] {
+    return (this.isoDates ??= [this.notBefore.toISOString(), this.notAfter.toISOString()]);
+  }
+
   private nameAndKey: string | undefined;
   /** Subject name and public key together: a certificate "for the same CA" in loop detection (RFC 4158 §5.2). */
   get subjectAndKey(): string {

@@ -31,6 +31,7 @@ import {
 } from "./asn1.js";
 import { REVOCATION_REASONS, type CrlView, type IssuingDistributionPoint, type RevokedEntry } from "./crl-view.js";
 import { decodeAuthorityKeyIdentifier, decodeDistributionPointName, EXT } from "./extensions.js";
+import { parseGeneralNames } from "./general-names.js";
 import { identifySignatureAlgorithm, verifySignature, type SignatureAlgorithm } from "./signature.js";
 
 const CRL_EXT = {
@@ -43,7 +44,7 @@ const CRL_EXT = {
   certificateIssuer: "2.5.29.29",
 } as const;
 
-/** Critical CRL extensions this reader acts on (certificateIssuer is understood: it makes the CRL indirect, which is refused). */
+/** Critical CRL extensions and CRL entry extensions this reader acts on. */
 const HANDLED_CRITICAL = new Set<string>([CRL_EXT.deltaCrlIndicator, CRL_EXT.issuingDistributionPoint, EXT.authorityKeyIdentifier, CRL_EXT.crlNumber]);
 const HANDLED_ENTRY_CRITICAL = new Set<string>([CRL_EXT.reasonCode, CRL_EXT.invalidityDate, CRL_EXT.holdInstructionCode]);
 
@@ -85,10 +86,15 @@ function decodeIdp(v: Uint8Array): IssuingDistributionPoint {
   return idp;
 }
 
-function readEntry(buf: Uint8Array, t: Tlv, unsupported: Set<string>): { serial: string; entry: RevokedEntry } {
+/**
+ * One revokedCertificates entry. `currentIssuer` carries the certificateIssuer in force (RFC 5280
+ * §5.3.3: an entry without the extension keeps the previous entry's issuer).
+ */
+function readEntry(buf: Uint8Array, t: Tlv, unsupported: Set<string>, currentIssuer: Uint8Array | undefined): { serial: string; entry: RevokedEntry } {
   const [serialTlv, dateTlv, extTlv] = items(buf, t, "revokedCertificate");
   const serial = serialHex(content(buf, expectTag(serialTlv, TAG.INTEGER, "userCertificate")));
   const entry: { -readonly [K in keyof RevokedEntry]: RevokedEntry[K] } = { revocationDate: readTime(buf, dateTlv, "revocationDate") };
+  if (currentIssuer) entry.certificateIssuer = currentIssuer;
   if (extTlv) {
     for (const e of readExtensions(buf, extTlv)) {
       if (e.oid === CRL_EXT.reasonCode) {
@@ -98,6 +104,10 @@ function readEntry(buf: Uint8Array, t: Tlv, unsupported: Set<string>): { serial:
         entry.reason = reason;
       } else if (e.oid === CRL_EXT.invalidityDate) {
         entry.invalidityDate = readTime(e.value, rootOf(e.value, TAG.GENERALIZED_TIME, "invalidityDate"), "invalidityDate");
+      } else if (e.oid === CRL_EXT.certificateIssuer) {
+        const dn = parseGeneralNames(e.value, rootOf(e.value, TAG.SEQUENCE, "certificateIssuer"), "certificateIssuer").find((n) => n.kind === "dn");
+        if (dn?.kind === "dn") entry.certificateIssuer = dn.name.der;
+        else unsupported.add(`${CRL_EXT.certificateIssuer} (without a directoryName)`);
       } else if (e.critical && !HANDLED_ENTRY_CRITICAL.has(e.oid)) {
         unsupported.add(e.oid);
       }
@@ -116,7 +126,7 @@ class DerCrlView implements CrlView {
   readonly deltaBaseCrlNumber?: bigint;
   readonly issuingDistributionPoint?: IssuingDistributionPoint;
   readonly unsupportedCriticalExtensions: readonly string[];
-  private readonly entries = new Map<string, RevokedEntry>();
+  private readonly entries = new Map<string, RevokedEntry[]>();
   private readonly tbs: Uint8Array;
   private readonly signature: Uint8Array;
   private readonly algorithm: SignatureAlgorithm | undefined;
@@ -150,9 +160,13 @@ class DerCrlView implements CrlView {
     }
     const unsupported = new Set<string>();
     if (fields[i]?.tag === TAG.SEQUENCE) {
+      let currentIssuer: Uint8Array | undefined;
       for (const r of items(der, fields[i++], "revokedCertificates")) {
-        const { serial, entry } = readEntry(der, r, unsupported);
-        this.entries.set(serial, entry);
+        const { serial, entry } = readEntry(der, r, unsupported, currentIssuer);
+        currentIssuer = entry.certificateIssuer;
+        const list = this.entries.get(serial);
+        if (list) list.push(entry);
+        else this.entries.set(serial, [entry]);
       }
     }
     const extField = fields[i];
@@ -170,6 +184,8 @@ class DerCrlView implements CrlView {
       i++;
     }
     if (i !== fields.length) throw new DerError("TBSCertList has unexpected fields");
+    const hasEntryIssuers = [...this.entries.values()].some((list) => list.some((e) => e.certificateIssuer !== undefined));
+    if (hasEntryIssuers && this.issuingDistributionPoint?.indirectCRL !== true) unsupported.add(`${CRL_EXT.certificateIssuer} (in a CRL that is not indirect)`);
     this.unsupportedCriticalExtensions = [...unsupported];
   }
 
@@ -194,7 +210,11 @@ class DerCrlView implements CrlView {
   }
 
   lookup(serial: string): RevokedEntry | undefined {
-    return this.entries.get(serial);
+    return this.entries.get(serial)?.[0];
+  }
+
+  lookupAll(serial: string): readonly RevokedEntry[] {
+    return this.entries.get(serial) ?? [];
   }
 }
 

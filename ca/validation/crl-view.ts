@@ -8,7 +8,8 @@
  *   ca/x509/serial.ts writes them); `lookup` is called once per certificate checked.
  * - a critical CRL extension or CRL entry extension the decoder does not handle must be listed
  *   in `unsupportedCriticalExtensions` (RFC 5280 §5.2, §5.3): the CRL is then not used.
- * - the optional fields mirror CRL extensions; leave them undefined when the extension is absent.
+ * - the optional fields mirror CRL extensions; leave them undefined when the extension is absent;
+ * - `lookupAll` and `certificateIssuer` matter only for indirect CRLs (RFC 5280 §5.2.5).
  */
 import type { DistributionPointName } from "./extensions.js";
 
@@ -43,6 +44,8 @@ export interface RevokedEntry {
   readonly revocationDate: Date;
   readonly reason?: RevocationReason;
   readonly invalidityDate?: Date;
+  /** In an indirect CRL: the issuer (Name, DER) of the certificate this entry revokes, when not the CRL's issuer (§5.3.3). */
+  readonly certificateIssuer?: Uint8Array;
 }
 
 /** issuingDistributionPoint (RFC 5280 §5.2.5): which certificates and reasons the CRL covers. */
@@ -74,4 +77,9 @@ export interface CrlView {
   verifySignature(issuerSpki: Uint8Array): boolean;
   /** The entry for a serial number, or undefined when the CRL does not list it. */
   lookup(serialHex: string): RevokedEntry | undefined;
+  /**
+   * Optional, for indirect CRLs only: every entry with this serial, whatever its certificate
+   * issuer. An indirect CRL is not used when its view does not implement this.
+   */
+  lookupAll?(serialHex: string): readonly RevokedEntry[];
 }

@@ -29,6 +29,8 @@ export interface DistinguishedName {
   readonly emailAddresses: readonly string[];
 }
 
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 const STRING_TAGS = new Set<number>([TAG.UTF8_STRING, TAG.PRINTABLE_STRING, TAG.TELETEX_STRING, TAG.IA5_STRING, TAG.UNIVERSAL_STRING, TAG.BMP_STRING]);
 
 /** The text of a string-typed attribute value, or undefined when the bytes are not valid for the type. */
@@ -36,7 +38,7 @@ export function decodeDirectoryString(tag: number, bytes: Uint8Array): string | 
   try {
     switch (tag) {
       case TAG.UTF8_STRING:
-        return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+        return UTF8.decode(bytes);
       case TAG.PRINTABLE_STRING:
       case TAG.IA5_STRING:
       case TAG.TELETEX_STRING: // read as Latin-1, as most software does
@@ -58,9 +60,13 @@ export function decodeDirectoryString(tag: number, bytes: Uint8Array): string | 
   }
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** RFC 4518 in essence: NFKC, case fold, insignificant space handling. */
 export function prepareString(value: string): string {
-  return value.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim();
+  // NFKC leaves printable ASCII unchanged: skip it for the common case.
+  const normalized = PRINTABLE_ASCII.test(value) ? value : value.normalize("NFKC");
+  return normalized.toLowerCase().replace(/\s+/g, " ").trim();
 }
 
 interface ParsedRdn {

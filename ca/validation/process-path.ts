@@ -115,7 +115,7 @@ export function processPath(anchor: ParsedCertificate, certs: readonly ParsedCer
       const t = o.time.getTime();
       if (t < cert.notBefore.getTime()) fail("validity", `not valid before ${cert.notBefore.toISOString()} (validation time ${o.time.toISOString()})`);
       if (t > cert.notAfter.getTime()) fail("validity", `expired at ${cert.notAfter.toISOString()} (validation time ${o.time.toISOString()})`);
-      pass("validity", `${cert.notBefore.toISOString()} .. ${cert.notAfter.toISOString()}`);
+      pass("validity", `${cert.validityText[0]} .. ${cert.validityText[1]}`);
 
       // §6.1.3(a)(4), before (3) so that a CRL is only looked for under the right issuer.
       if (cert.issuer.key !== workingIssuer.subject.key) fail("name-chaining", `the issuer ${cert.issuer.text} is not the working issuer name ${workingIssuer.subject.text}`);

@@ -104,8 +104,8 @@ export function describeCertificate(cert: ParsedCertificate, index: number, role
     subject: cert.subject.text,
     issuer: cert.issuer.text,
     serial: cert.serial,
-    notBefore: cert.notBefore.toISOString(),
-    notAfter: cert.notAfter.toISOString(),
+    notBefore: cert.validityText[0],
+    notAfter: cert.validityText[1],
     sha256: cert.id,
   };
 }

@@ -7,7 +7,7 @@
  * x509 decoders and errors only, never on issuing code or the store.
  */
 import { TrustlineError } from "../errors.js";
-import { poolOf, searchPaths, type CandidatePath, type CertificatePool, type SearchReport } from "./build-paths.js";
+import { poolOf, searchPaths, type CandidatePath, type CertificatePool, type SearchBudget, type SearchReport } from "./build-paths.js";
 import { CertificateCache } from "./cache.js";
 import type { ParsedCertificate } from "./certificate.js";
 import { crlViewFromDer } from "./crl-der.js";
@@ -18,16 +18,28 @@ import { distinguishedNameFromDer } from "./names.js";
 import { DEFAULT_POLICY_NODE_LIMIT } from "./policy-tree.js";
 import { processPath, type PathOptions, type PathOutcome } from "./process-path.js";
 import { PURPOSES, type Purpose } from "./purpose.js";
-import { CHECKS, describePath, type Check, type CheckName, type FailedAttempt, type InvalidPath, type ValidationResult } from "./result.js";
+import { explainFailure, type FailedPath } from "./failure-report.js";
+import { CHECKS, describePath, type Check, type ValidationResult } from "./result.js";
 import type { PreparedCrl, RevocationContext, RevocationMode } from "./revocation.js";
 
-export interface ValidationOptions {
+/** What stays the same across validations: trust, the certificate pool, CRLs, bounds. */
+export interface ValidatorOptions {
   /** Trust anchors: certificates (DER) whose subject name and key are trusted (§6.1.1(d)). */
   readonly trustAnchors: readonly Uint8Array[];
   /** Untrusted certificates (DER) paths may go through, in any order. */
   readonly intermediates?: readonly Uint8Array[];
   /** CRLs, as DER or as any decoder's CrlView. */
   readonly crls?: readonly (Uint8Array | CrlView)[];
+  /** Accept SHA-1 signatures (legacy test corpora only). Default false. */
+  readonly allowSha1Signatures?: boolean;
+  /** Reuse decoded certificates and signature outcomes across calls (a PathValidator makes its own otherwise). */
+  readonly cache?: CertificateCache;
+  /** Bounds on the work one call may do. */
+  readonly limits?: { readonly searchBudget?: number; readonly policyTreeNodes?: number; readonly nameConstraintComparisons?: number };
+}
+
+/** What one validation asks. */
+export interface ValidationRequest {
   /** The validation time (default: now). */
   readonly time?: Date;
   /** What the target certificate is for (default "any"). */
@@ -41,13 +53,11 @@ export interface ValidationOptions {
   readonly initialExplicitPolicy?: boolean;
   readonly initialPolicyMappingInhibit?: boolean;
   readonly initialAnyPolicyInhibit?: boolean;
-  /** Accept SHA-1 signatures (legacy test corpora only). Default false. */
-  readonly allowSha1Signatures?: boolean;
-  /** Reuse decoded certificates and signature outcomes across calls. */
-  readonly cache?: CertificateCache;
-  /** Bounds on the work one call may do. */
-  readonly limits?: { readonly searchBudget?: number; readonly policyTreeNodes?: number; readonly nameConstraintComparisons?: number };
+  /** More untrusted certificates for this call only (the chain a device sent with its certificate). */
+  readonly extraIntermediates?: readonly Uint8Array[];
 }
+
+export type ValidationOptions = ValidatorOptions & ValidationRequest;
 
 export const DEFAULT_MAX_DEPTH = 10;
 export const DEFAULT_SEARCH_BUDGET = 1_000;
@@ -61,19 +71,19 @@ interface Session {
   readonly mode: RevocationMode;
   readonly allowSha1: boolean;
   readonly maxDepth: number;
-  readonly budget: number;
+  /** Candidate issuers the whole call may examine, CRL signers' paths included. */
+  readonly budget: SearchBudget;
   readonly policyNodes: number;
   readonly comparisons: number;
   readonly signerVerdicts: Map<string, string | undefined>;
   readonly signersInProgress: Set<string>;
 }
 
-function checkedOptions(o: ValidationOptions): void {
+function checkedRequest(o: ValidationRequest): void {
   if (o.purpose !== undefined && !PURPOSES.includes(o.purpose)) throw new TrustlineError("USAGE", `unknown purpose "${o.purpose}" (one of ${PURPOSES.join(", ")})`);
   if (o.maxDepth !== undefined && (!Number.isInteger(o.maxDepth) || o.maxDepth < 1)) throw new TrustlineError("USAGE", `maxDepth must be a positive integer, not ${o.maxDepth}`);
   if (o.revocation !== undefined && !["require", "if-available", "off"].includes(o.revocation)) throw new TrustlineError("USAGE", `unknown revocation mode "${o.revocation}"`);
   if (o.time !== undefined && Number.isNaN(o.time.getTime())) throw new TrustlineError("USAGE", "the validation time is not a valid date");
-  if (o.trustAnchors.length === 0) throw new TrustlineError("USAGE", "no trust anchor given: nothing can be trusted");
 }
 
 function prepareCrls(crls: readonly (Uint8Array | CrlView)[]): PreparedCrl[] {
@@ -87,42 +97,85 @@ function prepareCrls(crls: readonly (Uint8Array | CrlView)[]): PreparedCrl[] {
   });
 }
 
-/** Validate `target` (DER) to one of the trust anchors. Throws only for unusable input (INPUT_INVALID, USAGE). */
-export function validatePath(target: Uint8Array, options: ValidationOptions): ValidationResult {
-  checkedOptions(options);
-  const cache = options.cache ?? new CertificateCache();
-  const parse = (der: Uint8Array, what: string) => {
+/**
+ * A validator for one set of trust anchors, intermediates and CRLs, decoded and indexed once:
+ * what a server keeps and calls for every device. Synchronous; safe to share (it keeps no
+ * per-call state but its cache).
+ */
+export class PathValidator {
+  private readonly cache: CertificateCache;
+  private readonly pool: CertificatePool;
+  private readonly crls: readonly PreparedCrl[];
+  private readonly limits: NonNullable<ValidatorOptions["limits"]>;
+  private readonly allowSha1: boolean;
+
+  constructor(options: ValidatorOptions) {
+    if (options.trustAnchors.length === 0) throw new TrustlineError("USAGE", "no trust anchor given: nothing can be trusted");
+    this.cache = options.cache ?? new CertificateCache();
+    const anchors = options.trustAnchors.map((d, i) => this.parse(d, `trust anchor ${i + 1}`));
+    const intermediates = (options.intermediates ?? []).map((d, i) => this.parse(d, `untrusted certificate ${i + 1}`));
+    this.pool = poolOf(anchors, intermediates);
+    this.crls = prepareCrls(options.crls ?? []);
+    this.limits = options.limits ?? {};
+    this.allowSha1 = options.allowSha1Signatures ?? false;
+  }
+
+  private parse(der: Uint8Array, what: string): ParsedCertificate {
     try {
-      return cache.get(der);
+      return this.cache.get(der);
     } catch (e) {
       throw e instanceof TrustlineError ? new TrustlineError(e.code, `${what}: ${e.message}`, { cause: e }) : e;
     }
-  };
-  const leaf = parse(target, "the certificate to validate");
-  const anchors = options.trustAnchors.map((d, i) => parse(d, `trust anchor ${i + 1}`));
-  const intermediates = (options.intermediates ?? []).map((d, i) => parse(d, `untrusted certificate ${i + 1}`));
-  const session: Session = {
-    pool: poolOf(anchors, intermediates),
-    crls: prepareCrls(options.crls ?? []),
-    time: options.time ?? new Date(),
-    mode: options.revocation ?? "if-available",
-    allowSha1: options.allowSha1Signatures ?? false,
-    maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH,
-    budget: options.limits?.searchBudget ?? DEFAULT_SEARCH_BUDGET,
-    policyNodes: options.limits?.policyTreeNodes ?? DEFAULT_POLICY_NODE_LIMIT,
-    comparisons: options.limits?.nameConstraintComparisons ?? DEFAULT_COMPARISON_BUDGET,
-    signerVerdicts: new Map(),
-    signersInProgress: new Set(),
-  };
-  const policySet = options.initialPolicySet && options.initialPolicySet.length > 0 && !options.initialPolicySet.includes(ANY_POLICY) ? new Set(options.initialPolicySet) : undefined;
-  return validateIn(session, leaf, session.pool, {
-    purpose: options.purpose ?? "any",
-    initialPolicySet: policySet,
-    initialExplicitPolicy: options.initialExplicitPolicy ?? false,
-    initialPolicyMappingInhibit: options.initialPolicyMappingInhibit ?? false,
-    initialAnyPolicyInhibit: options.initialAnyPolicyInhibit ?? false,
-    nesting: 0,
-  });
+  }
+
+  /** Validate `target` (DER). Throws only for unusable input (INPUT_INVALID, USAGE). */
+  validate(target: Uint8Array, request: ValidationRequest = {}): ValidationResult {
+    checkedRequest(request);
+    const leaf = this.parse(target, "the certificate to validate");
+    const extra = (request.extraIntermediates ?? []).map((d, i) => this.parse(d, `untrusted certificate ${i + 1} sent with the target`));
+    const pool = extra.length === 0 ? this.pool : withExtra(this.pool, extra);
+    const session: Session = {
+      pool,
+      crls: this.crls,
+      time: request.time ?? new Date(),
+      mode: request.revocation ?? "if-available",
+      allowSha1: this.allowSha1,
+      maxDepth: request.maxDepth ?? DEFAULT_MAX_DEPTH,
+      budget: { remaining: this.limits.searchBudget ?? DEFAULT_SEARCH_BUDGET },
+      policyNodes: this.limits.policyTreeNodes ?? DEFAULT_POLICY_NODE_LIMIT,
+      comparisons: this.limits.nameConstraintComparisons ?? DEFAULT_COMPARISON_BUDGET,
+      signerVerdicts: new Map(),
+      signersInProgress: new Set(),
+    };
+    const set = request.initialPolicySet;
+    return validateIn(session, leaf, pool, {
+      purpose: request.purpose ?? "any",
+      initialPolicySet: set && set.length > 0 && !set.includes(ANY_POLICY) ? new Set(set) : undefined,
+      initialExplicitPolicy: request.initialExplicitPolicy ?? false,
+      initialPolicyMappingInhibit: request.initialPolicyMappingInhibit ?? false,
+      initialAnyPolicyInhibit: request.initialAnyPolicyInhibit ?? false,
+      nesting: 0,
+    });
+  }
+}
+
+/** The pool with a call's own intermediates added (the shared pool is left as it is). */
+function withExtra(pool: CertificatePool, extra: readonly ParsedCertificate[]): CertificatePool {
+  const intermediates = new Map([...pool.intermediates].map(([k, v]) => [k, [...v]]));
+  const known = new Set([...pool.intermediates.values(), ...pool.anchors.values()].flat().map((c) => c.id));
+  for (const c of extra) {
+    if (known.has(c.id)) continue;
+    known.add(c.id);
+    const list = intermediates.get(c.subject.key);
+    if (list) list.push(c);
+    else intermediates.set(c.subject.key, [c]);
+  }
+  return { anchors: pool.anchors, intermediates };
+}
+
+/** One validation with everything given at once. Prefer a PathValidator to validate many certificates. */
+export function validatePath(target: Uint8Array, options: ValidationOptions): ValidationResult {
+  return new PathValidator(options).validate(target, options);
 }
 
 interface Goal {
@@ -157,7 +210,7 @@ function validateIn(s: Session, leaf: ParsedCertificate, pool: CertificatePool, 
     ...(goal.targetKeyUsage ? { targetKeyUsage: goal.targetKeyUsage } : {}),
     revocation,
   };
-  const failures: { candidate: CandidatePath; outcome: Extract<PathOutcome, { ok: false }> }[] = [];
+  const failures: FailedPath[] = [];
   let success: { candidate: CandidatePath; outcome: Extract<PathOutcome, { ok: true }> } | undefined;
   const report: SearchReport = { exhausted: false, examined: 0, badSignatures: [], deadEnd: undefined, tooDeep: undefined };
   searchPaths(leaf, pool, { maxDepth: s.maxDepth, budget: s.budget, time: s.time }, (candidate) => {
@@ -178,7 +231,7 @@ function validateIn(s: Session, leaf: ParsedCertificate, pool: CertificatePool, 
       attempts: failures.length + 1,
     };
   }
-  return explainFailure(s, leaf, failures, report);
+  return explainFailure(leaf, failures, report, s.pool, s.maxDepth);
 }
 
 /** §6.3.3(f): a CRL signed by another certificate than the issuer counts when that certificate validates to the same anchor, for cRLSign. */
@@ -205,67 +258,4 @@ function validateCrlSigner(s: Session, signer: ParsedCertificate, anchor: Parsed
   } finally {
     s.signersInProgress.delete(key);
   }
-}
-
-const subjects = (certs: readonly ParsedCertificate[]) => certs.map((c) => c.subject.text);
-
-function invalid(check: CheckName, section: string, index: number, cert: ParsedCertificate, reason: string, path: readonly ParsedCertificate[], anchored: boolean, checks: readonly Check[], attempts: FailedAttempt[]): InvalidPath {
-  const revoked = checks[checks.length - 1]?.revoked;
-  return {
-    valid: false,
-    failing: { index, subject: cert.subject.text, serial: cert.serial },
-    check,
-    rfcSection: section,
-    reason,
-    ...(revoked ? { revoked } : {}),
-    path: describePath(path, anchored),
-    checks,
-    attempts: attempts.slice(0, 20),
-  };
-}
-
-/**
- * The most telling failure: a path that reached a trust anchor and failed a §6.1 check beats a
- * signature that did not verify, which beats a path too deep, which beats a missing issuer.
- */
-function explainFailure(s: Session, leaf: ParsedCertificate, failures: readonly { candidate: CandidatePath; outcome: Extract<PathOutcome, { ok: false }> }[], report: SearchReport): InvalidPath {
-  const attempts: FailedAttempt[] = [
-    ...failures.map((f) => ({ path: subjects([...f.candidate.certs, f.candidate.anchor]), check: f.outcome.failure.check, index: f.outcome.failure.index, reason: f.outcome.failure.detail })),
-    ...report.badSignatures.map((b) => ({ path: subjects([...b.path, b.issuer]), check: "signature" as const, index: b.path.length - 1, reason: b.reason })),
-  ];
-  const searchNote = report.exhausted ? ` (path building stopped after examining ${report.examined} candidate issuers)` : "";
-  const first = failures[0];
-  if (first) {
-    const { candidate, outcome } = first;
-    const all = [...candidate.certs, candidate.anchor];
-    const cert = all[outcome.failure.index]!;
-    return invalid(outcome.failure.check, outcome.failure.rfcSection, outcome.failure.index, cert, `${outcome.failure.detail}${searchNote}`, all, true, outcome.checks, attempts);
-  }
-  if (report.exhausted) {
-    return invalid("path-building", CHECKS["path-building"], 0, leaf, `no valid path found within the search budget: examined ${report.examined} candidate issuers among ${countPool(s.pool)} certificates with matching names`, [leaf], false, [], attempts);
-  }
-  const bad = [...report.badSignatures].sort((a, b) => Number(b.anchor) - Number(a.anchor) || b.path.length - a.path.length)[0];
-  if (bad) {
-    const cert = bad.path[bad.path.length - 1]!;
-    const path = [...bad.path, bad.issuer];
-    const check: Check = { check: "signature", rfcSection: CHECKS.signature, index: bad.path.length - 1, ok: false, detail: `${bad.reason} (issuer ${bad.issuer.subject.text})` };
-    return invalid("signature", CHECKS.signature, check.index, cert, check.detail, path, bad.anchor, [check], attempts);
-  }
-  if (report.tooDeep) {
-    const path = report.tooDeep;
-    return invalid("max-depth", CHECKS["max-depth"], path.length - 1, path[path.length - 1]!, `every path to a trust anchor is longer than the maximum depth of ${s.maxDepth} certificates`, path, false, [], attempts);
-  }
-  const path = report.deadEnd ?? [leaf];
-  const top = path[path.length - 1]!;
-  const reason = top.selfIssued && path.length === 1
-    ? `${top.subject.text} is self-issued and is not one of the trust anchors`
-    : `no issuer found for ${top.subject.text}: its issuer ${top.issuer.text} is neither a trust anchor nor among the untrusted certificates given`;
-  return invalid("path-building", CHECKS["path-building"], path.length - 1, top, reason, path, false, [], attempts);
-}
-
-function countPool(pool: CertificatePool): number {
-  let n = 0;
-  for (const list of pool.intermediates.values()) n += list.length;
-  for (const list of pool.anchors.values()) n += list.length;
-  return n;
 }

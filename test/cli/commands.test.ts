@@ -51,6 +51,7 @@ describe("trustline commands", { timeout: 180_000 }, () => {
       ["issue", "signer"],
       ["cert", "show"],
       ["cert", "list"],
+      ["cert", "verify"],
       ["audit", "verify"],
       ["audit", "log"],
     ];
