@@ -6,12 +6,12 @@
  *  (b) one `trustline issue device` CLI call, with an empty inventory and with 1,000,000 records;
  *  (c) peak RSS of each.
  */
-import { createHash, generateKeyPairSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { createCsr, toPem, type CertificateRecord } from "../ca/index.js";
+import { createCsr, toPem, type CertificateRecord, newKeyPair } from "../ca/index.js";
 import { FileInventory } from "../ca/store/file-inventory.js";
 import { CLI, fmt, median, type Row, runNode, runSync } from "./harness.js";
 
@@ -20,7 +20,7 @@ const PASS = "bench passphrase";
 function writeCsrs(dir: string, count: number): void {
   mkdirSync(dir, { recursive: true });
   for (let i = 0; i < count; i++) {
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const { privateKey } = newKeyPair("ec", { namedCurve: "P-256" });
     const id = `dev-${String(i).padStart(6, "0")}`;
     writeFileSync(join(dir, `${id}.csr`), toPem(createCsr(privateKey, id), "CERTIFICATE REQUEST"));
   }

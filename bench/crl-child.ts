@@ -2,9 +2,10 @@
  * One CRL measurement in its own process (so its peak RSS is its own): encode and sign a CRL of N
  * entries, or parse one. Prints one JSON line.
  */
-import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { randomBytes, sign } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { encodeTbsCertList, parseCrl, verifyCrlSignature } from "../ca/revocation/crl-codec.js";
+import { newKeyPair } from "../ca/x509/keys.js";
 import { sequence, tlv } from "../ca/x509/der.js";
 import { encodeName } from "../ca/x509/tbs-encoder.js";
 import { SIGNATURE_ALGORITHMS } from "../ca/keys/signer.js";
@@ -12,7 +13,7 @@ import { SIGNATURE_ALGORITHMS } from "../ca/keys/signer.js";
 const [mode, file, countText] = process.argv.slice(2);
 if (mode === "encode") {
   const count = Number(countText);
-  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const { privateKey, publicKey } = newKeyPair("ec", { namedCurve: "P-256" });
   writeFileSync(`${file}.spki`, publicKey.export({ format: "der", type: "spki" }));
   const serials = randomBytes(20 * count);
   const reasons = [0, 1, 4, 5];

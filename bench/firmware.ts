@@ -2,10 +2,10 @@
  * Firmware (issue 5): sign and verify a 1 GiB image with the CLI, against `openssl dgst -sha256`
  * (the floor: reading and hashing the file) and `openssl cms -verify` on the same file.
  */
-import { generateKeyPairSync, randomFillSync } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { createCsr, exportCa, Home, initHome, issueCrl, issueSignerCertificate } from "../ca/index.js";
+import { createCsr, exportCa, Home, initHome, issueCrl, issueSignerCertificate, newKeyPair } from "../ca/index.js";
 import { CLI, fmt, type Row, runNode } from "./harness.js";
 import { spawnSync } from "node:child_process";
 
@@ -34,7 +34,7 @@ export async function firmwareBench(dir: string, options: { bytes: number }): Pr
   const homeDir = join(dir, "pki-fw");
   await initHome({ home: homeDir, organization: "Bench", passphrase });
   const home = await Home.open({ home: homeDir, passphrase });
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const { privateKey } = newKeyPair("ec", { namedCurve: "P-256" });
   const keyFile = join(dir, "signer.key");
   writeFileSync(keyFile, privateKey.export({ format: "pem", type: "pkcs8" }) as string);
   const signer = await issueSignerCertificate(home, createCsr(privateKey, "bench"), "bench-pipeline");

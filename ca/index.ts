@@ -60,3 +60,4 @@ export { individualEnrollment, exportDisabledEnrollments, planMirror, mirrorBodi
 export { pushToDps, type PushOptions, type PushResult } from "./dps/push.js";
 export { parseConnectionString, type DpsTransport } from "./dps/service-client.js";
 export { uploadCaToDps, type UploadCaOptions, type UploadCaResult, type AccessTokenCredential } from "./dps/upload-ca.js";
+export { generateKeyPair, newKeyPair } from "./x509/keys.js";

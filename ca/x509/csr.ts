@@ -7,7 +7,7 @@ import type { KeyDescription } from "../../policy/index.js";
 import { TrustlineError } from "../errors.js";
 import { derFromPemOrDer } from "../pem.js";
 import { children, content, DerError, oid, oidText, readRoot, sequence, slice, tlv, type Tlv } from "./der.js";
-import { readPublicKey } from "./spki.js";
+import { describeSpki, readPublicKey } from "./spki.js";
 import { parseName, type NameAttribute } from "./name.js";
 
 export interface ParsedCsr {
@@ -110,9 +110,9 @@ export function createCsr(privateKey: KeyObject, commonName: string): Uint8Array
   const spki = new Uint8Array(publicKey.export({ format: "der", type: "spki" }));
   const name = sequence(tlv(0x31, sequence(oid("2.5.4.3"), tlv(0x0c, new TextEncoder().encode(commonName)))));
   const cri = sequence(tlv(0x02, Uint8Array.of(0)), name, spki, tlv(0xa0));
-  const ec = publicKey.asymmetricKeyType === "ec";
-  const curve = publicKey.asymmetricKeyDetails?.namedCurve;
-  const [hash, algOid] = ec ? (curve === "secp384r1" ? ["sha384", "1.2.840.10045.4.3.3"] : ["sha256", "1.2.840.10045.4.3.2"]) : ["sha256", "1.2.840.113549.1.1.11"];
+  const key = describeSpki(spki);
+  const ec = key.type === "ec";
+  const [hash, algOid] = ec ? (key.curve === "P-384" ? ["sha384", "1.2.840.10045.4.3.3"] : ["sha256", "1.2.840.10045.4.3.2"]) : ["sha256", "1.2.840.113549.1.1.11"];
   const algorithm = ec ? sequence(oid(algOid!)) : sequence(oid(algOid!), tlv(0x05));
   const signature = new Uint8Array(nodeSign(hash!, cri, privateKey));
   return sequence(cri, algorithm, tlv(0x03, Uint8Array.of(0), signature));

@@ -16,11 +16,12 @@
  * and runs the appendix B KDF in pure JavaScript on the calling thread (a stock build at 300,000
  * iterations took 0.5 s, mostly blocking). Not calling pkijs crypto also means no pkijs engine.
  */
-import { X509Certificate, createCipheriv, createHash, createHmac, hash, pbkdf2, randomBytes, type KeyObject } from "node:crypto";
+import { X509Certificate, createCipheriv, createPublicKey, createHash, createHmac, hash, pbkdf2, randomBytes, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { TrustlineError } from "../errors.js";
+import { describeSpki } from "./spki.js";
 
 export interface Pkcs12Input {
   /** EC P-256/P-384 or RSA; must match the certificate. */
@@ -154,8 +155,8 @@ function checkInput(input: Pkcs12Input, iterations: number): void {
     throw invalid("The PKCS#12 password must be a non-empty, well-formed Unicode string.");
   }
   const key = input.privateKey;
-  const curve = key.asymmetricKeyDetails?.namedCurve;
-  if (key.type !== "private" || !(key.asymmetricKeyType === "rsa" || (key.asymmetricKeyType === "ec" && (curve === "prime256v1" || curve === "secp384r1")))) {
+  const kind = key.type === "private" ? describeSpki(new Uint8Array(createPublicKey(key).export({ format: "der", type: "spki" }))) : undefined;
+  if (!kind || !(kind.type === "rsa" || (kind.type === "ec" && (kind.curve === "P-256" || kind.curve === "P-384")))) {
     throw invalid("A PKCS#12 file can be made for an RSA, P-256 or P-384 private key only.");
   }
   let leaf: X509Certificate;

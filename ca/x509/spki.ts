@@ -29,6 +29,29 @@ function bitLength(magnitude: Uint8Array): number {
   return (magnitude.length - i - 1) * 8 + (32 - Math.clz32(magnitude[i]!));
 }
 
+/** What kind of key an SPKI holds, from its DER alone (no KeyObject, no import). */
+export function describeSpki(spki: Uint8Array): KeyDescription {
+  const root = readRoot(spki);
+  const [alg, bits] = children(spki, root);
+  if (!alg || !bits || alg.tag !== 0x30 || bits.tag !== 0x03) throw new DerError("malformed SubjectPublicKeyInfo");
+  const [algOid, params] = children(spki, alg);
+  if (!algOid || algOid.tag !== 0x06) throw new DerError("malformed key algorithm");
+  const type = oidText(content(spki, algOid));
+  if (type === OID_EC && params?.tag === 0x06) {
+    const curveOid = oidText(content(spki, params));
+    return { type: "ec", curve: CURVES[curveOid]?.name ?? curveOid };
+  }
+  if (type === OID_RSA) {
+    const point = content(spki, bits).subarray(1);
+    const n = children(point, readRoot(point))[0];
+    if (!n || n.tag !== 0x02) throw new DerError("malformed RSAPublicKey");
+    return { type: "rsa", bits: bitLength(content(point, n)) };
+  }
+  return { type: "other", name: OTHER_KEYS[type] ?? type };
+}
+
+const OTHER_KEYS: Readonly<Record<string, string>> = { "1.3.101.112": "ed25519", "1.3.101.113": "ed448", "1.3.101.110": "x25519", "1.2.840.10040.4.1": "dsa" };
+
 /** Parse and import an SPKI. Throws DerError or node's error for anything malformed. */
 export function readPublicKey(spki: Uint8Array): PublicKeyInfo {
   const root = readRoot(spki);

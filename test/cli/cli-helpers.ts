@@ -3,9 +3,10 @@
  * audit snapshots, an async runner (for concurrency), and a tiny DER toolkit to doctor CSRs and to
  * build requests OpenSSL refuses to make (a 65-character CN).
  */
+import { newKeyPair } from "../helpers/keys.js";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHash, generateKeyPairSync, sign as nodeSign } from "node:crypto";
+import { createHash, sign as nodeSign } from "node:crypto";
 import { join } from "node:path";
 import { CLI, PASSPHRASE, runCli, writeTemp } from "../helpers/pki.js";
 
@@ -237,7 +238,7 @@ const OID_ECDSA_SHA256 = new Uint8Array([0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3
  * (a CN over 64 characters). The self-signature is valid.
  */
 export function handmadeCsr(commonName: string): Uint8Array {
-  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const { privateKey, publicKey } = newKeyPair("ec", { namedCurve: "P-256" });
   const spki = new Uint8Array(publicKey.export({ format: "der", type: "spki" }));
   const cn = tlv(0x0c, new Uint8Array(Buffer.from(commonName, "utf8")));
   const name = tlv(0x30, tlv(0x31, tlv(0x30, OID_CN, cn)));

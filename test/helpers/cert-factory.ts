@@ -9,7 +9,8 @@
  *   const ca = issue(root, { subject: "/CN=CA", ca: true });
  *   const leaf = issue(ca, { subject: "/CN=leaf", eku: [EKU.clientAuth] });
  */
-import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, type KeyObject } from "node:crypto";
+import { newKeyPair } from "./keys.js";
+import { constants, createPrivateKey, createPublicKey, sign as nodeSign, type KeyObject } from "node:crypto";
 import { keyIdentifier } from "../../ca/keys/signer.js";
 import { toPem } from "../../ca/pem.js";
 import { bitString, children, oid, readRoot, sequence, slice, tlv } from "../../ca/x509/der.js";
@@ -64,10 +65,10 @@ function makeKey(alg: KeyAlg): KeyPair {
   if (alg === "dsa") throw new Error("DSA keys: use keyFromPem with keys sharing domain parameters");
   const pair =
     alg === "rsa2048"
-      ? generateKeyPairSync("rsa", { modulusLength: 2048 })
+      ? newKeyPair("rsa", { modulusLength: 2048 })
       : alg === "ed25519"
-        ? generateKeyPairSync("ed25519")
-        : generateKeyPairSync("ec", { namedCurve: { p256: "P-256", p384: "P-384", p521: "P-521" }[alg] });
+        ? newKeyPair("ed25519")
+        : newKeyPair("ec", { namedCurve: { p256: "P-256", p384: "P-384", p521: "P-521" }[alg] });
   return { alg, ...pair, spki: new Uint8Array(pair.publicKey.export({ format: "der", type: "spki" })) };
 }
 

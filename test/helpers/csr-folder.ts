@@ -1,5 +1,6 @@
 /** A folder of device CSRs, as a contract manufacturer delivers it. */
-import { generateKeyPairSync } from "node:crypto";
+import { newKeyPair } from "./keys.js";
+
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createCsr, toPem } from "../../ca/index.js";
@@ -8,10 +9,10 @@ import { createCsr, toPem } from "../../ca/index.js";
 export function writeCsrFolder(dir: string, count: number, options: { prefix?: string; der?: boolean } = {}): string[] {
   mkdirSync(dir, { recursive: true });
   const prefix = options.prefix ?? "dev";
-  let key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  let key = newKeyPair("ec", { namedCurve: "P-256" }).privateKey;
   const names: string[] = [];
   for (let i = 0; i < count; i++) {
-    if (i % 50 === 49) key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+    if (i % 50 === 49) key = newKeyPair("ec", { namedCurve: "P-256" }).privateKey;
     const id = `${prefix}-${String(i).padStart(6, "0")}`;
     const der = createCsr(key, id);
     const name = `${id}.${options.der ? "der" : "csr"}`;

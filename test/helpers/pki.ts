@@ -1,6 +1,7 @@
 /** Test fixtures: real homes, real keys and CSRs (made with OpenSSL or node:crypto), a fixed clock. */
+import { newKeyPair } from "./keys.js";
 import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { type KeyObject } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -69,7 +70,7 @@ export function writeTemp(dir: string, name: string, data: string | Uint8Array):
 }
 
 export function ecKey(curve: "P-256" | "P-384" = "P-256"): { privateKey: KeyObject; publicKey: KeyObject } {
-  return generateKeyPairSync("ec", { namedCurve: curve });
+  return newKeyPair("ec", { namedCurve: curve });
 }
 
 /** Run the built CLI as a user would; returns status, stdout, stderr. */

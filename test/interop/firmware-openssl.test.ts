@@ -4,9 +4,10 @@
  * -print` reads back exactly the signed attributes and certificates we promise, and verifyFirmware
  * accepts what `openssl cms -sign -cades` writes. A 200 MB image signs and verifies in bounded memory.
  */
+import { newKeyPair } from "../helpers/keys.js";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHash, createPublicKey, generateKeyPairSync, verify as nodeVerify } from "node:crypto";
+import { createHash, createPublicKey, verify as nodeVerify } from "node:crypto";
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -57,7 +58,7 @@ const path = (name: string) => join(dir, name);
 
 async function makeSigner(curve: "P-256" | "P-384"): Promise<Signer> {
   const label = curve === "P-256" ? "p256" : "p384";
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: curve });
+  const { privateKey } = newKeyPair("ec", { namedCurve: curve });
   const keyPath = path(`signer-${label}.key`);
   writeFileSync(keyPath, privateKey.export({ type: "pkcs8", format: "pem" }));
   const issued = await issueSignerCertificate(home, createCsr(privateKey, "x"), `ci-pipeline-${label}`);

@@ -10,8 +10,9 @@
  *   revocations are dated around R, CRLs are issued at R + 2 days and `now` is R + 2 days + 1 h,
  *   so a token at R is before or after a revocation as each test needs.
  */
+import { newKeyPair } from "../helpers/keys.js";
 import assert from "node:assert/strict";
-import { createHash, generateKeyPairSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -83,7 +84,7 @@ function assertValid(v: FirmwareVerdict): asserts v is Extract<FirmwareVerdict, 
 /** A P-256 (or P-384) key written as PKCS#8 PEM, and a signer certificate for it. */
 async function newSigner(issuer: Home, options: RequestOptions & { curve?: "P-256" | "P-384" } = {}): Promise<TestSigner> {
   const name = `ci-pipeline-${++counter}`;
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: options.curve ?? "P-256" });
+  const { privateKey } = newKeyPair("ec", { namedCurve: options.curve ?? "P-256" });
   const keyPath = join(dir, `${name}.key`);
   writeFileSync(keyPath, privateKey.export({ type: "pkcs8", format: "pem" }));
   const { curve: _curve, ...requestOptions } = options;
@@ -222,7 +223,7 @@ describe("refusals: signer and chain", () => {
   test("RFC 5280 §6.1.5(g) explicit policy: a device certificate (clientAuth, device-identity policy) used as signer is refused at path validation (chain)", async () => {
     // The path check (step 5) runs before the usage check (step 6) and demands the firmware-signing
     // policy, which a device certificate does not carry: so the refusal is "chain", not "signer-usage".
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const { privateKey } = newKeyPair("ec", { namedCurve: "P-256" });
     const keyPath = join(dir, "device-as-signer.key");
     writeFileSync(keyPath, privateKey.export({ type: "pkcs8", format: "pem" }));
     const dev = await issueDeviceCertificate(home, createCsr(privateKey, "dev-0001"));
@@ -249,7 +250,7 @@ describe("refusals: signer and chain", () => {
     /** An OpenSSL-issued certificate (notBefore = real now, 30 days) under the firmware CA. */
     function forge(section: "client" | "codeclient"): Pick<TestSigner, "certPath" | "keyPath"> {
       const name = `forged-${section}`;
-      const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+      const { privateKey } = newKeyPair("ec", { namedCurve: "P-256" });
       const keyPath = join(dir, `${name}.key`);
       writeFileSync(keyPath, privateKey.export({ type: "pkcs8", format: "pem" }));
       const csrPath = join(dir, `${name}.csr`);
@@ -351,7 +352,7 @@ describe("refusals: signer and chain", () => {
 
   test("RFC 5035 signingCertificateV2: another certificate for the same key substituted in the signature (sid and certificates are unsigned) is refused (signing-certificate)", async () => {
     // Two certificates for one key: sign with the first, then name and embed the second.
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const { privateKey } = newKeyPair("ec", { namedCurve: "P-256" });
     const keyPath = join(dir, "two-certs.key");
     writeFileSync(keyPath, privateKey.export({ type: "pkcs8", format: "pem" }));
     const csr = createCsr(privateKey, "x");

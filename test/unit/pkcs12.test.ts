@@ -4,10 +4,11 @@
  * refuse a wrong password. Node's TLS stack and pkijs's reader must load it too. Most tests use
  * 2048 iterations to stay fast; one runs at the default.
  */
+import { newKeyPair } from "../helpers/keys.js";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -88,9 +89,9 @@ function assertDer(buf: Uint8Array, t: Tlv = readRoot(buf)): void {
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), "trustline-pkcs12-"));
-  ec = selfSigned(generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey, "device-ec");
-  rsa = selfSigned(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey, "device-rsa");
-  ca = selfSigned(generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey, "issuing-ca");
+  ec = selfSigned(newKeyPair("ec", { namedCurve: "P-256" }).privateKey, "device-ec");
+  rsa = selfSigned(newKeyPair("rsa", { modulusLength: 2048 }).privateKey, "device-rsa");
+  ca = selfSigned(newKeyPair("ec", { namedCurve: "P-384" }).privateKey, "issuing-ca");
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -216,6 +217,6 @@ test("bad input is refused before any work", async () => {
   await assert.rejects(buildPkcs12({ ...base, iterations: 999 }), refused);
   await assert.rejects(buildPkcs12({ ...base, chain: [Uint8Array.of(1, 2, 3)] }), refused);
   await assert.rejects(buildPkcs12({ ...base, privateKey: createPublicKey(ec.key) }), refused);
-  const ed = generateKeyPairSync("ed25519").privateKey;
+  const ed = newKeyPair("ed25519").privateKey;
   await assert.rejects(buildPkcs12({ ...base, privateKey: ed }), refused);
 });

@@ -3,8 +3,9 @@
  * mass revocation selecting exactly the right certificates, CRLs (RFC 5280 §5) as issueCrl signs
  * them, and the CRL codec on its own (100,000 entries, empty lists, high-bit serials, tampering).
  */
+import { newKeyPair } from "../helpers/keys.js";
 import assert from "node:assert/strict";
-import { generateKeyPairSync, sign as nodeSign, X509Certificate } from "node:crypto";
+import { sign as nodeSign, X509Certificate } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import {
   type AuditEntry,
@@ -212,7 +213,7 @@ describe("revoking one certificate (RFC 5280 §5.3.1 reason codes, holds)", { ti
   });
 
   test("certificateHold: allowed on a device certificate, refused (POLICY_DENIED) on a firmware signer, nothing recorded", async () => {
-    const key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+    const key = newKeyPair("ec", { namedCurve: "P-256" }).privateKey;
     const signer = await issueSignerCertificate(home, createCsr(key, "whatever"), "ci-hold-test");
     const auditBefore = (await auditEntries(home)).length;
     const revokedBefore = await revocationLog(home);
@@ -409,7 +410,7 @@ describe("mass revocation: exactly the certificates of a batch, a station window
     await at("2026-03-02T11:00:00.000Z", bob7, "after-window", "B1");
     // A firmware signer issued at line-7 in the window: an end entity, so it is included.
     clock.set("2026-03-02T09:40:00.000Z");
-    const key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+    const key = newKeyPair("ec", { namedCurve: "P-256" }).privateKey;
     const signer = await issueSignerCertificate(bob7, createCsr(key, "x"), "line-7-signing-station", { batch: "B2" });
     s["signer"] = signer.record.serial;
     // A CA certificate created at line-7 in the window: never part of a mass revocation.
@@ -681,7 +682,7 @@ describe("issueCrl (RFC 5280 §5)", { timeout: 60_000 }, () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("CRL codec on its own (encodeTbsCertList / parseCrl / verifyCrlSignature)", { timeout: 60_000 }, () => {
-  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const { privateKey, publicKey } = newKeyPair("ec", { namedCurve: "P-256" });
   const spki = new Uint8Array(publicKey.export({ format: "der", type: "spki" }));
   const ECDSA_SHA256 = Uint8Array.from([0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]);
   const ISSUER = der(0x30, der(0x31, der(0x30, Uint8Array.from([0x06, 0x03, 0x55, 0x04, 0x03]), der(0x0c, new Uint8Array(Buffer.from("Codec Test CA"))))));
@@ -791,7 +792,7 @@ describe("CRL codec on its own (encodeTbsCertList / parseCrl / verifyCrlSignatur
     const sigTampered = Uint8Array.from(crlDer);
     sigTampered[sigTampered.length - 5] = sigTampered[sigTampered.length - 5]! ^ 0x01;
     assert.equal(verifyCrlSignature(parseCrl(sigTampered), spki), false);
-    const other = new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "der", type: "spki" }));
+    const other = new Uint8Array(newKeyPair("ec", { namedCurve: "P-256" }).publicKey.export({ format: "der", type: "spki" }));
     assert.equal(verifyCrlSignature(parseCrl(crlDer), other), false);
   });
 

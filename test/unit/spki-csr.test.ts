@@ -1,18 +1,19 @@
 /** SubjectPublicKeyInfo import (the JWK fast path) and CSR parsing: every key kind, every bad input. */
+import { newKeyPair } from "../helpers/keys.js";
 import assert from "node:assert/strict";
-import { generateKeyPairSync, sign } from "node:crypto";
+import { sign } from "node:crypto";
 import { test } from "node:test";
 import { createCsr, isTrustlineError, parseCsr, toPem } from "../../ca/index.js";
 import { readPublicKey } from "../../ca/x509/spki.js";
 import { children, readRoot, sequence, slice, tlv } from "../../ca/x509/der.js";
 
 const kinds = [
-  { name: "P-256", gen: () => generateKeyPairSync("ec", { namedCurve: "P-256" }), want: { type: "ec", curve: "P-256" } },
-  { name: "P-384", gen: () => generateKeyPairSync("ec", { namedCurve: "P-384" }), want: { type: "ec", curve: "P-384" } },
-  { name: "P-521", gen: () => generateKeyPairSync("ec", { namedCurve: "P-521" }), want: { type: "ec", curve: "P-521" } },
-  { name: "RSA-2048", gen: () => generateKeyPairSync("rsa", { modulusLength: 2048 }), want: { type: "rsa", bits: 2048 } },
-  { name: "RSA-1024 e=3", gen: () => generateKeyPairSync("rsa", { modulusLength: 1024, publicExponent: 3 }), want: { type: "rsa", bits: 1024 } },
-  { name: "Ed25519", gen: () => generateKeyPairSync("ed25519"), want: { type: "other", name: "ed25519" } },
+  { name: "P-256", gen: () => newKeyPair("ec", { namedCurve: "P-256" }), want: { type: "ec", curve: "P-256" } },
+  { name: "P-384", gen: () => newKeyPair("ec", { namedCurve: "P-384" }), want: { type: "ec", curve: "P-384" } },
+  { name: "P-521", gen: () => newKeyPair("ec", { namedCurve: "P-521" }), want: { type: "ec", curve: "P-521" } },
+  { name: "RSA-2048", gen: () => newKeyPair("rsa", { modulusLength: 2048 }), want: { type: "rsa", bits: 2048 } },
+  { name: "RSA-1024 e=3", gen: () => newKeyPair("rsa", { modulusLength: 1024, publicExponent: 3 }), want: { type: "rsa", bits: 1024 } },
+  { name: "Ed25519", gen: () => newKeyPair("ed25519"), want: { type: "other", name: "ed25519" } },
 ] as const;
 
 for (const k of kinds) {
@@ -26,7 +27,7 @@ for (const k of kinds) {
 }
 
 test("an EC point that is not on the curve is refused", () => {
-  const der = new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "der", type: "spki" }));
+  const der = new Uint8Array(newKeyPair("ec", { namedCurve: "P-256" }).publicKey.export({ format: "der", type: "spki" }));
   der[der.length - 1] = der[der.length - 1]! ^ 0x01; // y no longer matches x
   assert.throws(() => readPublicKey(der));
 });
@@ -45,7 +46,7 @@ test("RFC 2986 CSRs made by createCsr parse and verify (EC and RSA), DER and PEM
 });
 
 test("CSR_INVALID for a key in a PEM file, a certificate-less PEM, trailing bytes, v2, SHA-1, and a key/algorithm mismatch", () => {
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const { privateKey } = newKeyPair("ec", { namedCurve: "P-256" });
   const good = createCsr(privateKey, "dev-1");
   const cases: [string, Uint8Array][] = [
     ["private key PEM", new TextEncoder().encode(privateKey.export({ format: "pem", type: "pkcs8" }) as string)],

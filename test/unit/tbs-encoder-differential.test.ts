@@ -3,8 +3,9 @@
  * same TBSCertificate, byte for byte, over many random inputs (names, dates on both sides of 2050,
  * key types, profiles, URLs).
  */
+import { newKeyPair } from "../helpers/keys.js";
 import assert from "node:assert/strict";
-import { generateKeyPairSync, randomBytes, randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import { test } from "node:test";
 import { evaluate, type IssuerFacts, PROFILES, type ProfileName } from "../../policy/index.js";
 import { type SignatureAlgorithm } from "../../ca/keys/signer.js";
@@ -33,9 +34,9 @@ function randomSignerName(): string {
 }
 
 const keys = {
-  p256: generateKeyPairSync("ec", { namedCurve: "P-256" }),
-  p384: generateKeyPairSync("ec", { namedCurve: "P-384" }),
-  rsa2048: generateKeyPairSync("rsa", { modulusLength: 2048 }),
+  p256: newKeyPair("ec", { namedCurve: "P-256" }),
+  p384: newKeyPair("ec", { namedCurve: "P-384" }),
+  rsa2048: newKeyPair("rsa", { modulusLength: 2048 }),
 };
 const spki = (k: keyof typeof keys) => new Uint8Array(keys[k].publicKey.export({ format: "der", type: "spki" }));
 const describe = (k: keyof typeof keys) => (k === "rsa2048" ? ({ type: "rsa", bits: 2048 } as const) : ({ type: "ec", curve: k === "p256" ? "P-256" : "P-384" } as const));
