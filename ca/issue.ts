@@ -223,49 +223,51 @@ export async function issueCertificate(home: Home, params: IssueParams): Promise
     subject: template.subject.commonName,
     batch: params.batch ?? null,
   };
-  // The intent is durable before signing; the head is signed once, with the "issue" entry.
-  await home.transaction(() => home.record([{ action: "certificate.intent", outcome: "ok", ...trace }], { sign: false }));
-
-  let der: Uint8Array;
-  try {
-    const tbs = await encodeTbs(ca, signer, {
-      serial: serialBytes,
-      template,
-      subjectPublicKey: params.spki,
-      issuerName: issuerDer ? subjectNameDer(issuerDer) : undefined,
-      issuerPublicKey: ca ? spkiOfCa(ca) : signer.publicKey,
-    });
-    der = await signStructure(tbs, signer);
-    // Check the signature before anything is stored: a faulty key backend must not produce a bad certificate.
-    const signed = signedParts(der);
-    if (!nodeVerify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, signed.tbs, publicKeyFromSpki(signer.publicKey), signed.signature)) {
-      throw new TrustlineError("SIGNATURE_INVALID", `the key backend produced a signature that does not verify for CA "${trace.ca}"`);
-    }
-  } catch (e) {
-    await home.transaction(() => home.record([{ action: "certificate.fail", outcome: "failed", ...trace, reason: (e as Error).message }]));
-    throw e;
-  }
-
-  const record: CertificateRecord = {
+  const recordFor = (certificate: Uint8Array): CertificateRecord => ({
     serial,
     ca: ca?.name ?? request.commonName,
     profile: params.profile,
     policyOids: [...template.policyOids],
-    subject: subjectString(der),
+    subject: subjectString(certificate),
     commonName: template.subject.commonName,
     notBefore: template.notBefore.toISOString(),
     notAfter: template.notAfter.toISOString(),
-    der: Buffer.from(der).toString("base64"),
+    der: Buffer.from(certificate).toString("base64"),
     requestSha256: params.requestSha256,
     keySource: params.keySource,
     operator: home.actor.operator,
     station: home.actor.station,
     batch: params.batch ?? null,
     issuedAt: now.toISOString(),
-  };
-  await home.transaction(async () => {
-    await home.inventory.putCertificate(record);
+  });
+  // One transaction: the intent is durable before signing, the record before the "issue" entry,
+  // and the audit head is signed once. Signing inside the lock costs the other writers only the
+  // signature's time (tens of microseconds with a file key).
+  const { der, record } = await home.transaction(async () => {
+    await home.record([{ action: "certificate.intent", outcome: "ok", ...trace }], { sign: false });
+    let signedDer: Uint8Array;
+    try {
+      const tbs = await encodeTbs(ca, signer, {
+        serial: serialBytes,
+        template,
+        subjectPublicKey: params.spki,
+        issuerName: issuerDer ? subjectNameDer(issuerDer) : undefined,
+        issuerPublicKey: ca ? spkiOfCa(ca) : signer.publicKey,
+      });
+      signedDer = await signStructure(tbs, signer);
+      // Check the signature before anything is stored: a faulty key backend must not produce a bad certificate.
+      const signed = signedParts(signedDer);
+      if (!nodeVerify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, signed.tbs, publicKeyFromSpki(signer.publicKey), signed.signature)) {
+        throw new TrustlineError("SIGNATURE_INVALID", `the key backend produced a signature that does not verify for CA "${trace.ca}"`);
+      }
+    } catch (e) {
+      await home.record([{ action: "certificate.fail", outcome: "failed", ...trace, reason: (e as Error).message }]);
+      throw e;
+    }
+    const issued = recordFor(signedDer);
+    await home.inventory.putCertificate(issued);
     await home.record([{ action: "certificate.issue", outcome: "ok", ...trace }]);
+    return { der: signedDer, record: issued };
   });
   return { der, pem: toPem(der, "CERTIFICATE"), chain: ca ? chainOf(home, ca.name) : [], record };
 }

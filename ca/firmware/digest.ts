@@ -1,4 +1,4 @@
-/** Streaming digests of an image: it is read once, in 4 MiB chunks, never held in memory. */
+/** Streaming digests of an image: it is read once, in 1 MiB chunks, never held in memory. */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { TrustlineError } from "../errors.js";
@@ -7,7 +7,7 @@ export async function digestFile(path: string, algorithms: readonly ("sha256" | 
   const hashes = new Map([...new Set(algorithms)].map((a) => [a, createHash(a)] as const));
   let size = 0;
   try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
       size += (chunk as Buffer).length;
       for (const h of hashes.values()) h.update(chunk as Buffer);
     }
