@@ -61,6 +61,9 @@ async function ocspRows(dir: string): Promise<Row[]> {
       ["POST, no nonce (cacheable)", ocspRequest(dir, deviceCa, good.pem, false)],
       ["POST, with nonce (signed per request)", ocspRequest(dir, deviceCa, bad.pem, true)],
     ] as const) {
+      // Only successful OCSP answers count: check one before the load (HTTP 200 alone says nothing).
+      const probe = new Uint8Array(await (await fetch(`${server.url}/ocsp/device`, { method: "POST", headers: { "content-type": "application/ocsp-request" }, body: body })).arrayBuffer());
+      if (probe[0] !== 0x30 || probe.indexOf(0x0a) < 0 || probe[probe.indexOf(0x0a) + 2] !== 0) throw new Error(`the OCSP probe was not answered successfully (${label})`);
       const result = await autocannon({
         url: `${server.url}/ocsp/device`,
         method: "POST",
