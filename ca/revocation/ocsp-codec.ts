@@ -14,6 +14,7 @@ export const OCSP_STATUS = {
 } as const;
 
 const OID_NONCE = "1.3.6.1.5.5.7.48.1.2";
+const OID_NONCE_DER = oid(OID_NONCE);
 const OID_BASIC = oid("1.3.6.1.5.5.7.48.1.1");
 
 /** CertID hash algorithms a client may use (SHA-1 is what RFC 6960 clients, OpenSSL included, send by default). */
@@ -105,9 +106,16 @@ export interface SingleResponseInput {
   readonly nextUpdate: Date;
 }
 
+let lastTime: { ms: number; der: Uint8Array } = { ms: NaN, der: new Uint8Array(0) };
+
+/** GeneralizedTime in seconds; every response of the same second shares one encoding. */
 function generalizedTime(date: Date): Uint8Array {
-  const iso = date.toISOString();
-  return tlv(0x18, Buffer.from(`${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`, "latin1"));
+  const ms = Math.floor(date.getTime() / 1000) * 1000;
+  if (ms !== lastTime.ms) {
+    const iso = new Date(ms).toISOString();
+    lastTime = { ms, der: tlv(0x18, Buffer.from(`${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`, "latin1")) };
+  }
+  return lastTime.der;
 }
 
 function certStatus(s: SingleStatus): Uint8Array {
@@ -123,7 +131,7 @@ export function encodeSingleResponse(r: SingleResponseInput): Uint8Array {
 
 /** ResponseData (the signed part), responder identified by key hash (RFC 6960 §4.2.2.3). */
 export function encodeResponseData(responderKeyHash: Uint8Array, producedAt: Date, singles: readonly Uint8Array[], nonce?: Uint8Array): Uint8Array {
-  const ext = nonce ? [tlv(0xa1, sequence(sequence(oid(OID_NONCE), tlv(0x04, tlv(0x04, nonce)))))] : [];
+  const ext = nonce ? [tlv(0xa1, sequence(sequence(OID_NONCE_DER, tlv(0x04, tlv(0x04, nonce)))))] : [];
   return sequence(tlv(0xa2, tlv(0x04, responderKeyHash)), generalizedTime(producedAt), sequence(...singles), ...ext);
 }
 

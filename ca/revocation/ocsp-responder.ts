@@ -76,9 +76,9 @@ export async function ensureResponders(home: Home): Promise<ResponderRecord[]> {
 
 interface Identity {
   readonly ca: string;
-  /** hash algorithm -> hex of issuerNameHash / issuerKeyHash for this CA. */
-  readonly nameHashes: ReadonlyMap<string, string>;
-  readonly keyHashes: ReadonlyMap<string, string>;
+  /** hash algorithm -> issuerNameHash / issuerKeyHash for this CA. */
+  readonly nameHashes: ReadonlyMap<string, Buffer>;
+  readonly keyHashes: ReadonlyMap<string, Buffer>;
   readonly signer: Signer;
   readonly certificate: Uint8Array;
   /** SHA-1 of the responder's public key: RFC 6960 §4.2.1 defines ResponderID byKey so. */
@@ -108,11 +108,11 @@ export class OcspResponder {
       const caDer = caCertificateDer(ca);
       const name = subjectNameDer(caDer);
       const key = subjectPublicKeyBits(spkiOfCa(ca));
-      const nameHashes = new Map<string, string>();
-      const keyHashes = new Map<string, string>();
+      const nameHashes = new Map<string, Buffer>();
+      const keyHashes = new Map<string, Buffer>();
       for (const hash of Object.values(CERT_ID_HASHES)) {
-        nameHashes.set(hash, createHash(hash).update(name).digest("hex"));
-        keyHashes.set(hash, createHash(hash).update(key).digest("hex"));
+        nameHashes.set(hash, createHash(hash).update(name).digest());
+        keyHashes.set(hash, createHash(hash).update(key).digest());
       }
       const certificate = derFromPemOrDer(Buffer.from(r.certificate), ["CERTIFICATE"])!;
       const signer = await home.keys.signer({ uri: r.keyUri, algorithm: r.keyAlgorithm, publicKey: spkiFromPem(r.certificate) });
@@ -184,7 +184,7 @@ export class OcspResponder {
       if (hit && hit.until > now) return hit.der;
     }
     const ours = (c: (typeof request.certIds)[number]) =>
-      identity.nameHashes.get(c.hashAlgorithm) === Buffer.from(c.issuerNameHash).toString("hex") && identity.keyHashes.get(c.hashAlgorithm) === Buffer.from(c.issuerKeyHash).toString("hex");
+      identity.nameHashes.get(c.hashAlgorithm)?.equals(c.issuerNameHash) === true && identity.keyHashes.get(c.hashAlgorithm)?.equals(c.issuerKeyHash) === true;
     if (!request.certIds.some(ours)) return encodeErrorResponse("unauthorized");
     const thisUpdate = new Date(Math.floor(now / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + RESPONSE_VALIDITY_MS);

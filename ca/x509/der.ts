@@ -88,9 +88,24 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** One allocation per element: tag, length and contents written straight into the result. */
 export function tlv(tag: number, ...contents: readonly Uint8Array[]): Uint8Array {
-  const body = concat(contents);
-  return concat([Uint8Array.of(tag), encodeLength(body.length), body]);
+  let length = 0;
+  for (const c of contents) length += c.length;
+  const header = length < 0x80 ? 2 : length < 0x100 ? 3 : length < 0x10000 ? 4 : length < 0x1000000 ? 5 : 6;
+  const out = new Uint8Array(header + length);
+  out[0] = tag;
+  if (header === 2) out[1] = length;
+  else {
+    out[1] = 0x80 | (header - 2);
+    for (let i = header - 1, v = length; i >= 2; i--, v = Math.floor(v / 256)) out[i] = v & 0xff;
+  }
+  let pos = header;
+  for (const c of contents) {
+    out.set(c, pos);
+    pos += c.length;
+  }
+  return out;
 }
 
 export const sequence = (...items: readonly Uint8Array[]): Uint8Array => tlv(0x30, ...items);
