@@ -2,7 +2,8 @@
  * PKCS#10 certification requests (RFC 2986): parse and verify the self-signature with node:crypto
  * directly (importing a device key through WebCrypto costs more than the whole check).
  */
-import { createHash, createPublicKey, type KeyObject, sign as nodeSign, verify as nodeVerify } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject, sign as nodeSign } from "node:crypto";
+import { identifySignatureAlgorithm, type SignatureAlgorithm, verifySignature } from "../validation/signature.js";
 import type { KeyDescription } from "../../policy/index.js";
 import { TrustlineError } from "../errors.js";
 import { derFromPemOrDer } from "../pem.js";
@@ -20,16 +21,6 @@ export interface ParsedCsr {
   readonly publicKey: KeyObject;
   readonly key: KeyDescription;
 }
-
-/** Signature algorithms accepted on a CSR, with the key type each needs. SHA-1 is refused. */
-const CSR_SIGNATURE_ALGORITHMS: Readonly<Record<string, { hash: string; keyType: "ec" | "rsa"; name: string }>> = {
-  "1.2.840.10045.4.3.2": { hash: "sha256", keyType: "ec", name: "ecdsa-with-SHA256" },
-  "1.2.840.10045.4.3.3": { hash: "sha384", keyType: "ec", name: "ecdsa-with-SHA384" },
-  "1.2.840.10045.4.3.4": { hash: "sha512", keyType: "ec", name: "ecdsa-with-SHA512" },
-  "1.2.840.113549.1.1.11": { hash: "sha256", keyType: "rsa", name: "sha256WithRSAEncryption" },
-  "1.2.840.113549.1.1.12": { hash: "sha384", keyType: "rsa", name: "sha384WithRSAEncryption" },
-  "1.2.840.113549.1.1.13": { hash: "sha512", keyType: "rsa", name: "sha512WithRSAEncryption" },
-};
 
 const invalid = (message: string, cause?: unknown) => new TrustlineError("CSR_INVALID", message, cause === undefined ? {} : { cause });
 
@@ -54,16 +45,16 @@ export function parseCsr(input: Uint8Array): ParsedCsr {
   } catch (e) {
     throw invalid(`the file is not a well-formed PKCS#10 request: ${(e as Error).message}`, e);
   }
-  const algOidTlv = children(der, alg)[0];
-  const algOid = algOidTlv ? oidText(content(der, algOidTlv)) : "";
-  const algorithm = CSR_SIGNATURE_ALGORITHMS[algOid];
-  if (!algorithm) {
-    throw invalid(
-      algOid === "1.2.840.113549.1.1.5" || algOid === "1.2.840.10045.4.1"
-        ? "the request is signed with SHA-1, which is not accepted; sign it with SHA-256 or stronger"
-        : `the request's signature algorithm ${algOid} is not supported (use ECDSA or RSA with SHA-256/384/512)`,
-    );
+  // The algorithm table is the path validator's; a CSR adds one rule: no SHA-1 (nor DSA).
+  let algorithm: SignatureAlgorithm;
+  try {
+    algorithm = identifySignatureAlgorithm(der, alg);
+  } catch {
+    const algOid = children(der, alg)[0];
+    throw invalid(`the request's signature algorithm ${algOid ? oidText(content(der, algOid)) : "?"} is not supported (use ECDSA or RSA with SHA-256/384/512)`);
   }
+  if (algorithm.hash === "sha1") throw invalid("the request is signed with SHA-1, which is not accepted; sign it with SHA-256 or stronger");
+  if (algorithm.key === "dsa") throw invalid("the request is signed with DSA, which is not accepted; use ECDSA or RSA");
   const spki = slice(der, spkiTlv);
   let publicKey: KeyObject;
   let key: KeyDescription;
@@ -72,18 +63,12 @@ export function parseCsr(input: Uint8Array): ParsedCsr {
   } catch (e) {
     throw invalid("the request's public key cannot be read", e);
   }
-  if (publicKey.asymmetricKeyType !== algorithm.keyType) {
-    throw invalid(`the request is signed with ${algorithm.name} but holds a ${publicKey.asymmetricKeyType} key`);
-  }
   const sigBits = content(der, sig);
   if (sigBits[0] !== 0) throw invalid("the request's signature BIT STRING has unused bits");
-  let ok = false;
-  try {
-    ok = nodeVerify(algorithm.hash, slice(der, cri), publicKey, sigBits.subarray(1));
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw invalid("the request's signature does not verify: it was altered, or not signed by the key it holds (no proof of possession)");
+  const keyType = publicKey.asymmetricKeyType;
+  const fits = algorithm.key === "rsa-pss" ? keyType === "rsa" || keyType === "rsa-pss" : keyType === algorithm.key;
+  if (!fits) throw invalid(`the request is signed with ${algorithm.name} but holds a ${keyType} key`);
+  if (verifySignature(algorithm, slice(der, cri), sigBits.subarray(1), publicKey) !== undefined) throw invalid("the request's signature does not verify: it was altered, or not signed by the key it holds (no proof of possession)");
   let subject: NameAttribute[];
   try {
     subject = parseName(der, nameTlv);

@@ -29,24 +29,29 @@ function bitLength(magnitude: Uint8Array): number {
   return (magnitude.length - i - 1) * 8 + (32 - Math.clz32(magnitude[i]!));
 }
 
-/** What kind of key an SPKI holds, from its DER alone (no KeyObject, no import). */
-export function describeSpki(spki: Uint8Array): KeyDescription {
+/** The parts of an SPKI: algorithm OID, its parameters' OID (a curve) if any, the key bits. */
+function parseSpki(spki: Uint8Array): { type: string; paramsOid: string | undefined; point: Uint8Array } {
   const root = readRoot(spki);
   const [alg, bits] = children(spki, root);
   if (!alg || !bits || alg.tag !== 0x30 || bits.tag !== 0x03) throw new DerError("malformed SubjectPublicKeyInfo");
   const [algOid, params] = children(spki, alg);
   if (!algOid || algOid.tag !== 0x06) throw new DerError("malformed key algorithm");
-  const type = oidText(content(spki, algOid));
-  if (type === OID_EC && params?.tag === 0x06) {
-    const curveOid = oidText(content(spki, params));
-    return { type: "ec", curve: CURVES[curveOid]?.name ?? curveOid };
-  }
-  if (type === OID_RSA) {
-    const point = content(spki, bits).subarray(1);
-    const n = children(point, readRoot(point))[0];
-    if (!n || n.tag !== 0x02) throw new DerError("malformed RSAPublicKey");
-    return { type: "rsa", bits: bitLength(content(point, n)) };
-  }
+  const keyBits = content(spki, bits);
+  if (keyBits[0] !== 0) throw new DerError("public key BIT STRING has unused bits");
+  return { type: oidText(content(spki, algOid)), paramsOid: params?.tag === 0x06 ? oidText(content(spki, params)) : undefined, point: keyBits.subarray(1) };
+}
+
+function rsaModulus(point: Uint8Array): { n: Uint8Array; e: Uint8Array } {
+  const [n, e] = children(point, readRoot(point));
+  if (!n || !e || n.tag !== 0x02 || e.tag !== 0x02) throw new DerError("malformed RSAPublicKey");
+  return { n: content(point, n), e: content(point, e) };
+}
+
+/** What kind of key an SPKI holds, from its DER alone (no KeyObject, no import). */
+export function describeSpki(spki: Uint8Array): KeyDescription {
+  const { type, paramsOid, point } = parseSpki(spki);
+  if (type === OID_EC && paramsOid) return { type: "ec", curve: CURVES[paramsOid]?.name ?? paramsOid };
+  if (type === OID_RSA) return { type: "rsa", bits: bitLength(rsaModulus(point).n) };
   return { type: "other", name: OTHER_KEYS[type] ?? type };
 }
 
@@ -54,18 +59,9 @@ const OTHER_KEYS: Readonly<Record<string, string>> = { "1.3.101.112": "ed25519",
 
 /** Parse and import an SPKI. Throws DerError or node's error for anything malformed. */
 export function readPublicKey(spki: Uint8Array): PublicKeyInfo {
-  const root = readRoot(spki);
-  const [alg, bits] = children(spki, root);
-  if (!alg || !bits || alg.tag !== 0x30 || bits.tag !== 0x03) throw new DerError("malformed SubjectPublicKeyInfo");
-  const [algOid, params] = children(spki, alg);
-  if (!algOid || algOid.tag !== 0x06) throw new DerError("malformed key algorithm");
-  const type = oidText(content(spki, algOid));
-  const keyBits = content(spki, bits);
-  if (keyBits[0] !== 0) throw new DerError("public key BIT STRING has unused bits");
-  const point = keyBits.subarray(1);
-  if (type === OID_EC && params?.tag === 0x06) {
-    const curveOid = oidText(content(spki, params));
-    const curve = CURVES[curveOid];
+  const { type, paramsOid, point } = parseSpki(spki);
+  if (type === OID_EC && paramsOid) {
+    const curve = CURVES[paramsOid];
     if (curve && point[0] === 0x04 && point.length === 1 + 2 * curve.bytes) {
       const publicKey = createPublicKey({
         key: { kty: "EC", crv: curve.name, x: b64url(point.subarray(1, 1 + curve.bytes)), y: b64url(point.subarray(1 + curve.bytes)) },
@@ -75,16 +71,13 @@ export function readPublicKey(spki: Uint8Array): PublicKeyInfo {
     }
     // Compressed points and other curves: the generic import decides.
     const publicKey = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
-    return { key: { type: "ec", curve: curve?.name ?? curveOid }, publicKey };
+    return { key: { type: "ec", curve: curve?.name ?? paramsOid }, publicKey };
   }
   if (type === OID_RSA) {
-    const rsa = readRoot(point);
-    const [n, e] = children(point, rsa);
-    if (!n || !e || n.tag !== 0x02 || e.tag !== 0x02) throw new DerError("malformed RSAPublicKey");
-    const modulus = content(point, n);
-    const publicKey = createPublicKey({ key: { kty: "RSA", n: b64url(modulus[0] === 0 ? modulus.subarray(1) : modulus), e: b64url(content(point, e)) }, format: "jwk" });
+    const { n: modulus, e } = rsaModulus(point);
+    const publicKey = createPublicKey({ key: { kty: "RSA", n: b64url(modulus[0] === 0 ? modulus.subarray(1) : modulus), e: b64url(e) }, format: "jwk" });
     return { key: { type: "rsa", bits: bitLength(modulus) }, publicKey };
   }
   const publicKey = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
-  return { key: { type: "other", name: publicKey.asymmetricKeyType ?? type }, publicKey };
+  return { key: { type: "other", name: OTHER_KEYS[type] ?? type }, publicKey };
 }
