@@ -13,15 +13,17 @@
  * dependency on issuing code or the store: an update server embeds it.
  */
 import { createHash } from "node:crypto";
-import { POLICY_OIDS } from "../../policy/index.js";
+import { POLICY_OIDS, REVOCATION_REASONS } from "../../policy/index.js";
 import { pemBlocks } from "../pem.js";
-import { decodeTime, parseCrl, type ParsedCrl, verifyCrlSignature } from "../revocation/crl-codec.js";
+import { decodeTime } from "../revocation/crl-codec.js";
+import { crlViewFromDer } from "../validation/crl-der.js";
+import type { CrlView } from "../validation/crl-view.js";
 import { parseCertificateForValidation, type ParsedCertificate } from "../validation/certificate.js";
 import { KEY_USAGE } from "../validation/extensions.js";
 import { validatePath } from "../validation/validate-path.js";
 import { identifySignatureAlgorithm, type SignatureAlgorithm, verifySignature } from "../validation/signature.js";
 import type { PathCertificate } from "../validation/result.js";
-import { children, content, type DerError, oidText, readRoot } from "../x509/der.js";
+import { children, content, oidText, readRoot } from "../x509/der.js";
 import { CMS_OIDS, DIGEST_OIDS, isSortedSet, parseSignedData, signedBytesOf, type ParsedSignerInfo } from "./cms.js";
 import { digestFile } from "./digest.js";
 import { decodeManifest, type FirmwareManifest, MANIFEST_ATTRIBUTE_OID } from "./manifest.js";
@@ -79,9 +81,9 @@ export type FirmwareVerdict =
   | { readonly valid: true; readonly evidence: FirmwareEvidence }
   | { readonly valid: false; readonly check: FirmwareCheck; readonly reason: string; readonly evidence: FirmwareEvidence };
 
-/** Reasons after which a signature made before the cut-off stays valid (reference §7). */
-const COMPROMISE = new Set([0, 1, 2]); // unspecified, keyCompromise, cACompromise: cut-off min(invalidity, revocation)
-const BENIGN = new Set([3, 4, 5]); // affiliationChanged, superseded, cessationOfOperation: cut-off = revocation
+/** Reasons after which a signature made before the cut-off stays valid (reference §7); any other reason: none. */
+const COMPROMISE = new Set<string>(["unspecified", "keyCompromise", "cACompromise"]); // cut-off min(invalidity, revocation)
+const BENIGN = new Set<string>(["affiliationChanged", "superseded", "cessationOfOperation"]); // cut-off = revocation
 
 const FORBIDDEN_EKU: Readonly<Record<string, string>> = {
   "2.5.29.37.0": "anyExtendedKeyUsage",
@@ -229,11 +231,12 @@ async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in k
 
   // 7. Revocation, every certificate of the path but the anchor.
   const pathCerts = [signer, ...resolvePath(result.path, [...sd.certificates, ...ders(options.intermediates ?? [], "CERTIFICATE"), ...ders(options.trust, "CERTIFICATE")])];
+  // CRLs are read with the path validator's strict decoder: a verifier trusts nothing it half-reads.
   const crls = [...sd.crls, ...ders(options.crls ?? [], "X509 CRL")].map((der, i) => {
     try {
-      return parseCrl(der);
+      return crlViewFromDer(der);
     } catch (e) {
-      throw new Failure("revocation", `CRL ${i + 1} cannot be read: ${(e as DerError).message}`);
+      throw new Failure("revocation", `CRL ${i + 1} cannot be read: ${(e as Error).message}`);
     }
   });
   if ((options.revocation ?? "require") === "off") {
@@ -247,12 +250,12 @@ async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in k
       const crl = freshestCrl(crls, issuer, now);
       if (!crl) throw new Failure("revocation", `no current CRL from "${issuer.subject.text}" covers "${cert.subject.text}" (give it with --crl, or opt out explicitly)`);
       used.push({ issuer: issuer.subject.text, ...(crl.crlNumber !== undefined ? { crlNumber: crl.crlNumber.toString() } : {}), thisUpdate: crl.thisUpdate.toISOString(), ...(crl.nextUpdate ? { nextUpdate: crl.nextUpdate.toISOString() } : {}) });
-      const entry = crl.entries.find((e) => e.serial === cert.serial);
+      const entry = crl.lookup(cert.serial);
       if (!entry) continue;
-      const reason = entry.reasonCode ?? 0;
-      const what = `"${cert.subject.text}" was revoked at ${entry.revokedAt.toISOString()} (reason ${reason}${entry.invalidityDate ? `, invalid since ${entry.invalidityDate.toISOString()}` : ""})`;
+      const reason = entry.reason ?? "unspecified";
+      const what = `"${cert.subject.text}" was revoked at ${entry.revocationDate.toISOString()} (reason ${REVOCATION_REASONS[reason]}${entry.invalidityDate ? `, invalid since ${entry.invalidityDate.toISOString()}` : ""})`;
       if (!timestamped) throw new Failure("revocation", `${what}, and the signature has no trusted time-stamp to show it was made before`);
-      const cutoff = COMPROMISE.has(reason) ? Math.min(entry.revokedAt.getTime(), entry.invalidityDate?.getTime() ?? Infinity) : BENIGN.has(reason) ? entry.revokedAt.getTime() : -Infinity;
+      const cutoff = COMPROMISE.has(reason) ? Math.min(entry.revocationDate.getTime(), entry.invalidityDate?.getTime() ?? Infinity) : BENIGN.has(reason) ? entry.revocationDate.getTime() : -Infinity;
       if (!(trustedTime.getTime() < cutoff)) throw new Failure("revocation", `${what}; the signature was time-stamped at ${trustedTime.toISOString()}, not before the cut-off`);
       evidence.notes.push(`${what}, but the signature was time-stamped before the cut-off: still valid`);
     }
@@ -313,9 +316,15 @@ function resolvePath(path: readonly PathCertificate[], pool: readonly Uint8Array
   return path.slice(1).flatMap((p) => all.get(p.sha256) ?? []);
 }
 
-/** The newest CRL signed by `issuer` (name and key) that is current at `now`. */
-function freshestCrl(crls: readonly ParsedCrl[], issuer: ParsedCertificate, now: Date): ParsedCrl | undefined {
-  const candidates = crls.filter((c) => Buffer.compare(Buffer.from(c.issuer), Buffer.from(issuer.subject.der)) === 0 && c.thisUpdate <= now && (c.nextUpdate === undefined || now < c.nextUpdate) && verifyCrlSignature(c, issuer.spki));
+/**
+ * The newest complete CRL signed by `issuer` (name and key) that is current at `now`: not a delta,
+ * not scoped by an issuing distribution point, no critical extension left unread.
+ */
+function freshestCrl(crls: readonly CrlView[], issuer: ParsedCertificate, now: Date): CrlView | undefined {
+  const complete = (c: CrlView) => c.deltaBaseCrlNumber === undefined && c.issuingDistributionPoint === undefined && (c.unsupportedCriticalExtensions?.length ?? 0) === 0;
+  const candidates = crls.filter(
+    (c) => Buffer.compare(Buffer.from(c.issuerDer), Buffer.from(issuer.subject.der)) === 0 && complete(c) && c.thisUpdate <= now && (c.nextUpdate === undefined || now < c.nextUpdate) && c.verifySignature(issuer.spki),
+  );
   candidates.sort((a, b) => Number((b.crlNumber ?? 0n) - (a.crlNumber ?? 0n)) || b.thisUpdate.getTime() - a.thisUpdate.getTime());
   return candidates[0];
 }
