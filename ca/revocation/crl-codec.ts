@@ -1,8 +1,10 @@
 /**
  * X.509 v2 CRLs (RFC 5280 §5), encoded and decoded in one linear pass. @peculiar/x509's generator
  * is quadratic (10k entries 7 s, 100k ~8 min) and its parser refuses CRLs over ~1,200 entries;
- * a CRL of every device of a large fleet must cost seconds, not hours. This module imports no
- * issuing code: a verifier can parse CRLs with it.
+ * a CRL of every device of a large fleet must cost seconds, not hours. The decoder here is the
+ * linear one for CRLs of any size (round trips, tooling, the benchmark); verifiers read CRLs with
+ * the path validator's strict view (validation/crl-der.ts), which also understands distribution
+ * points, delta and indirect CRLs. This module imports no issuing code.
  */
 import { createPublicKey } from "node:crypto";
 import { identifySignatureAlgorithm, verifySignature } from "../validation/signature.js";
