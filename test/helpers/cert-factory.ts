@@ -16,6 +16,7 @@ import { toPem } from "../../ca/pem.js";
 import { bitString, children, oid, readRoot, sequence, slice, tlv } from "../../ca/x509/der.js";
 import { subjectPublicKeyBits } from "../../ca/x509/keys.js";
 import { FIXED_NOW } from "./pki.js";
+import { REVOCATION_REASONS, type RevocationReason } from "../../policy/index.js";
 
 export const DAY = 86_400_000;
 
@@ -439,19 +440,8 @@ export function issue(issuer: Issued, spec: CertSpec): Issued {
 // ---------------------------------------------------------------------------------------------
 // CRLs
 
-export type ReasonName = "unspecified" | "keyCompromise" | "cACompromise" | "affiliationChanged" | "superseded" | "cessationOfOperation" | "certificateHold" | "removeFromCRL" | "privilegeWithdrawn" | "aACompromise";
-const REASON_CODES: Readonly<Record<ReasonName, number>> = {
-  unspecified: 0,
-  keyCompromise: 1,
-  cACompromise: 2,
-  affiliationChanged: 3,
-  superseded: 4,
-  cessationOfOperation: 5,
-  certificateHold: 6,
-  removeFromCRL: 8,
-  privilegeWithdrawn: 9,
-  aACompromise: 10,
-};
+export type ReasonName = RevocationReason;
+const REASON_CODES: Readonly<Record<ReasonName, number>> = REVOCATION_REASONS;
 
 /** ReasonFlags bit numbers (RFC 5280 §4.2.1.13): as the CRLReason codes, less removeFromCRL. */
 const REASON_FLAG_BITS: Readonly<Record<ReasonName, number>> = { ...REASON_CODES, removeFromCRL: -1, privilegeWithdrawn: 7, aACompromise: 8 };

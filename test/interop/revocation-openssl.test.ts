@@ -26,6 +26,7 @@ import {
 } from "../../ca/index.js";
 import { FIXED_NOW, makeHome, reopen, tempDir } from "../helpers/pki.js";
 import { ATTIME, extension, extensions, keyId, openssl, opensslAsync, opensslDate, type Run, x509Field, x509Text } from "./openssl.js";
+import { kids, tlvAt } from "../helpers/independent-der.js";
 
 const HOUR = 3_600_000;
 /** The OCSPResponse OpenSSL and RFC 6960 §4.2.1 expect for a malformed request: SEQUENCE { ENUMERATED 1 }. */
@@ -34,34 +35,6 @@ const MALFORMED_REQUEST = "30030a0101";
 // ---------------------------------------------------------------------------------------------
 // A tiny DER reader, to read OCSP responses without trusting the code under test.
 
-interface Node {
-  readonly tag: number;
-  readonly start: number;
-  readonly contentStart: number;
-  readonly end: number;
-}
-
-function tlvAt(b: Uint8Array, at: number): Node {
-  const tag = b[at]!;
-  let len = b[at + 1]!;
-  let p = at + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + b[p++]!;
-  }
-  return { tag, start: at, contentStart: p, end: p + len };
-}
-
-function kids(b: Uint8Array, t: Node): Node[] {
-  const out: Node[] = [];
-  for (let p = t.contentStart; p < t.end; ) {
-    const c = tlvAt(b, p);
-    out.push(c);
-    p = c.end;
-  }
-  return out;
-}
 
 /** OCSPResponseStatus and, when successful, the first SingleResponse's certStatus. */
 function ocspStatus(resp: Uint8Array): { responseStatus: number; certStatus?: "good" | "revoked" | "unknown" } {

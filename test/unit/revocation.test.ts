@@ -33,40 +33,13 @@ import {
 import { type CrlEntryInput, encodeTbsCertList } from "../../ca/revocation/crl-codec.js";
 import { REVOCATION_REASONS } from "../../policy/index.js";
 import { FIXED_NOW, makeHome, reopen, tempDir } from "../helpers/pki.js";
+import { kids, type Node, tlvAt } from "../helpers/independent-der.js";
 
 const DAY = 86_400_000;
 
 // ---------------------------------------------------------------------------------------------
 // A tiny, independent DER reader and writer (the library's own is what is under test).
 
-interface Node {
-  readonly tag: number;
-  readonly start: number;
-  readonly contentStart: number;
-  readonly end: number;
-}
-
-function tlvAt(b: Uint8Array, at: number): Node {
-  const tag = b[at]!;
-  let len = b[at + 1]!;
-  let p = at + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + b[p++]!;
-  }
-  return { tag, start: at, contentStart: p, end: p + len };
-}
-
-function kids(b: Uint8Array, t: Node): Node[] {
-  const out: Node[] = [];
-  for (let p = t.contentStart; p < t.end; ) {
-    const c = tlvAt(b, p);
-    out.push(c);
-    p = c.end;
-  }
-  return out;
-}
 
 const bytes = (b: Uint8Array, t: Node) => Buffer.from(b.subarray(t.start, t.end));
 const value = (b: Uint8Array, t: Node) => Buffer.from(b.subarray(t.contentStart, t.end));
