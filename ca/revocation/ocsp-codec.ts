@@ -106,16 +106,19 @@ export interface SingleResponseInput {
   readonly nextUpdate: Date;
 }
 
-let lastTime: { ms: number; der: Uint8Array } = { ms: NaN, der: new Uint8Array(0) };
+const timeCache = new Map<number, Uint8Array>();
 
-/** GeneralizedTime in seconds; every response of the same second shares one encoding. */
+/** GeneralizedTime in seconds; responses of the same second share encodings (thisUpdate, nextUpdate). */
 function generalizedTime(date: Date): Uint8Array {
   const ms = Math.floor(date.getTime() / 1000) * 1000;
-  if (ms !== lastTime.ms) {
+  let der = timeCache.get(ms);
+  if (!der) {
     const iso = new Date(ms).toISOString();
-    lastTime = { ms, der: tlv(0x18, Buffer.from(`${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`, "latin1")) };
+    der = tlv(0x18, Buffer.from(`${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`, "latin1"));
+    if (timeCache.size >= 16) timeCache.clear();
+    timeCache.set(ms, der);
   }
-  return lastTime.der;
+  return der;
 }
 
 function certStatus(s: SingleStatus): Uint8Array {
