@@ -2,7 +2,7 @@
 import { PROFILES } from "../policy/index.js";
 import { TrustlineError } from "./errors.js";
 import type { Home } from "./home.js";
-import { toPem } from "./pem.js";
+import { toPem, withoutDer } from "./pem.js";
 import { type CertificateFilter, type CertificateRecord, type CertificateStatus, type RevocationEntry, statusAt } from "./store/types.js";
 import { parseCertificate, summarizeCertificate, type CertificateSummary } from "./x509/inspect.js";
 import { certificateDer, serialOfCertificate } from "./x509/cert-fields.js";
@@ -18,8 +18,7 @@ export interface CertificateTrace extends Omit<CertificateRecord, "der"> {
 
 async function trace(record: CertificateRecord, now: Date, revocation: RevocationEntry | undefined): Promise<CertificateTrace> {
   const der = new Uint8Array(Buffer.from(record.der, "base64"));
-  const { der: _omit, ...rest } = record;
-  void _omit;
+  const rest = withoutDer(record);
   return {
     ...rest,
     status: statusAt(record, now, revocation),
@@ -52,8 +51,7 @@ export async function* listCertificates(home: Home, filter: CertificateFilter = 
   const now = home.clock();
   const revoked = await home.inventory.revocations();
   for await (const record of home.inventory.query(filter, now)) {
-    const { der: _omit, ...rest } = record;
-    void _omit;
+    const rest = withoutDer(record);
     yield { ...rest, status: statusAt(record, now, revoked.get(record.serial)) };
   }
 }

@@ -24,3 +24,10 @@ export function derFromPemOrDer(input: Uint8Array, labels: readonly string[]): U
   const blocks = pemBlocks(Buffer.from(input).toString("latin1"));
   return blocks.find((b) => labels.includes(b.label))?.der;
 }
+
+/** A record without its `der` (DER bytes are for files and PEM, not for listings and JSON output). */
+export function withoutDer<T extends { der: unknown }>(value: T): Omit<T, "der"> {
+  const { der: _der, ...rest } = value;
+  void _der;
+  return rest;
+}

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { issueCrl, toPem } from "../../ca/index.js";
+import { issueCrl, toPem, withoutDer } from "../../ca/index.js";
 import { emit, examples, note, openHome } from "../context.js";
 import { writeOutput } from "../files.js";
 
@@ -15,8 +15,7 @@ export function crlCommand(): Command {
       const home = await openHome(command, true);
       const crl = await issueCrl(home, opts.ca);
       const data = opts.pem ? toPem(crl.der, "X509 CRL") : crl.der;
-      const { der: _der, ...info } = crl;
-      void _der;
+      const info = withoutDer(crl);
       if (opts.out) {
         writeOutput(opts.out, data, { force: opts.force === true });
         note(command, `Wrote ${opts.out}: CRL number ${crl.crlNumber}, ${crl.entries} entries, next update ${crl.nextUpdate}`);

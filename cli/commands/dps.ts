@@ -16,6 +16,7 @@ import {
   type ReprovisionChoice,
   TrustlineError,
   uploadCaToDps,
+  withoutDer,
 } from "../../ca/index.js";
 import { emit, examples, globals, note, openHome } from "../context.js";
 import { assertWritable, readInput, writeOutput } from "../files.js";
@@ -160,8 +161,7 @@ export function dpsCommand(): Command {
       const home = await openHome(command, true);
       const issued = await issueVerificationCertificate(home, opts.code, { ca: opts.ca, ...(opts.days !== undefined ? { validityDays: opts.days } : {}) });
       if (opts.out) writeOutput(opts.out, issued.pem, { force: opts.force === true });
-      const { der: _der, ...record } = issued.record;
-      void _der;
+      const record = withoutDer(issued.record);
       if (globals(command).json) emit(command, { ...record, pem: issued.pem, ...(opts.out ? { out: opts.out } : {}) }, () => "");
       else if (opts.out) process.stdout.write(`Issued verification certificate CN=${record.commonName} (serial ${record.serial}, CA ${record.ca}, valid until ${record.notAfter})\n  wrote ${opts.out}\n`);
       else process.stdout.write(issued.pem);

@@ -11,6 +11,7 @@ import {
   issueSignerCertificate,
   type KeyAlgorithm,
   TrustlineError,
+  withoutDer,
 } from "../../ca/index.js";
 import { emit, examples, globals, note, openHome } from "../context.js";
 import { EXIT } from "../exit-codes.js";
@@ -23,8 +24,7 @@ function parseDays(v: string): number {
 }
 
 function issuedJson(issued: IssuedCertificate, files: Record<string, string>) {
-  const { der: _der, ...record } = issued.record;
-  void _der;
+  const record = withoutDer(issued.record);
   return { ...record, pem: issued.pem, chain: issued.chain, files };
 }
 
