@@ -40,6 +40,7 @@ export { parseCrl, verifyCrlSignature, type ParsedCrl, type CrlEntry } from "./r
 export type { RevocationEntry } from "./store/types.js";
 export type { RevocationReason } from "../policy/index.js";
 export { startServer, type ServeOptions, type RunningServer } from "./revocation/server.js";
+export { serveWithWorkers, runServeWorker, isServeWorker, type ClusterOptions } from "./revocation/cluster.js";
 export { OcspResponder, ensureResponders } from "./revocation/ocsp-responder.js";
 export { validatePath, PathValidator, DEFAULT_MAX_DEPTH, DEFAULT_SEARCH_BUDGET, type ValidationOptions, type ValidatorOptions, type ValidationRequest } from "./validation/validate-path.js";
 export { CertificateCache } from "./validation/cache.js";

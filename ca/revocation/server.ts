@@ -9,6 +9,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../store/atomic.js";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
 import { caCertificateDer } from "../issue.js";
@@ -19,6 +22,14 @@ import { CRL_PROFILES } from "../../policy/index.js";
 export interface ServeOptions {
   readonly host?: string;
   readonly port?: number;
+  /**
+   * "issue" (default): this process issues CRLs (after each revocation, at half-life) and publishes
+   * them in <home>/crl/ for other processes. "follow": serve what another process published there
+   * (the workers of a multi-process server: one issuer, many answerers).
+   */
+  readonly crls?: "issue" | "follow";
+  /** false: publish CRLs only, no HTTP listener (the primary of a multi-process server). */
+  readonly http?: boolean;
   /** One line per event worth telling an operator (never per request). */
   readonly log?: (line: string) => void;
 }
@@ -74,12 +85,32 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
   const caCerts = new Map(Object.values(home.state.cas).map((ca) => [ca.name, caCertificateDer(ca)] as const));
   const crlCas = Object.values(home.state.cas).filter((ca) => CRL_PROFILES[ca.profile]);
 
+  const published = join(home.dir, "crl");
+  const follow = options.crls === "follow";
   let refreshing: Promise<void> | undefined;
   const refreshCrls = async () => {
     for (const ca of crlCas) {
       const crl = await issueCrl(home, ca.name);
       crls.set(ca.name, crl);
+      mkdirSync(published, { recursive: true });
+      writeFileAtomic(join(published, `${ca.name}.json`), JSON.stringify({ ...crl, der: Buffer.from(crl.der).toString("base64") }), { syncDirectory: false });
       log(`CRL ${ca.name} #${crl.crlNumber}: ${crl.entries} entries, next update ${crl.nextUpdate}`);
+    }
+  };
+  const followed = new Map<string, number>();
+  const followCrls = () => {
+    for (const ca of crlCas) {
+      const path = join(published, `${ca.name}.json`);
+      let mtime: number;
+      try {
+        mtime = statSync(path).mtimeMs;
+      } catch {
+        continue; // not published yet
+      }
+      if (followed.get(ca.name) === mtime) continue;
+      const data = JSON.parse(readFileSync(path, "utf8")) as IssuedCrl & { der: string };
+      crls.set(ca.name, { ...data, der: new Uint8Array(Buffer.from(data.der, "base64")) });
+      followed.set(ca.name, mtime);
     }
   };
   const scheduleRefresh = () => {
@@ -88,17 +119,35 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
       .catch((e: unknown) => log(`CRL refresh failed: ${(e as Error).message}`))
       .finally(() => (refreshing = undefined));
   };
-  await refreshCrls();
-  responder.onRevocationsChanged = scheduleRefresh;
-  // Half-life refresh, and a poll of the revocation log even when no OCSP request arrives.
+  if (follow) followCrls();
+  else {
+    await refreshCrls();
+    responder.onRevocationsChanged = scheduleRefresh;
+  }
+  // Half-life refresh (or following the publisher), and a poll of the revocation log even when no
+  // OCSP request arrives.
   const timer = setInterval(() => {
     responder.poll();
+    if (follow) return followCrls();
     for (const crl of crls.values()) {
       const half = (Date.parse(crl.thisUpdate) + Date.parse(crl.nextUpdate)) / 2;
       if (home.clock().getTime() >= half) scheduleRefresh();
     }
-  }, 1000);
+  }, follow ? 250 : 1000);
   timer.unref();
+
+  if (options.http === false) {
+    return {
+      url: "",
+      port: 0,
+      responder,
+      refreshCrls,
+      close: async () => {
+        clearInterval(timer);
+        await refreshing;
+      },
+    };
+  }
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // The path alone (no WHATWG URL parse per request: OCSP is the hot path).

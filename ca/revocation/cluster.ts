@@ -1,0 +1,89 @@
+/**
+ * `trustline serve --workers N`: one process issues CRLs and responder certificates (the only one
+ * that writes), N worker processes share the port and answer OCSP and CRL requests, each signing
+ * its OCSP responses itself. Signing per response is what limits one process (a request with a
+ * nonce cannot be answered from a cache); more processes use more cores.
+ *
+ * The passphrase reaches the workers over the IPC channel node:cluster sets up: never through the
+ * environment, argv or a file.
+ */
+import cluster, { type Worker } from "node:cluster";
+import { Home, type HomeOptions } from "../home.js";
+import { startServer, type RunningServer } from "./server.js";
+
+export interface ClusterOptions {
+  readonly home: HomeOptions;
+  readonly workers: number;
+  readonly host: string;
+  readonly port: number;
+  readonly log: (line: string) => void;
+}
+
+interface WorkerStart {
+  readonly kind: "trustline-serve-start";
+  readonly passphrase: string;
+}
+
+export const isServeWorker = (): boolean => cluster.isWorker;
+
+/** In the primary: publish CRLs, start the workers, restart one that dies. */
+export async function serveWithWorkers(options: ClusterOptions): Promise<{ close(): Promise<void> }> {
+  const home = await Home.open(options.home);
+  const passphrase = await home.passphrase();
+  const publisher = await startServer(home, { http: false, log: options.log });
+  let stopping = false;
+  const start = (): Worker => {
+    const worker = cluster.fork();
+    // The worker asks once its listener is in place (a message sent earlier would be lost).
+    worker.on("message", (m: unknown) => {
+      if ((m as { kind?: string } | undefined)?.kind === "trustline-serve-ready") worker.send({ kind: "trustline-serve-start", passphrase } satisfies WorkerStart);
+    });
+    worker.once("exit", (code, signal) => {
+      if (stopping) return;
+      options.log(`worker ${worker.process.pid} ended (${signal ?? code}); starting another`);
+      start();
+    });
+    return worker;
+  };
+  for (let i = 0; i < options.workers; i++) start();
+  return {
+    close: async () => {
+      stopping = true;
+      await Promise.all(
+        Object.values(cluster.workers ?? {}).map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              if (!w || w.isDead()) return resolve();
+              w.once("exit", () => resolve());
+              w.process.kill("SIGTERM");
+            }),
+        ),
+      );
+      await publisher.close();
+    },
+  };
+}
+
+/** In a worker: wait for the primary's start message, then answer on the shared port. */
+export async function runServeWorker(options: Omit<ClusterOptions, "workers">): Promise<RunningServer> {
+  const message = await new Promise<WorkerStart>((resolve) => {
+    const onMessage = (m: unknown) => {
+      if ((m as WorkerStart | undefined)?.kind === "trustline-serve-start") {
+        process.off("message", onMessage);
+        resolve(m as WorkerStart);
+      }
+    };
+    process.on("message", onMessage);
+    process.send?.({ kind: "trustline-serve-ready" });
+  });
+  const home = await Home.open({ ...options.home, passphrase: async () => message.passphrase });
+  const server = await startServer(home, { host: options.host, port: options.port, crls: "follow", log: options.log });
+  return {
+    ...server,
+    // The IPC channel to the primary keeps a worker alive: close it once the server has stopped.
+    close: async () => {
+      await server.close();
+      process.disconnect?.();
+    },
+  };
+}
