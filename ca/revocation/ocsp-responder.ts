@@ -76,6 +76,8 @@ export async function ensureResponders(home: Home): Promise<ResponderRecord[]> {
 
 interface Identity {
   readonly ca: string;
+  /** The responder certificate's serial (a renewal replaces the identity). */
+  readonly serial: string;
   /** hash algorithm -> issuerNameHash / issuerKeyHash for this CA. */
   readonly nameHashes: ReadonlyMap<string, Buffer>;
   readonly keyHashes: ReadonlyMap<string, Buffer>;
@@ -101,12 +103,28 @@ export class OcspResponder {
   }
 
   /** Open every CA's responder (issuing or renewing certificates as needed). Asks for the passphrase. */
-  static async open(home: Home): Promise<OcspResponder> {
+  /**
+   * Open every CA's responder. `renew: true` (the process that issues): issue or renew responder
+   * certificates as needed. `renew: false` (a worker): use those recorded in the home's state.
+   */
+  static async open(home: Home, options: { renew?: boolean } = {}): Promise<OcspResponder> {
     const responder = new OcspResponder(home);
-    for (const r of await ensureResponders(home)) {
+    await responder.loadIdentities(options.renew !== false);
+    responder.poll(true);
+    return responder;
+  }
+
+  /**
+   * Load (and with `renew`, first renew) the responder certificates. Servers call this hourly, so a
+   * long-running responder moves to its next certificate before the current one expires.
+   */
+  async loadIdentities(renew: boolean): Promise<void> {
+    const home = this.#home;
+    const records = renew ? await ensureResponders(home) : Object.values((await home.refresh()).responders ?? {});
+    for (const r of records) {
+      if (this.#identities.get(r.ca)?.serial === r.serial) continue;
       const ca = getCa(home, r.ca);
-      const caDer = caCertificateDer(ca);
-      const name = subjectNameDer(caDer);
+      const name = subjectNameDer(caCertificateDer(ca));
       const key = subjectPublicKeyBits(spkiOfCa(ca));
       const nameHashes = new Map<string, Buffer>();
       const keyHashes = new Map<string, Buffer>();
@@ -116,17 +134,17 @@ export class OcspResponder {
       }
       const certificate = derFromPemOrDer(Buffer.from(r.certificate), ["CERTIFICATE"])!;
       const signer = await home.keys.signer({ uri: r.keyUri, algorithm: r.keyAlgorithm, publicKey: spkiFromPem(r.certificate) });
-      responder.#identities.set(r.ca, {
+      this.#identities.set(r.ca, {
         ca: r.ca,
+        serial: r.serial,
         nameHashes,
         keyHashes,
         signer,
         certificate,
         responderKeyHash: createHash("sha1").update(subjectPublicKeyBits(signer.publicKey)).digest(),
       });
+      this.#cache.clear();
     }
-    responder.poll(true);
-    return responder;
   }
 
   get cas(): string[] {

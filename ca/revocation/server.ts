@@ -80,13 +80,14 @@ function decodeGetRequest(encoded: string): Uint8Array | undefined {
 
 export async function startServer(home: Home, options: ServeOptions = {}): Promise<RunningServer> {
   const log = options.log ?? (() => undefined);
-  const responder = await OcspResponder.open(home);
+  const follow = options.crls === "follow";
+  // The issuing process renews responder certificates; followers pick up what it recorded.
+  const responder = await OcspResponder.open(home, { renew: !follow });
   const crls = new Map<string, IssuedCrl>();
   const caCerts = new Map(Object.values(home.state.cas).map((ca) => [ca.name, caCertificateDer(ca)] as const));
   const crlCas = Object.values(home.state.cas).filter((ca) => CRL_PROFILES[ca.profile]);
 
   const published = join(home.dir, "crl");
-  const follow = options.crls === "follow";
   let refreshing: Promise<void> | undefined;
   const refreshCrls = async () => {
     for (const ca of crlCas) {
@@ -135,6 +136,10 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
     }
   }, follow ? 250 : 1000);
   timer.unref();
+  const hourly = setInterval(() => {
+    responder.loadIdentities(!follow).catch((e: unknown) => log(`responder renewal failed: ${(e as Error).message}`));
+  }, 3_600_000);
+  hourly.unref();
 
   if (options.http === false) {
     return {
@@ -144,6 +149,7 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
       refreshCrls,
       close: async () => {
         clearInterval(timer);
+        clearInterval(hourly);
         await refreshing;
       },
     };
@@ -208,6 +214,7 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
     refreshCrls,
     close: async () => {
       clearInterval(timer);
+      clearInterval(hourly);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
