@@ -25,6 +25,3 @@ export const EKU_OIDS = {
 } as const;
 
 export type ExtendedKeyUsage = keyof typeof EKU_OIDS;
-
-/** RFC 5280 §4.2.1.4: the special policy that matches every policy. */
-export const ANY_POLICY_OID = "2.5.29.32.0";

@@ -11,7 +11,6 @@ export type CaProfileName = "root-ca" | "device-ca" | "firmware-ca";
 
 /** Key algorithms, by the names the CLI and the policy document use. */
 export type KeyAlgorithm = "p256" | "p384" | "rsa2048" | "rsa3072" | "rsa4096";
-export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ["p256", "p384", "rsa2048", "rsa3072", "rsa4096"];
 
 /** RFC 5280 §4.2.1.3 key usage bits, by their ASN.1 names. */
 export type KeyUsage = "digitalSignature" | "nonRepudiation" | "keyEncipherment" | "dataEncipherment" | "keyAgreement" | "keyCertSign" | "cRLSign";
@@ -170,7 +169,3 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
     ocspNoCheck: true,
   },
 } satisfies Record<ProfileName, Profile>);
-
-export function isProfileName(name: string): name is ProfileName {
-  return Object.hasOwn(PROFILES, name);
-}

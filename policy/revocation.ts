@@ -24,10 +24,6 @@ export function isRevocationReason(name: string): name is RevocationReason {
   return Object.hasOwn(REVOCATION_REASONS, name);
 }
 
-export function reasonName(code: number): RevocationReason | undefined {
-  return (Object.keys(REVOCATION_REASONS) as RevocationReason[]).find((k) => REVOCATION_REASONS[k] === code);
-}
-
 /**
  * Problems with revoking a certificate of `profile` for `reason` (empty: allowed).
  * - certificateHold only where the profile allows suspension;

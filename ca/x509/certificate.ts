@@ -5,7 +5,7 @@
 import { x509 } from "./peculiar.js";
 import type { CertificateTemplate, KeyUsage } from "../../policy/index.js";
 import { EKU_OIDS } from "../../policy/index.js";
-import { SIGNATURE_ALGORITHMS, keyIdentifier, signStructure, type Signer } from "../keys/signer.js";
+import { SIGNATURE_ALGORITHMS, keyIdentifier, type Signer } from "../keys/signer.js";
 import { children, readRoot, slice } from "./der.js";
 import { subjectPublicKeyBits } from "./keys.js";
 import { serialHex } from "./serial.js";
@@ -81,9 +81,4 @@ export async function encodeTbsCertificate(input: CertificateToSign, signer: Pic
   const der = new Uint8Array(draft.rawData);
   const tbs = children(der, readRoot(der))[0]!;
   return slice(der, tbs).slice();
-}
-
-/** Encode and sign a certificate: the general path for every profile. */
-export async function signCertificate(input: CertificateToSign, signer: Signer): Promise<Uint8Array> {
-  return signStructure(await encodeTbsCertificate(input, signer), signer);
 }

@@ -24,7 +24,3 @@ export function normalizeSerial(input: string): string {
   const even = hex.length % 2 ? `0${hex}` : hex;
   return even.replace(/^(00)+(?=..)/, "");
 }
-
-export function looksLikeSerial(input: string): boolean {
-  return /^(0x)?[0-9a-fA-F:\s]+$/.test(input.trim()) && input.replace(/[^0-9a-fA-F]/g, "").length >= 2;
-}
