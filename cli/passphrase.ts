@@ -3,17 +3,19 @@
  * on a terminal. Never from argv: command lines end up in shell history and `ps` output.
  */
 import { readFileSync } from "node:fs";
-import { TrustlineError, type PassphraseSource } from "../ca/index.js";
+import { type ErrorCode, TrustlineError, type PassphraseSource } from "../ca/index.js";
 
-function fromFile(path: string): string {
-  let text: string;
+/**
+ * A secret kept in a file (a passphrase, a connection string): one line, whose trailing newline
+ * (from `echo` or an editor) is not part of it. Unreadable: `code`, or by errno NOT_FOUND/INPUT_INVALID.
+ */
+export function readSecretFile(path: string, what: string, code?: ErrorCode): string {
   try {
-    text = readFileSync(path, "utf8");
+    return readFileSync(path, "utf8").replace(/\r?\n$/, "");
   } catch (e) {
-    throw new TrustlineError("KEY_UNAVAILABLE", `cannot read the passphrase file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const errno = (e as NodeJS.ErrnoException).code;
+    throw new TrustlineError(code ?? (errno === "ENOENT" ? "NOT_FOUND" : "INPUT_INVALID"), `cannot read the ${what} file ${path}: ${errno === "ENOENT" ? "no such file" : (errno ?? (e as Error).message)}`);
   }
-  // One line; a trailing newline (from `echo` or an editor) is not part of the passphrase.
-  return text.replace(/\r?\n$/, "");
 }
 
 async function prompt(question: string): Promise<string> {
@@ -46,7 +48,7 @@ async function prompt(question: string): Promise<string> {
 
 export function passphraseSource(options: { passphraseFile?: string; interactive: boolean; confirm?: boolean }): PassphraseSource {
   return async () => {
-    if (options.passphraseFile) return fromFile(options.passphraseFile);
+    if (options.passphraseFile) return readSecretFile(options.passphraseFile, "passphrase", "KEY_UNAVAILABLE");
     const env = process.env.TRUSTLINE_PASSPHRASE;
     if (env !== undefined && env.length > 0) return env;
     if (options.interactive && process.stdin.isTTY && process.stderr.isTTY) {

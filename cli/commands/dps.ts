@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { Agent } from "node:https";
 import { rootCertificates } from "node:tls";
 import { Command, Option } from "commander";
@@ -20,6 +19,7 @@ import {
 } from "../../ca/index.js";
 import { emit, examples, globals, note, openHome } from "../context.js";
 import { assertWritable, readInput, writeOutput } from "../files.js";
+import { readSecretFile } from "../passphrase.js";
 
 interface GroupFlags {
   ca: string;
@@ -81,15 +81,6 @@ function groupOptions(id: string, f: GroupFlags, extra: Pick<EnrollmentGroupOpti
     ...(f.status ? { status: f.status } : {}),
     ...extra,
   };
-}
-
-function readSecretFile(path: string, what: string): string {
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new TrustlineError(code === "ENOENT" ? "NOT_FOUND" : "INPUT_INVALID", `cannot read the ${what} file ${path}: ${code === "ENOENT" ? "no such file" : (code ?? "unreadable")}`);
-  }
 }
 
 function trustedCa(path: string | undefined): string | undefined {
@@ -233,7 +224,7 @@ export function dpsCommand(): Command {
         "\nThe connection string needs a shared access policy with Enrollment Write. The group is read first and\nupdated with its etag (a concurrent change fails with an etag conflict, exit 4). Enrollments that DPS\nrefuses are listed (exit 3) and sent again by the next push.\n",
     )
     .action(async (opts: GroupFlags & { connectionStringFile?: string; groupId?: string; all?: boolean; enrollments: boolean; endpoint?: string; trustedCa?: string }, command: Command) => {
-      const connectionString = opts.connectionStringFile ? readSecretFile(opts.connectionStringFile, "DPS connection string") : process.env.TRUSTLINE_DPS_CONNECTION_STRING;
+      const connectionString = opts.connectionStringFile ? readSecretFile(opts.connectionStringFile, "DPS connection string").trim() : process.env.TRUSTLINE_DPS_CONNECTION_STRING;
       if (!connectionString) throw new TrustlineError("USAGE", "give the DPS connection string with --connection-string-file <file> or TRUSTLINE_DPS_CONNECTION_STRING");
       if (!opts.groupId && !opts.enrollments) throw new TrustlineError("USAGE", "nothing to push: --no-enrollments needs --group-id");
       const ca = trustedCa(opts.trustedCa);

@@ -1,18 +1,12 @@
-import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { Home, showCertificate, signerFromKeyFile, signFirmware, TrustlineError, verifyFirmware } from "../../ca/index.js";
 import { emit, examples, globals } from "../context.js";
 import { readInput, writeOutput } from "../files.js";
 import { EXIT } from "../exit-codes.js";
+import { readSecretFile } from "../passphrase.js";
 
 function keyPassphrase(file: string | undefined): string | undefined {
-  if (file) {
-    try {
-      return readFileSync(file, "utf8").replace(/\r?\n$/, "");
-    } catch (e) {
-      throw new TrustlineError("KEY_UNAVAILABLE", `cannot read the key passphrase file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  }
+  if (file) return readSecretFile(file, "key passphrase", "KEY_UNAVAILABLE");
   return process.env.TRUSTLINE_KEY_PASSPHRASE || undefined;
 }
 

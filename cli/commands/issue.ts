@@ -1,5 +1,4 @@
-import { accessSync, constants, existsSync, readFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import {
   devicePkcs12,
@@ -15,7 +14,8 @@ import {
 } from "../../ca/index.js";
 import { emit, examples, globals, note, openHome } from "../context.js";
 import { EXIT } from "../exit-codes.js";
-import { ensureDir, readInput, writeOutput } from "../files.js";
+import { readSecretFile } from "../passphrase.js";
+import { assertWritable, ensureDir, readInput, writeOutput } from "../files.js";
 
 function parseDays(v: string): number {
   const n = Number(v);
@@ -46,26 +46,11 @@ function deliver(command: Command, issued: IssuedCertificate, opts: { out?: stri
  * read-only): a refused write must not leave an issued certificate nobody received.
  */
 function assertFree(paths: readonly string[], force: boolean): void {
-  for (const p of paths) {
-    if (!force && existsSync(p)) throw new TrustlineError("ALREADY_EXISTS", `${p} already exists; refusing to overwrite it (use --force)`);
-    const dir = dirname(resolve(p));
-    try {
-      accessSync(dir, constants.W_OK);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new TrustlineError("INPUT_INVALID", `cannot write ${p}: ${code === "ENOENT" ? `the folder ${dir} does not exist` : `the folder ${dir} is not writable (${code})`}`);
-    }
-  }
+  for (const p of paths) assertWritable(p, force);
 }
 
 function pkcs12Password(file: string | undefined): string {
-  if (file) {
-    try {
-      return readFileSync(file, "utf8").replace(/\r?\n$/, "");
-    } catch (e) {
-      throw new TrustlineError("INPUT_INVALID", `cannot read the PKCS#12 passphrase file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  }
+  if (file) return readSecretFile(file, "PKCS#12 passphrase", "INPUT_INVALID");
   const env = process.env.TRUSTLINE_PKCS12_PASSPHRASE;
   if (env) return env;
   throw new TrustlineError("PASSPHRASE_REQUIRED", "--pkcs12 needs a password: --pkcs12-passphrase-file <file> or TRUSTLINE_PKCS12_PASSPHRASE");
