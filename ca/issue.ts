@@ -272,6 +272,13 @@ export async function issueCertificate(home: Home, params: IssueParams): Promise
   return { der, pem: toPem(der, "CERTIFICATE"), chain: ca ? chainOf(home, ca.name) : [], record };
 }
 
+/** A batch id is recorded with certificates and names an index file: 1-64 safe characters. */
+export function validateBatchId(batch: string | undefined): void {
+  if (batch !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(batch)) {
+    throw new TrustlineError("USAGE", `batch id "${batch.slice(0, 70)}" must be 1-64 letters, digits and . _ : -`);
+  }
+}
+
 export function sha256Hex(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }

@@ -3,7 +3,7 @@ import { createPrivateKey, type KeyObject } from "node:crypto";
 import type { KeyAlgorithm } from "../policy/index.js";
 import { TrustlineError } from "./errors.js";
 import type { Home } from "./home.js";
-import { auditRejection, issueCertificate, sha256Hex, type IssuedCertificate } from "./issue.js";
+import { auditRejection, issueCertificate, sha256Hex, validateBatchId, type IssuedCertificate } from "./issue.js";
 import { derFromPemOrDer, toPem } from "./pem.js";
 import { parseCsr, type ParsedCsr } from "./x509/csr.js";
 import { describePublicKey, generateKeyPair, spkiOf } from "./x509/keys.js";
@@ -35,15 +35,10 @@ async function checkedCsr(home: Home, csr: Uint8Array, profile: string, options:
   }
 }
 
-function validateBatch(batch: string | undefined): void {
-  if (batch !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(batch)) {
-    throw new TrustlineError("USAGE", `batch id "${batch.slice(0, 70)}" must be 1-64 letters, digits and . _ : -`);
-  }
-}
 
 /** A device certificate from the device's own CSR; the CSR's CN is the DPS registration ID. */
 export async function issueDeviceCertificate(home: Home, csr: Uint8Array, options: RequestOptions = {}): Promise<IssuedCertificate> {
-  validateBatch(options.batch);
+  validateBatchId(options.batch);
   const parsed = await checkedCsr(home, csr, "device", options);
   return issueCertificate(home, {
     profile: "device",
@@ -70,7 +65,7 @@ export async function generateDeviceCertificate(
   registrationId: string,
   options: RequestOptions & { algorithm?: KeyAlgorithm } = {},
 ): Promise<GeneratedDevice> {
-  validateBatch(options.batch);
+  validateBatchId(options.batch);
   const { privateKey, publicKey } = await generateKeyPair(options.algorithm ?? "p256");
   const spki = spkiOf(publicKey);
   const issued = await issueCertificate(home, {
@@ -93,7 +88,7 @@ export async function generateDeviceCertificate(
  * the certificate names `name` (the signer) and the organisation.
  */
 export async function issueSignerCertificate(home: Home, csr: Uint8Array, name: string, options: RequestOptions = {}): Promise<IssuedCertificate> {
-  validateBatch(options.batch);
+  validateBatchId(options.batch);
   const parsed = await checkedCsr(home, csr, "firmware-signer", { ...options, ca: options.ca ?? "firmware" });
   return issueCertificate(home, {
     profile: "firmware-signer",

@@ -16,7 +16,7 @@ import { PROFILES } from "../../policy/index.js";
 import type { AuditEvent } from "../audit/log.js";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
-import { caCertificateDer, caSigner, chainOf, getCa, issuerFacts, spkiOfCa } from "../issue.js";
+import { caCertificateDer, caSigner, chainOf, getCa, issuerFacts, spkiOfCa, validateBatchId } from "../issue.js";
 import { SIGNATURE_ALGORITHMS, signStructure, type Signer } from "../keys/signer.js";
 import { toPem } from "../pem.js";
 import type { CertificateRecord } from "../store/types.js";
@@ -114,10 +114,6 @@ class WorkerPool {
   async close(): Promise<void> {
     await Promise.all(this.#workers.map((w) => w.terminate()));
   }
-}
-
-function validateBatchId(batch: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(batch)) throw new TrustlineError("USAGE", `batch id "${batch.slice(0, 70)}" must be 1-64 letters, digits and . _ : -`);
 }
 
 /** Issue device certificates for every request in `items`, under one batch id. */

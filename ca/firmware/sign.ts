@@ -9,8 +9,8 @@ import { basename } from "node:path";
 import { TrustlineError } from "../errors.js";
 import { SIGNATURE_ALGORITHMS, type Signer } from "../keys/signer.js";
 import { pemBlocks } from "../pem.js";
-import { certificateDer, serialOfCertificate, spkiOfCertificate, subjectString } from "../x509/cert-fields.js";
-import { children, content, oid, readRoot, sequence, slice, tlv } from "../x509/der.js";
+import { certificateDer, isSelfIssued, issuerNameDer, serialContentOf, serialOfCertificate, spkiOfCertificate, subjectString } from "../x509/cert-fields.js";
+import { content, oid, readRoot, sequence, tlv } from "../x509/der.js";
 import { encodeTime } from "../x509/tbs-encoder.js";
 import {
   CMS_OIDS,
@@ -55,13 +55,6 @@ function certificatesOf(input: Uint8Array | undefined): Uint8Array[] {
     .map((b) => certificateDer(b.der));
 }
 
-const isSelfIssued = (der: Uint8Array) => {
-  const [tbs] = children(der, readRoot(der));
-  const parts = children(der, tbs!);
-  const o = parts[0]?.tag === 0xa0 ? 1 : 0;
-  return Buffer.compare(Buffer.from(slice(der, parts[o + 2]!)), Buffer.from(slice(der, parts[o + 4]!))) === 0;
-};
-
 export async function signFirmware(options: FirmwareSignOptions): Promise<FirmwareSignature> {
   const [signerCert, ...rest] = certificatesOf(options.certificate);
   if (!signerCert) throw new TrustlineError("INPUT_INVALID", "the --cert file holds no certificate");
@@ -99,12 +92,9 @@ export async function signFirmware(options: FirmwareSignOptions): Promise<Firmwa
   const signature = await options.signer.sign(signedAttributesToSign(signedAttributes));
   const unsigned = options.tsaUrl ? [encodeAttribute(CMS_OIDS.timeStampToken, await requestTimestamp(options.tsaUrl, signature))] : [];
 
-  const [tbs] = children(signerCert, readRoot(signerCert));
-  const parts = children(signerCert, tbs!);
-  const o = parts[0]?.tag === 0xa0 ? 1 : 0;
   const signerInfo = encodeSignerInfo({
-    issuerName: slice(signerCert, parts[o + 2]!),
-    serialContent: content(signerCert, parts[o]!),
+    issuerName: issuerNameDer(signerCert),
+    serialContent: serialContentOf(signerCert),
     digestAlgorithm,
     signedAttributes,
     signatureAlgorithm: algorithm.algorithmIdentifier,

@@ -39,6 +39,11 @@ export function certificateDer(input: Uint8Array): Uint8Array {
 }
 
 export const subjectNameDer = (der: Uint8Array): Uint8Array => slice(der, tbsParts(der).subject).slice();
+export const issuerNameDer = (der: Uint8Array): Uint8Array => slice(der, tbsParts(der).issuer).slice();
+/** The serialNumber INTEGER's content bytes, as encoded (for IssuerAndSerialNumber). */
+export const serialContentOf = (der: Uint8Array): Uint8Array => content(der, tbsParts(der).serial).slice();
+/** Issuer and subject names are the same bytes (a self-issued certificate, a root). */
+export const isSelfIssued = (der: Uint8Array): boolean => Buffer.compare(Buffer.from(issuerNameDer(der)), Buffer.from(subjectNameDer(der))) === 0;
 export const subjectString = (der: Uint8Array): string => nameToString(parseName(der, tbsParts(der).subject));
 export const issuerString = (der: Uint8Array): string => nameToString(parseName(der, tbsParts(der).issuer));
 export const spkiOfCertificate = (der: Uint8Array): Uint8Array => slice(der, tbsParts(der).spki).slice();
