@@ -28,7 +28,7 @@ export type { AuditEntry, AuditEvent, AuditVerdict, AuditHead } from "./audit/lo
 export { parseCsr, createCsr, type ParsedCsr } from "./x509/csr.js";
 export { summarizeCertificate, parseCertificate, parseCertificates, type CertificateSummary } from "./x509/inspect.js";
 export { normalizeSerial } from "./x509/serial.js";
-export { toPem, pemBlocks, withoutDer } from "./pem.js";
+export { toPem, pemBlocks, dersOf, withoutDer } from "./pem.js";
 export * as policy from "../policy/index.js";
 export type { KeyAlgorithm, ProfileName, CaProfileName } from "../policy/index.js";
 export { writeFileAtomic } from "./store/atomic.js";

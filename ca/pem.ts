@@ -17,6 +17,14 @@ export function pemBlocks(text: string): { label: string; der: Uint8Array }[] {
   return out;
 }
 
+/** PEM or DER input: the DER of every block labelled `label`, or the bytes themselves when not PEM. */
+export function dersOf(input: Uint8Array, label: string): Uint8Array[] {
+  if (!Buffer.from(input.buffer, input.byteOffset, input.byteLength).includes("-----BEGIN ")) return [input];
+  return pemBlocks(Buffer.from(input).toString("latin1"))
+    .filter((b) => b.label === label)
+    .map((b) => b.der);
+}
+
 /** PEM or DER input: the DER of the first block with one of `labels`, or the bytes themselves when not PEM. */
 export function derFromPemOrDer(input: Uint8Array, labels: readonly string[]): Uint8Array | undefined {
   const head = Buffer.from(input.subarray(0, Math.min(input.length, 4096))).toString("latin1");

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { basename } from "node:path";
 import { TrustlineError } from "../errors.js";
 import { SIGNATURE_ALGORITHMS, type Signer } from "../keys/signer.js";
-import { pemBlocks } from "../pem.js";
+import { dersOf } from "../pem.js";
 import { certificateDer, isSelfIssued, issuerNameDer, serialContentOf, serialOfCertificate, spkiOfCertificate, subjectString } from "../x509/cert-fields.js";
 import { content, oid, readRoot, sequence, tlv } from "../x509/der.js";
 import { encodeTime } from "../x509/tbs-encoder.js";
@@ -47,12 +47,7 @@ export interface FirmwareSignature {
 }
 
 function certificatesOf(input: Uint8Array | undefined): Uint8Array[] {
-  if (!input) return [];
-  const text = Buffer.from(input).toString("latin1");
-  if (!text.includes("-----BEGIN ")) return [certificateDer(input)];
-  return pemBlocks(text)
-    .filter((b) => b.label === "CERTIFICATE")
-    .map((b) => certificateDer(b.der));
+  return input ? dersOf(input, "CERTIFICATE").map(certificateDer) : [];
 }
 
 export async function signFirmware(options: FirmwareSignOptions): Promise<FirmwareSignature> {

@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { POLICY_OIDS, REVOCATION_REASONS } from "../../policy/index.js";
-import { pemBlocks } from "../pem.js";
+import { dersOf } from "../pem.js";
 import { decodeTime } from "../revocation/crl-codec.js";
 import { crlViewFromDer } from "../validation/crl-der.js";
 import type { CrlView } from "../validation/crl-view.js";
@@ -93,12 +93,7 @@ const FORBIDDEN_EKU: Readonly<Record<string, string>> = {
   "1.3.6.1.5.5.7.3.8": "timeStamping",
 };
 
-function ders(inputs: readonly Uint8Array[], label: string): Uint8Array[] {
-  return inputs.flatMap((input) => {
-    const text = Buffer.from(input.subarray(0, 4096)).toString("latin1");
-    return text.includes("-----BEGIN ") ? pemBlocks(Buffer.from(input).toString("latin1")).filter((b) => b.label === label).map((b) => b.der) : [input];
-  });
-}
+const ders = (inputs: readonly Uint8Array[], label: string): Uint8Array[] => inputs.flatMap((input) => dersOf(input, label));
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const attr = (si: ParsedSignerInfo, type: string) => si.signedAttributes.filter((a) => a.type === type);

@@ -3,7 +3,7 @@ import type { x509 as X509 } from "./peculiar.js";
 import { issuerString, subjectString } from "./cert-fields.js";
 import { createHash } from "node:crypto";
 import { TrustlineError } from "../errors.js";
-import { derFromPemOrDer, pemBlocks } from "../pem.js";
+import { derFromPemOrDer, dersOf } from "../pem.js";
 import { children, content, oidText, readRoot } from "./der.js";
 
 export interface CertificateSummary {
@@ -46,13 +46,7 @@ export async function parseCertificate(input: Uint8Array): Promise<X509.X509Cert
 
 /** Every certificate in a PEM bundle (or a single DER certificate). */
 export async function parseCertificates(input: Uint8Array): Promise<X509.X509Certificate[]> {
-  const text = Buffer.from(input).toString("latin1");
-  if (!text.includes("-----BEGIN ")) return [await parseCertificate(input)];
-  return Promise.all(
-    pemBlocks(text)
-      .filter((b) => b.label === "CERTIFICATE")
-      .map((b) => parseCertificate(b.der)),
-  );
+  return Promise.all(dersOf(input, "CERTIFICATE").map((der) => parseCertificate(der)));
 }
 
 function describeExtension(x509: typeof X509, ext: X509.Extension): string {

@@ -4,7 +4,7 @@
  * test station, the cloud team or an update server runs.
  */
 import { Command, Option } from "commander";
-import { crlViewFromDer, type CrlView, pemBlocks, PURPOSES, type Purpose, type RevocationMode, TrustlineError, type ValidPath, validatePath } from "../../ca/index.js";
+import { crlViewFromDer, type CrlView, dersOf, PURPOSES, type Purpose, type RevocationMode, TrustlineError, type ValidPath, validatePath } from "../../ca/index.js";
 import { emit, examples } from "../context.js";
 import { readInput } from "../files.js";
 
@@ -27,34 +27,19 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /** Every certificate in a file: PEM (any number of CERTIFICATE blocks) or one DER certificate. */
 function certificatesIn(path: string, what: string): Uint8Array[] {
-  const data = readInput(path, what);
-  const text = Buffer.from(data.subarray(0, Math.min(data.length, 1 << 20))).toString("latin1");
-  if (!text.includes("-----BEGIN ")) return [data];
-  const blocks = pemBlocks(Buffer.from(data).toString("latin1")).filter((b) => b.label === "CERTIFICATE");
-  if (blocks.length === 0) throw new TrustlineError("INPUT_INVALID", `the ${what} ${path} holds no PEM CERTIFICATE block`);
-  return blocks.map((b) => b.der);
+  const certificates = dersOf(readInput(path, what), "CERTIFICATE");
+  if (certificates.length === 0) throw new TrustlineError("INPUT_INVALID", `the ${what} ${path} holds no PEM CERTIFICATE block`);
+  return certificates;
 }
 
 /** Every CRL in a file: PEM (any number of X509 CRL blocks) or one DER CRL. */
 function crlsIn(path: string): CrlView[] {
-  const data = readInput(path, "CRL file");
-  const text = Buffer.from(data).toString("latin1");
-  const fail = (e: unknown): never => {
-    throw new TrustlineError("INPUT_INVALID", `the CRL file ${path}: ${(e as Error).message}`, { cause: e });
-  };
-  if (!text.includes("-----BEGIN ")) {
-    try {
-      return [crlViewFromDer(data)];
-    } catch (e) {
-      return fail(e);
-    }
-  }
-  const blocks = pemBlocks(text).filter((b) => b.label === "X509 CRL");
-  if (blocks.length === 0) throw new TrustlineError("INPUT_INVALID", `the CRL file ${path} holds no PEM X509 CRL block`);
+  const crls = dersOf(readInput(path, "CRL file"), "X509 CRL");
+  if (crls.length === 0) throw new TrustlineError("INPUT_INVALID", `the CRL file ${path} holds no PEM X509 CRL block`);
   try {
-    return blocks.map((b) => crlViewFromDer(b.der));
+    return crls.map((der) => crlViewFromDer(der));
   } catch (e) {
-    return fail(e);
+    throw new TrustlineError("INPUT_INVALID", `the CRL file ${path}: ${(e as Error).message}`, { cause: e });
   }
 }
 
