@@ -45,6 +45,25 @@ function ocspRequest(dir: string, issuerPem: string, certPem: string, nonce: boo
   return readFileSync(out);
 }
 
+/** One OCSP load test: a probe first (only successful OCSP answers count, HTTP 200 alone says nothing), then autocannon. */
+async function ocspLoad(url: string, body: Buffer, label: string): Promise<Row> {
+  const ocsp = `${url}/ocsp/device`;
+  const headers = { "content-type": "application/ocsp-request" };
+  const probe = new Uint8Array(await (await fetch(ocsp, { method: "POST", headers, body })).arrayBuffer());
+  if (probe[0] !== 0x30 || probe.indexOf(0x0a) < 0 || probe[probe.indexOf(0x0a) + 2] !== 0) throw new Error(`the OCSP probe was not answered successfully (${label})`);
+  const result = await autocannon({ url: ocsp, method: "POST", headers, body, connections: 32, pipelining: 1, duration: 8 });
+  const rate = result.requests.average;
+  return {
+    suite: "ocsp",
+    metric: `${label}, 32 connections, 8 s`,
+    value: `${fmt(rate)} resp/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`,
+    baseline: "openssl ocsp -index: 1 request at a time",
+    ratio: "",
+    target: ">= 5,000/s, p99 <= 20 ms",
+    ok: rate >= 5000 && result.latency.p99 <= 20 && result.non2xx === 0 && result.errors === 0,
+  };
+}
+
 async function ocspRows(dir: string): Promise<Row[]> {
   const homeDir = join(dir, "pki-ocsp");
   const passphrase = async () => "bench passphrase";
@@ -53,37 +72,14 @@ async function ocspRows(dir: string): Promise<Row[]> {
   const good = await generateDeviceCertificate(home, "ocsp-good");
   const bad = await generateDeviceCertificate(home, "ocsp-revoked");
   await revokeCertificate(home, bad.record.serial, { reason: "keyCompromise" });
-  const server = await startServer(home, { port: 0 });
+  const deviceCa = good.chain[0]!;
+  const cacheable = ocspRequest(dir, deviceCa, good.pem, false);
+  const signed = ocspRequest(dir, deviceCa, bad.pem, true);
   const rows: Row[] = [];
+  const server = await startServer(home, { port: 0 });
   try {
-    const deviceCa = good.chain[0]!;
-    for (const [label, body] of [
-      ["POST, no nonce (cacheable)", ocspRequest(dir, deviceCa, good.pem, false)],
-      ["POST, with nonce (signed per request)", ocspRequest(dir, deviceCa, bad.pem, true)],
-    ] as const) {
-      // Only successful OCSP answers count: check one before the load (HTTP 200 alone says nothing).
-      const probe = new Uint8Array(await (await fetch(`${server.url}/ocsp/device`, { method: "POST", headers: { "content-type": "application/ocsp-request" }, body: body })).arrayBuffer());
-      if (probe[0] !== 0x30 || probe.indexOf(0x0a) < 0 || probe[probe.indexOf(0x0a) + 2] !== 0) throw new Error(`the OCSP probe was not answered successfully (${label})`);
-      const result = await autocannon({
-        url: `${server.url}/ocsp/device`,
-        method: "POST",
-        headers: { "content-type": "application/ocsp-request" },
-        body,
-        connections: 32,
-        pipelining: 1,
-        duration: 8,
-      });
-      const rate = result.requests.average;
-      rows.push({
-        suite: "ocsp",
-        metric: `${label}, 32 connections, 8 s`,
-        value: `${fmt(rate)} resp/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`,
-        baseline: "openssl ocsp -index: 1 request at a time",
-        ratio: "",
-        target: ">= 5,000/s, p99 <= 20 ms",
-        ok: rate >= 5000 && result.latency.p99 <= 20 && result.non2xx === 0 && result.errors === 0,
-      });
-    }
+    rows.push(await ocspLoad(server.url, cacheable, "POST, no nonce (cacheable)"));
+    rows.push(await ocspLoad(server.url, signed, "POST, with nonce (signed per request)"));
   } finally {
     await server.close();
   }
@@ -93,25 +89,10 @@ async function ocspRows(dir: string): Promise<Row[]> {
   try {
     const url = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 100; i++) {
-      try {
-        if ((await fetch(`${url}/healthz`)).ok) break;
-      } catch {
-        /* not up yet */
-      }
+      if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    const body = ocspRequest(dir, good.chain[0]!, bad.pem, true);
-    const result = await autocannon({ url: `${url}/ocsp/device`, method: "POST", headers: { "content-type": "application/ocsp-request" }, body, connections: 32, pipelining: 1, duration: 8 });
-    const rate = result.requests.average;
-    rows.push({
-      suite: "ocsp",
-      metric: "POST, with nonce, `trustline serve --workers 2`, 32 connections, 8 s",
-      value: `${fmt(rate)} resp/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`,
-      baseline: "openssl ocsp -index: 1 request at a time",
-      ratio: "",
-      target: ">= 5,000/s, p99 <= 20 ms",
-      ok: rate >= 5000 && result.latency.p99 <= 20 && result.non2xx === 0 && result.errors === 0,
-    });
+    rows.push(await ocspLoad(url, signed, "POST, with nonce, `trustline serve --workers 2`"));
   } finally {
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
