@@ -132,8 +132,9 @@ export class OcspResponder {
         nameHashes.set(hash, createHash(hash).update(name).digest());
         keyHashes.set(hash, createHash(hash).update(key).digest());
       }
-      const certificate = derFromPemOrDer(Buffer.from(r.certificate), ["CERTIFICATE"])!;
-      const signer = await home.keys.signer({ uri: r.keyUri, algorithm: r.keyAlgorithm, publicKey: spkiFromPem(r.certificate) });
+      const certificate = derFromPemOrDer(Buffer.from(r.certificate), ["CERTIFICATE"]);
+      if (!certificate) throw new TrustlineError("STORE_CORRUPT", `the OCSP responder certificate of CA "${r.ca}" in the state file is unreadable`);
+      const signer = await home.keys.signer({ uri: r.keyUri, algorithm: r.keyAlgorithm, publicKey: spkiOfCertificate(certificate) });
       this.#identities.set(r.ca, {
         ca: r.ca,
         serial: r.serial,
@@ -222,8 +223,3 @@ export class OcspResponder {
   }
 }
 
-function spkiFromPem(pem: string): Uint8Array {
-  const der = derFromPemOrDer(Buffer.from(pem), ["CERTIFICATE"]);
-  if (!der) throw new TrustlineError("STORE_CORRUPT", "a responder certificate in the state file is unreadable");
-  return spkiOfCertificate(der);
-}
