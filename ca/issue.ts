@@ -256,10 +256,7 @@ export async function issueCertificate(home: Home, params: IssueParams): Promise
       });
       signedDer = await signStructure(tbs, signer);
       // Check the signature before anything is stored: a faulty key backend must not produce a bad certificate.
-      const signed = signedParts(signedDer);
-      if (!nodeVerify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, signed.tbs, publicKeyFromSpki(signer.publicKey), signed.signature)) {
-        throw new TrustlineError("SIGNATURE_INVALID", `the key backend produced a signature that does not verify for CA "${trace.ca}"`);
-      }
+      if (!signatureHolds(signedDer, signer)) throw new TrustlineError("SIGNATURE_INVALID", `the key backend produced a signature that does not verify for CA "${trace.ca}"`);
     } catch (e) {
       await home.record([{ action: "certificate.fail", outcome: "failed", ...trace, reason: (e as Error).message }]);
       throw e;
@@ -270,6 +267,12 @@ export async function issueCertificate(home: Home, params: IssueParams): Promise
     return { der: signedDer, record: issued };
   });
   return { der, pem: toPem(der, "CERTIFICATE"), chain: ca ? chainOf(home, ca.name) : [], record };
+}
+
+/** Whether a signed structure's signature verifies with the signer's public key (a key backend self-check). */
+export function signatureHolds(der: Uint8Array, signer: Signer): boolean {
+  const { tbs, signature } = signedParts(der);
+  return nodeVerify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, tbs, publicKeyFromSpki(signer.publicKey), signature);
 }
 
 /** A batch id is recorded with certificates and names an index file: 1-64 safe characters. */

@@ -9,19 +9,17 @@
  * no CSR ever gets a second certificate; the check is repeated under the home lock, so two
  * processes running the same batch cannot both issue one CSR.
  */
-import { verify as nodeVerify } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { PROFILES } from "../../policy/index.js";
 import type { AuditEvent } from "../audit/log.js";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
-import { caCertificateDer, caSigner, chainOf, getCa, issuerFacts, spkiOfCa, validateBatchId } from "../issue.js";
-import { SIGNATURE_ALGORITHMS, signStructure, type Signer } from "../keys/signer.js";
+import { caCertificateDer, caSigner, chainOf, getCa, issuerFacts, signatureHolds, spkiOfCa, validateBatchId } from "../issue.js";
+import { signStructure, type Signer } from "../keys/signer.js";
 import { toPem } from "../pem.js";
 import type { CertificateRecord } from "../store/types.js";
-import { signedParts, subjectNameDer } from "../x509/cert-fields.js";
-import { publicKeyFromSpki } from "../x509/keys.js";
+import { subjectNameDer } from "../x509/cert-fields.js";
 import type { WorkChunk, WorkItem, WorkResult, WorkerSetup } from "./protocol.js";
 
 /** One request: its bytes, or a file a worker thread reads (keeps file I/O off the coordinator). */
@@ -280,8 +278,7 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
 
 /** A faulty key backend must not mint a batch of bad certificates: check the first signature. */
 function selfCheck(der: Uint8Array, signer: Signer): void {
-  const { tbs, signature } = signedParts(der);
-  if (!nodeVerify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, tbs, publicKeyFromSpki(signer.publicKey), signature)) {
+  if (!signatureHolds(der, signer)) {
     throw new TrustlineError("SIGNATURE_INVALID", "the key backend produced a signature that does not verify; the batch was stopped before anything was stored");
   }
 }
