@@ -5,14 +5,14 @@
  * the whole chain, or cutting entries off its end, is caught as well: only the holder of the
  * passphrase can sign a new head.
  *
- *   audit/log.jsonl   {seq, time, operator, station, action, outcome, ..., prev, hash}
+ *   audit/log.jsonl   one canonical JSON object a line (sorted keys: action, ..., prev, seq, ..., time), then "hash"
  *   audit/head.json   {seq, hash, time, signature}: signed over "trustline-audit-head/1 <seq> <hash>"
  *
  * An append made without the audit key (an operation that failed before the passphrase was
  * accepted) is chained but leaves the signed head where it was; `verify` reports how many entries
  * follow the signed head. Writers hold the home lock.
  */
-import { createHash, verify as nodeVerify } from "node:crypto";
+import { hash, verify as nodeVerify } from "node:crypto";
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { createReadStream } from "node:fs";
 import { join } from "node:path";
@@ -79,7 +79,7 @@ export type AuditVerdict =
 export const GENESIS = "0".repeat(64);
 
 export function entryHash(entry: Omit<AuditEntry, "hash">): string {
-  return createHash("sha256").update(canonicalJson(entry)).digest("hex");
+  return hash("sha256", canonicalJson(entry));
 }
 
 function headMessage(seq: number, hash: string): Buffer {
@@ -160,15 +160,19 @@ export class AuditLog {
     let seq = last?.seq ?? 0;
     const time = this.#clock().toISOString();
     const entries: AuditEntry[] = [];
+    let text = "";
     for (const event of events) {
       seq += 1;
       const body = { ...event, seq, time, prev };
-      const hash = entryHash(body);
-      entries.push({ ...body, hash });
-      prev = hash;
+      // The line is the canonical body with the hash added last: one serialization per entry.
+      const canonical = canonicalJson(body);
+      const digest = hash("sha256", canonical);
+      text += `${canonical.slice(0, -1)},"hash":"${digest}"}\n`;
+      entries.push({ ...body, hash: digest });
+      prev = digest;
     }
     if (entries.length > 0) {
-      const data = Buffer.from(entries.map((e) => `${JSON.stringify(e)}\n`).join(""), "utf8");
+      const data = Buffer.from(text, "utf8");
       const fd = openSync(this.#logPath, "a", 0o600);
       try {
         let written = 0;
