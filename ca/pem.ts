@@ -1,9 +1,14 @@
 /** PEM (RFC 7468) encoding and decoding. */
 
 export function toPem(der: Uint8Array, label: string): string {
-  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
-  const lines = b64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
+  return pemFromBase64(Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64"), label);
+}
+
+/** PEM from base64 already at hand (an inventory record's `der`): lines of 64 characters. */
+export function pemFromBase64(b64: string, label: string): string {
+  let body = "";
+  for (let i = 0; i < b64.length; i += 64) body += `${b64.slice(i, i + 64)}\n`;
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
@@ -12,7 +17,8 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 export function pemBlocks(text: string): { label: string; der: Uint8Array }[] {
   const out: { label: string; der: Uint8Array }[] = [];
   for (const m of text.matchAll(PEM_BLOCK)) {
-    out.push({ label: m[1]!, der: new Uint8Array(Buffer.from(m[2]!.replace(/\s+/g, ""), "base64")) });
+    // Node's base64 decoder skips the line breaks and other white space itself.
+    out.push({ label: m[1]!, der: new Uint8Array(Buffer.from(m[2]!, "base64")) });
   }
   return out;
 }
@@ -27,9 +33,10 @@ export function dersOf(input: Uint8Array, label: string): Uint8Array[] {
 
 /** PEM or DER input: the DER of the first block with one of `labels`, or the bytes themselves when not PEM. */
 export function derFromPemOrDer(input: Uint8Array, labels: readonly string[]): Uint8Array | undefined {
-  const head = Buffer.from(input.subarray(0, Math.min(input.length, 4096))).toString("latin1");
-  if (!head.includes("-----BEGIN ")) return input;
-  const blocks = pemBlocks(Buffer.from(input).toString("latin1"));
+  const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const begin = bytes.indexOf("-----BEGIN ");
+  if (begin === -1 || begin > 4096) return input;
+  const blocks = pemBlocks(bytes.toString("latin1", begin));
   return blocks.find((b) => labels.includes(b.label))?.der;
 }
 

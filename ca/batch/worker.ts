@@ -6,13 +6,12 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { evaluate, PROFILES } from "../../policy/index.js";
 import { TrustlineError } from "../errors.js";
-import { parseCsr } from "../x509/csr.js";
+import { csrDer, parseCsrDer } from "../x509/csr.js";
 import { nameToString } from "../x509/name.js";
 import { randomSerial, serialHex } from "../x509/serial.js";
 import { TbsEncoder } from "../x509/tbs-encoder.js";
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { derFromPemOrDer } from "../pem.js";
 import type { WorkChunk, WorkItem, WorkResult, WorkerSetup } from "./protocol.js";
 
 function readRequest(path: string): Uint8Array {
@@ -35,11 +34,11 @@ function work(item: WorkItem, now: Date): WorkResult {
   try {
     csr = "csr" in item ? item.csr : readRequest(item.path);
     // Resumption first: a request this batch already issued costs a hash, not a verification.
-    const der = derFromPemOrDer(csr, ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]) ?? csr;
-    requestSha256 = createHash("sha256").update(der).digest("hex");
+    const der = csrDer(csr);
+    requestSha256 = hash("sha256", der);
     const earlier = setup.already.get(requestSha256);
     if (earlier !== undefined) return { ok: "skipped", index, requestSha256, serial: earlier };
-    const parsed = parseCsr(csr);
+    const parsed = parseCsrDer(der, requestSha256);
     const extra = parsed.commonNames.length === 1 ? [] : [parsed.commonNames.length === 0 ? "the request has no common name (CN)" : `the request has ${parsed.commonNames.length} common names; exactly one is allowed`];
     const decision = evaluate(
       { commonName: parsed.commonNames[0] ?? "", publicKey: parsed.key, ...(setup.validityDays !== undefined ? { validityDays: setup.validityDays } : {}) },
@@ -64,7 +63,7 @@ function work(item: WorkItem, now: Date): WorkResult {
       policyOids: t.policyOids,
     };
   } catch (e) {
-    if (!requestSha256) requestSha256 = createHash("sha256").update(csr).digest("hex");
+    if (!requestSha256) requestSha256 = hash("sha256", csr);
     const code = e instanceof TrustlineError ? e.code : "CSR_INVALID";
     return { ok: false, index, requestSha256, code, message: e instanceof Error ? e.message : String(e) };
   }

@@ -2,7 +2,7 @@
  * The Signer is the only thing that touches a private key. Backends (encrypted files now; Azure
  * Key Vault and PKCS#11 later) hand out Signers; everything else sees only `sign(data)`.
  */
-import { createHash, type KeyObject, sign as nodeSign } from "node:crypto";
+import { hash, type KeyObject, sign as nodeSign } from "node:crypto";
 import type { KeyAlgorithm } from "../../policy/index.js";
 import { bitString, oid, sequence, tlv } from "../x509/der.js";
 
@@ -73,5 +73,5 @@ export async function signStructure(tbs: Uint8Array, signer: Signer): Promise<Ui
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's value (SHA-1 is what the RFC names). */
 export function keyIdentifier(subjectPublicKey: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha1").update(subjectPublicKey).digest());
+  return new Uint8Array(hash("sha1", subjectPublicKey, "buffer"));
 }

@@ -24,10 +24,20 @@ export interface ParsedCsr {
 
 const invalid = (message: string, cause?: unknown) => new TrustlineError("CSR_INVALID", message, cause === undefined ? {} : { cause });
 
-/** Parse a PEM or DER CSR and verify its self-signature; any failure is CSR_INVALID. */
-export function parseCsr(input: Uint8Array): ParsedCsr {
+/** The DER of a PEM or DER CSR (not yet checked); CSR_INVALID when PEM holds no request block. */
+export function csrDer(input: Uint8Array): Uint8Array {
   const der = derFromPemOrDer(input, ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]);
   if (!der) throw invalid("the file is PEM but holds no CERTIFICATE REQUEST block (is it a certificate or a key?)");
+  return der;
+}
+
+/** Parse a PEM or DER CSR and verify its self-signature; any failure is CSR_INVALID. */
+export function parseCsr(input: Uint8Array): ParsedCsr {
+  return parseCsrDer(csrDer(input));
+}
+
+/** `parseCsr` for a request already in DER; `sha256` (hex) when the caller has hashed it (batch workers). */
+export function parseCsrDer(der: Uint8Array, sha256?: string): ParsedCsr {
   if (der.length === 0 || der[0] !== 0x30) throw invalid("the file is not a certificate request: neither a PEM CERTIFICATE REQUEST block nor DER");
   let cri: Tlv, alg: Tlv, sig: Tlv, spkiTlv: Tlv, nameTlv: Tlv;
   try {
@@ -77,7 +87,7 @@ export function parseCsr(input: Uint8Array): ParsedCsr {
   }
   return {
     der,
-    sha256: createHash("sha256").update(der).digest("hex"),
+    sha256: sha256 ?? createHash("sha256").update(der).digest("hex"),
     subject,
     commonNames: subject.filter((a) => a.type === "CN").map((a) => a.value),
     spki,

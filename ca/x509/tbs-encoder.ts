@@ -109,6 +109,7 @@ export class TbsEncoder {
   readonly #head: Uint8Array; // signature AlgorithmIdentifier + issuer
   readonly #aki: Uint8Array;
   readonly #cache = new Map<string, { before: Uint8Array; after: Uint8Array }>();
+  #lastValidity: { from: number; to: number; der: Uint8Array } | undefined;
 
   constructor(layout: TbsLayout) {
     this.#head = concat([SIGNATURE_ALGORITHMS[layout.algorithm].algorithmIdentifier, layout.issuerName]);
@@ -143,6 +144,16 @@ export class TbsEncoder {
     return parts;
   }
 
+  /** A batch gives many certificates one validity: encode it once (the last one is kept). */
+  #validity(notBefore: Date, notAfter: Date): Uint8Array {
+    const from = notBefore.getTime();
+    const to = notAfter.getTime();
+    if (this.#lastValidity?.from !== from || this.#lastValidity.to !== to) {
+      this.#lastValidity = { from, to, der: sequence(encodeTime(notBefore), encodeTime(notAfter)) };
+    }
+    return this.#lastValidity.der;
+  }
+
   /** TBSCertificate DER. `serial` must be a positive minimal INTEGER magnitude (as randomSerial makes). */
   encode(serial: Uint8Array, template: CertificateTemplate, subjectPublicKey: Uint8Array): Uint8Array {
     const ext = this.#constantExtensions(template);
@@ -153,7 +164,7 @@ export class TbsEncoder {
       VERSION_3,
       tlv(0x02, serial),
       this.#head,
-      sequence(encodeTime(template.notBefore), encodeTime(template.notAfter)),
+      this.#validity(template.notBefore, template.notAfter),
       encodeName(template.subject),
       subjectPublicKey,
       extensions,
