@@ -3,14 +3,13 @@
  * records, 1.1 s at 100k), so certificates do not go there. Instead:
  *
  *   inventory/segments/00000001.jsonl  append-only records, one JSON object a line, fsync'd per write
- *   inventory/index/<ab>.idx           "<serial> <segment> <offset> <length>" lines, sharded by the
- *                                      serial's last byte (256 shards, evenly filled: the first
- *                                      byte of a positive serial only spans 01..7f). At a million
- *                                      records a lookup reads ~330 KB; fewer files to create, and
- *                                      creating a file costs more than appending to one
+ *   inventory/index/serials.tbl        serial -> (segment, offset, length): an on-disk hash table
+ *                                      (serial-table.ts); a lookup or a duplicate check is a few
+ *                                      small reads at any size, and a commit group writes one file
+ *   inventory/index/batch-<id>.idx     "<request sha256> <serial>" lines: what makes a batch resumable
  *   inventory/index/checkpoint.json    how far into the segments the index is known to reach
  *
- * Appending costs the same at 10 records or 10 million; a lookup reads one small shard and one
+ * Appending costs the same at 10 records or 10 million; a lookup reads a few table slots and one
  * record. The index is derived data: it is not fsync'd, and anything past the checkpoint (a crash
  * between the two appends) is re-indexed on the next write and scanned by readers. A torn last line
  * (a crash mid-append, before fsync returned, so before any certificate was handed out) is cut off
@@ -39,18 +38,25 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { TrustlineError } from "../errors.js";
 import { fsyncDirectory } from "./atomic.js";
+import { SerialTable } from "./serial-table.js";
 import { type CertificateFilter, type CertificateRecord, matches, type RevocationEntry, type Store } from "./types.js";
 
 const SEGMENT_LIMIT = 256 * 1024 * 1024;
 const SEGMENT_NAME = /^(\d{8})\.jsonl$/;
 
 /** Bumped when the index's layout changes: an index of another layout is rebuilt from the segments. */
-const INDEX_LAYOUT = 2;
+const INDEX_LAYOUT = 3;
 
 interface Checkpoint {
   readonly layout?: number;
   readonly segment: number;
   readonly offset: number;
+}
+
+/** Requests issued in a batch (request SHA-256 -> serial), and how far its index file was read. */
+export interface BatchRequests {
+  readonly requests: Map<string, string>;
+  readonly file: { readonly ino: number; readonly offset: number } | undefined;
 }
 
 interface IndexEntry {
@@ -101,7 +107,8 @@ export class FileInventory implements Store {
   #readCheckpoint(): Checkpoint {
     try {
       const cp = JSON.parse(readFileSync(join(this.#index, "checkpoint.json"), "utf8")) as Checkpoint;
-      if (cp.layout === INDEX_LAYOUT && Number.isInteger(cp.segment) && Number.isInteger(cp.offset)) return cp;
+      // A checkpoint vouches for the serial table: without the table nothing counts as indexed.
+      if (cp.layout === INDEX_LAYOUT && Number.isInteger(cp.segment) && Number.isInteger(cp.offset) && existsSync(this.#tablePath())) return cp;
     } catch {
       /* absent or torn: re-index from the start (derived data, always safe) */
     }
@@ -152,69 +159,78 @@ export class FileInventory implements Store {
    * Includes records the index has not caught up with.
    */
   async batchRequests(batch: string): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    let text = "";
-    try {
-      text = readFileSync(this.#batchPath(batch), "latin1");
-    } catch {
-      /* no such batch yet */
-    }
-    for (const line of text.split("\n")) {
-      const sp = line.indexOf(" ");
-      if (sp > 0) out.set(line.slice(0, sp), line.slice(sp + 1));
-    }
-    for (const u of this.#unindexed()) if (u.record.batch === batch) out.set(u.record.requestSha256, u.record.serial);
-    return out;
+    return (await this.batchRequestsSince(batch)).requests;
   }
 
-  #shardPath(serial: string): string {
-    return join(this.#index, `${serial.padStart(2, "0").slice(-2)}.idx`);
+  /**
+   * `batchRequests`, brought up to date from an earlier answer by reading only what was appended to
+   * the batch's index since (a batch re-checks under the lock before every commit group; reading the
+   * whole index each time would cost O(n²) over a large batch). The map of `previous` is extended.
+   */
+  async batchRequestsSince(batch: string, previous?: BatchRequests): Promise<BatchRequests> {
+    const path = this.#batchPath(batch);
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch {
+      return { requests: this.#withUnindexed(batch, previous?.requests ?? new Map()), file: undefined };
+    }
+    try {
+      const { size, ino } = fstatSync(fd);
+      // A rebuilt index is a new file: read it from the start (were its inode reused, the rebuild
+      // writes the same lines in the same order, so reading on from the offset is still right).
+      const from = previous?.file && previous.file.ino === ino && previous.file.offset <= size ? previous.file : undefined;
+      const requests = from ? previous!.requests : new Map<string, string>();
+      const start = from?.offset ?? 0;
+      const buf = Buffer.allocUnsafe(size - start);
+      let got = 0;
+      while (got < buf.length) {
+        const n = readSync(fd, buf, got, buf.length - got, start + got);
+        if (n <= 0) break;
+        got += n;
+      }
+      // Only complete lines; a line being appended right now is read next time.
+      const end = buf.lastIndexOf(10, got - 1) + 1;
+      const text = buf.toString("latin1", 0, end);
+      for (let at = 0; at < text.length; ) {
+        const nl = text.indexOf("\n", at);
+        const sp = text.indexOf(" ", at);
+        if (sp > at && sp < nl) requests.set(text.slice(at, sp), text.slice(sp + 1, nl));
+        at = nl + 1;
+      }
+      return { requests: this.#withUnindexed(batch, requests), file: { ino, offset: start + end } };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  #withUnindexed(batch: string, requests: Map<string, string>): Map<string, string> {
+    for (const u of this.#unindexed()) if (u.record.batch === batch) requests.set(u.record.requestSha256, u.record.serial);
+    return requests;
+  }
+
+  #tablePath(): string {
+    return join(this.#index, "serials.tbl");
+  }
+
+  /** Run `use` on the serial table, if there is one (readers need no lock: see serial-table.ts). */
+  #withTable<T>(mode: "r" | "r+", use: (table: SerialTable) => T): T | undefined {
+    const table = SerialTable.open(this.#tablePath(), mode);
+    if (!table) return undefined;
+    try {
+      return use(table);
+    } finally {
+      table.close();
+    }
   }
 
   #lookupIndex(serial: string): IndexEntry | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.#shardPath(serial), "latin1");
-    } catch {
-      return undefined;
-    }
-    const prefix = `${serial} `;
-    for (let start = 0; start < text.length; ) {
-      const nl = text.indexOf("\n", start);
-      const end = nl === -1 ? text.length : nl;
-      if (text.startsWith(prefix, start)) {
-        const [, seg, off, len] = text.slice(start, end).split(" ");
-        return { segment: Number(seg), offset: Number(off), length: Number(len) };
-      }
-      start = end + 1;
-    }
-    return undefined;
+    return this.#withTable("r", (t) => t.get(serial));
   }
 
-  /** The first of `serials` present in the index, reading each shard once. */
+  /** The first of `serials` already in the index: a few small reads per serial, whatever the size. */
   #firstIndexed(serials: readonly string[]): string | undefined {
-    const byShard = new Map<string, string[]>();
-    for (const serial of serials) {
-      const shard = this.#shardPath(serial);
-      const list = byShard.get(shard);
-      if (list) list.push(serial);
-      else byShard.set(shard, [serial]);
-    }
-    for (const [shard, list] of byShard) {
-      let text: string;
-      try {
-        text = readFileSync(shard, "latin1");
-      } catch {
-        continue;
-      }
-      if (list.length <= 4) {
-        for (const serial of list) if (text.startsWith(`${serial} `) || text.includes(`\n${serial} `)) return serial;
-        continue;
-      }
-      const present = new Set(text.split("\n").map((line) => line.slice(0, line.indexOf(" "))));
-      for (const serial of list) if (present.has(serial)) return serial;
-    }
-    return undefined;
+    return this.#withTable("r", (t) => serials.find((serial) => t.has(serial)));
   }
 
   #readRecord(entry: IndexEntry): CertificateRecord {
@@ -256,7 +272,7 @@ export class FileInventory implements Store {
     const cp = this.#readCheckpoint();
     if (cp.segment === 1 && cp.offset === 0) {
       // Nothing (or an index of another layout) is indexed: start the index afresh.
-      for (const f of readdirSync(this.#index)) if (f.endsWith(".idx")) unlinkSync(join(this.#index, f));
+      for (const f of readdirSync(this.#index)) if (f.endsWith(".idx") || f.startsWith("serials.tbl")) unlinkSync(join(this.#index, f));
     }
     const numbers = this.#segmentNumbers();
     const last = numbers.at(-1) ?? 1;
@@ -299,11 +315,14 @@ export class FileInventory implements Store {
       if (lines) lines.push(line);
       else byFile.set(file, [line]);
     };
-    for (const e of entries) {
-      add(this.#shardPath(e.serial), `${e.serial} ${e.segment} ${e.offset} ${e.length}\n`);
-      if (e.batch !== null) add(this.#batchPath(e.batch), `${e.requestSha256} ${e.serial}\n`);
-    }
+    for (const e of entries) if (e.batch !== null) add(this.#batchPath(e.batch), `${e.requestSha256} ${e.serial}\n`);
     for (const [file, lines] of byFile) appendFileSync(file, lines.join(""));
+    const table = SerialTable.open(this.#tablePath(), "r+") ?? SerialTable.create(this.#tablePath());
+    try {
+      table.put(entries);
+    } finally {
+      table.close();
+    }
     const lastEntry = entries.at(-1)!;
     this.#writeCheckpoint({ segment: lastEntry.segment, offset: lastEntry.offset + lastEntry.length });
   }
