@@ -5,13 +5,13 @@
  * the durable truth, and a re-run compares every output of the batch with its record and writes
  * again any that a crash lost or cut short.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { type Dirent, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { basename, extname, join } from "node:path";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
 import { chainOf } from "../issue.js";
-import { toPem } from "../pem.js";
+import { pemFromBase64 } from "../pem.js";
 import { type BatchItem, type BatchOptions, type BatchSummary, issueBatch } from "./issue-batch.js";
 import type { OutputJob, OutputReply } from "./output-thread.js";
 
@@ -31,16 +31,18 @@ export interface FolderBatchSummary extends BatchSummary {
 
 /** The request files of a folder, sorted by name; hidden files and sub-folders are ignored. */
 export function listCsrFiles(dir: string): string[] {
-  let names: string[];
+  let entries: Dirent[];
   try {
-    names = readdirSync(dir);
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch (e) {
     throw new TrustlineError("NOT_FOUND", `cannot read the CSR folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return names
-    .filter((n) => !n.startsWith("."))
-    .sort()
-    .filter((n) => statSync(join(dir, n)).isFile());
+  // The listing tells each entry's type (node stats only where the file system does not say): a stat only for links.
+  const isFile = (e: Dirent) => e.isFile() || (e.isSymbolicLink() && statSync(join(dir, e.name), { throwIfNoEntry: false })?.isFile() === true);
+  return entries
+    .filter((e) => !e.name.startsWith(".") && isFile(e))
+    .map((e) => e.name)
+    .sort();
 }
 
 function* requestFiles(dir: string, files: readonly string[]): Iterable<BatchItem> {
@@ -108,7 +110,7 @@ export async function issueBatchFromFolder(home: Home, options: FolderBatchOptio
       const path = join(options.outDir, outputName(id));
       const record = await home.inventory.getCertificate(serial);
       if (!record) return;
-      const expected = toPem(Buffer.from(record.der, "base64"), "CERTIFICATE") + chainText;
+      const expected = pemFromBase64(record.der, "CERTIFICATE") + chainText;
       if (existsSync(path) && readFileSync(path, "latin1") === expected) return;
       await writer.write([{ path, text: expected }]);
       restoredOutputs++;
