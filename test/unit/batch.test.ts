@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Home, issueBatch, issueBatchFromFolder, listCertificates, verifyAuditLog } from "../../ca/index.js";
+import { type Home, issueBatch, issueBatchFromFolder, listCertificates, readAuditLog, verifyAuditLog } from "../../ca/index.js";
 import { writeCsrFolder } from "../helpers/csr-folder.js";
 import { makeHome, openssl, tempDir } from "../helpers/pki.js";
 
@@ -50,6 +50,17 @@ test("a folder with broken CSRs: the good ones are issued, each bad one listed w
   assert.match(pem, /^-----BEGIN CERTIFICATE-----/);
   const verdict = await verifyAuditLog(home);
   assert.ok(verdict.intact);
+  // The trail: per commit group one intent naming every serial about to be signed, then one issue
+  // entry per certificate, and one reject entry per refused CSR.
+  const entries = [];
+  for await (const e of readAuditLog(home)) if (e.batch === "MIXED-1") entries.push(e);
+  const intents = entries.filter((e) => e.action === "certificate.intent");
+  const issues = entries.filter((e) => e.action === "certificate.issue");
+  assert.deepEqual(intents.map((e) => (e.details as { count: number }).count).reduce((a, b) => a + b, 0), 120);
+  assert.ok(intents.length >= 2, `groups of at least 50 from chunks of 64: ${intents.length} intents`);
+  assert.deepEqual(intents.flatMap((e) => (e.details as { serials: string[] }).serials).sort(), records.map((r) => r.serial).sort());
+  assert.deepEqual(issues.map((e) => e.serial).sort(), records.map((r) => r.serial).sort());
+  assert.equal(entries.filter((e) => e.action === "certificate.reject").length, 3);
 });
 
 test("fast-path certificates pass openssl verify and carry the CSR's CN", async () => {
