@@ -50,7 +50,9 @@ async function ocspLoad(url: string, body: Buffer, label: string): Promise<Row> 
   const ocsp = `${url}/ocsp/device`;
   const headers = { "content-type": "application/ocsp-request" };
   const probe = new Uint8Array(await (await fetch(ocsp, { method: "POST", headers, body })).arrayBuffer());
-  if (probe[0] !== 0x30 || probe.indexOf(0x0a) < 0 || probe[probe.indexOf(0x0a) + 2] !== 0) throw new Error(`the OCSP probe was not answered successfully (${label})`);
+  // OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, ... }: the status follows the outer header.
+  const header = probe[1]! < 0x80 ? 2 : 2 + (probe[1]! & 0x7f);
+  if (probe[0] !== 0x30 || probe[header] !== 0x0a || probe[header + 1] !== 0x01 || probe[header + 2] !== 0x00) throw new Error(`the OCSP probe was not answered successfully (${label})`);
   const result = await autocannon({ url: ocsp, method: "POST", headers, body, connections: 32, pipelining: 1, duration: 8 });
   const rate = result.requests.average;
   return {
