@@ -320,6 +320,7 @@ export class FileInventory implements Store {
     const table = SerialTable.open(this.#tablePath(), "r+") ?? SerialTable.create(this.#tablePath());
     try {
       table.put(entries);
+      table.sync(); // before the checkpoint vouches for it
     } finally {
       table.close();
     }

@@ -9,11 +9,12 @@
  *
  * Linear probing from FNV-1a(serial); the table doubles (rewritten into a new file, then renamed
  * over the old one) before it is three-quarters full. It is derived data, rebuilt from the segments
- * whenever it is lost: not fsync'd, and a slot torn by a crash fails its check and reads as a
- * tombstone (probing goes on past it; no lookup ever ends on a damaged slot). Readers need no lock:
+ * whenever it is lost; the inventory syncs it before its checkpoint says what it covers, and a slot
+ * torn by a crash fails its check and reads as a tombstone (probing goes on past it; no lookup ever
+ * ends on a damaged slot). Readers need no lock:
  * they check that the record found carries the serial they asked for.
  */
-import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, renameSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, writeSync } from "node:fs";
 
 export interface SlotEntry {
   readonly segment: number;
@@ -117,6 +118,15 @@ export class SerialTable {
     closeSync(this.#fd);
   }
 
+  /**
+   * Make the slots durable. Slot writes overwrite blocks in place, which ext4's ordered mode does
+   * not order before later metadata: without this, a power cut could keep a checkpoint that
+   * vouches for slots the disk never received.
+   */
+  sync(): void {
+    fsyncSync(this.#fd);
+  }
+
   #writeHeader(): void {
     const header = Buffer.alloc(HEADER);
     header.write(MAGIC, 0, "latin1");
@@ -185,6 +195,7 @@ export class SerialTable {
       if (moved.length >= 8192) next.put(moved.splice(0));
     }
     next.put(moved);
+    next.sync(); // the new table is complete on disk before it replaces the old one
     closeSync(this.#fd);
     renameSync(`${this.#path}.grow`, this.#path);
     this.#fd = next.#fd;
