@@ -1,6 +1,6 @@
 /** The certificate inventory: durable appends, lookups by serial, crash recovery, flat write cost. */
 import assert from "node:assert/strict";
-import { appendFileSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { CertificateRecord } from "../../ca/index.js";
@@ -134,4 +134,19 @@ test("write cost does not grow with the inventory: an append adds one line, and 
   const added = statSync(seg).size - before;
   assert.equal(added, JSON.stringify(record("ffffffff")).length + 1, "one append of one line, no rewrite");
   assert.equal((await inv.getCertificate(serial(4321)))?.serial, serial(4321));
+});
+
+test("an index of an earlier layout (256 text shards) is replaced by the serial table on the next write", async () => {
+  const inv = fresh("layout");
+  await inv.putCertificates([record("aa01"), record("bb02", { batch: "OLD" })]);
+  const index = join(t.dir, "layout", "index");
+  // What layout 2 left behind: shard files and a checkpoint of that layout.
+  rmSync(join(index, "serials.tbl"));
+  writeFileSync(join(index, "02.idx"), "bb02 1 0 10\n");
+  writeFileSync(join(index, "checkpoint.json"), JSON.stringify({ segment: 1, offset: 999, layout: 2 }));
+  assert.equal((await inv.getCertificate("bb02"))?.serial, "bb02", "readers scan until the index is rebuilt");
+  await inv.putCertificate(record("cc03"));
+  assert.equal(existsSync(join(index, "02.idx")), false, "the old shards are gone");
+  for (const serial of ["aa01", "bb02", "cc03"]) assert.equal(tableEntry("layout", serial)?.segment, 1, serial);
+  assert.deepEqual([...(await inv.batchRequests("OLD")).values()], ["bb02"], "the batch index is rebuilt too");
 });
