@@ -76,21 +76,23 @@ export interface BatchOptions {
 
 const CHUNK = 64;
 
-/**
- * Worker threads, each given up to DEPTH chunks at once: a worker answers its chunks in order, and
- * always has the next one queued, so it does not sit idle while the coordinator is busy signing
- * and committing a group (measured: a third of each worker's time went idle with one chunk each).
- */
 interface PooledWorker {
   readonly worker: Worker;
   /** Chunks sent and not yet answered, oldest first. */
   readonly pending: { resolve: (r: WorkResult[]) => void; reject: (e: Error) => void }[];
 }
 
+/**
+ * Worker threads, each given up to DEPTH chunks at once: a worker answers its chunks in order, and
+ * always has the next one queued, so it does not sit idle while the coordinator is busy signing
+ * and committing a group (measured: a third of each worker's time went idle with one chunk each).
+ * A worker that dies fails the pool: every chunk sent or still to send is refused with its error.
+ */
 class WorkerPool {
   static readonly DEPTH = 3;
   readonly #workers: PooledWorker[];
   readonly #waiting: (() => void)[] = [];
+  #failure: Error | undefined;
 
   constructor(size: number, setup: WorkerSetup) {
     this.#workers = Array.from({ length: size }, () => {
@@ -100,7 +102,9 @@ class WorkerPool {
         this.#waiting.shift()?.();
       });
       entry.worker.on("error", (e: Error) => {
+        this.#failure ??= e;
         for (const p of entry.pending.splice(0)) p.reject(e);
+        for (const wake of this.#waiting.splice(0)) wake();
       });
       return entry;
     });
@@ -109,6 +113,7 @@ class WorkerPool {
   /** The least busy worker with room for another chunk, waiting for one if all are full. */
   async #slot(): Promise<PooledWorker> {
     for (;;) {
+      if (this.#failure) throw this.#failure;
       let best: PooledWorker | undefined;
       for (const w of this.#workers) if (w.pending.length < WorkerPool.DEPTH && (!best || w.pending.length < best.pending.length)) best = w;
       if (best) return best;
