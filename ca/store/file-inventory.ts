@@ -10,8 +10,10 @@
  *   inventory/index/checkpoint.json    how far into the segments the index is known to reach
  *
  * Appending costs the same at 10 records or 10 million; a lookup reads a few table slots and one
- * record. The index is derived data: it is not fsync'd, and anything past the checkpoint (a crash
- * between the two appends) is re-indexed on the next write and scanned by readers. A torn last line
+ * record. The index is derived data, rebuilt from the segments if lost: the serial table is synced
+ * before the checkpoint vouches for it (the checkpoint itself is not: losing it costs a re-index),
+ * and anything past the checkpoint (a crash between the two writes) is re-indexed on the next
+ * write and scanned by readers. A torn last line
  * (a crash mid-append, before fsync returned, so before any certificate was handed out) is cut off
  * on the next write. Writers must hold the home lock (Home.transaction); readers need no lock.
  */
@@ -190,7 +192,7 @@ export class FileInventory implements Store {
         got += n;
       }
       // Only complete lines; a line being appended right now is read next time.
-      const end = buf.lastIndexOf(10, got - 1) + 1;
+      const end = got > 0 ? buf.lastIndexOf(10, got - 1) + 1 : 0;
       const text = buf.toString("latin1", 0, end);
       for (let at = 0; at < text.length; ) {
         const nl = text.indexOf("\n", at);
@@ -213,9 +215,9 @@ export class FileInventory implements Store {
     return join(this.#index, "serials.tbl");
   }
 
-  /** Run `use` on the serial table, if there is one (readers need no lock: see serial-table.ts). */
-  #withTable<T>(mode: "r" | "r+", use: (table: SerialTable) => T): T | undefined {
-    const table = SerialTable.open(this.#tablePath(), mode);
+  /** Read the serial table, if there is one (readers need no lock: see serial-table.ts). */
+  #readTable<T>(use: (table: SerialTable) => T): T | undefined {
+    const table = SerialTable.open(this.#tablePath(), "r");
     if (!table) return undefined;
     try {
       return use(table);
@@ -225,12 +227,12 @@ export class FileInventory implements Store {
   }
 
   #lookupIndex(serial: string): IndexEntry | undefined {
-    return this.#withTable("r", (t) => t.get(serial));
+    return this.#readTable((t) => t.get(serial));
   }
 
   /** The first of `serials` already in the index: a few small reads per serial, whatever the size. */
   #firstIndexed(serials: readonly string[]): string | undefined {
-    return this.#withTable("r", (t) => serials.find((serial) => t.has(serial)));
+    return this.#readTable((t) => serials.find((serial) => t.has(serial)));
   }
 
   #readRecord(entry: IndexEntry): CertificateRecord {
@@ -259,7 +261,10 @@ export class FileInventory implements Store {
 
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
     const entry = this.#lookupIndex(serial);
-    if (entry) return this.#readRecord(entry);
+    if (entry) {
+      const record = this.#readRecord(entry);
+      if (record.serial === serial) return record; // else a slot read mid-write: look further
+    }
     for (const u of this.#unindexed()) if (u.record.serial === serial) return u.record;
     return undefined;
   }
