@@ -109,7 +109,7 @@ async function seedInventory(home: string, count: number): Promise<void> {
   }
 }
 
-const BATCH_RUNS = 3;
+const BATCH_RUNS = 5;
 
 /** `trustline issue batch` over the folder into a fresh home, BATCH_RUNS times: median rate, peak RSS. */
 async function timedBatches(dir: string, csrDir: string, passFile: string, certs: number): Promise<{ rate: number; maxRssKb: number }> {
