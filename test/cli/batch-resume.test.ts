@@ -8,19 +8,16 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { initCliHome } from "./cli-helpers.js";
 import { writeCsrFolder } from "../helpers/csr-folder.js";
-import { CLI, PASSPHRASE, runCli, tempDir } from "../helpers/pki.js";
+import { CLI, runCli, tempDir } from "../helpers/pki.js";
 
 let t: { dir: string; cleanup: () => void };
 let home: string;
 let passFile: string;
 before(() => {
   t = tempDir();
-  home = join(t.dir, "pki");
-  passFile = join(t.dir, "pass");
-  writeFileSync(passFile, `${PASSPHRASE}\n`);
-  const init = runCli(["--home", home, "--passphrase-file", passFile, "init", "--org", "Acme Devices"]);
-  assert.equal(init.status, 0, init.stderr);
+  ({ home, passFile } = initCliHome(t.dir));
 });
 after(() => t.cleanup());
 

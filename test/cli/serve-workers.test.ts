@@ -7,17 +7,15 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { CLI, openssl, PASSPHRASE, runCli, tempDir } from "../helpers/pki.js";
+import { initCliHome } from "./cli-helpers.js";
+import { CLI, openssl, runCli, tempDir } from "../helpers/pki.js";
 
 let t: { dir: string; cleanup: () => void };
 let home: string;
 let passFile: string;
 before(() => {
   t = tempDir();
-  home = join(t.dir, "pki");
-  passFile = join(t.dir, "pass");
-  writeFileSync(passFile, PASSPHRASE);
-  assert.equal(runCli(["--home", home, "--passphrase-file", passFile, "init", "--org", "Acme Devices"]).status, 0);
+  ({ home, passFile } = initCliHome(t.dir));
 });
 after(() => t.cleanup());
 

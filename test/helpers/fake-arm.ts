@@ -7,19 +7,10 @@
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { Agent, createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { loopbackTls } from "./loopback-tls.js";
+import { loopbackTls, type RecordedRequest } from "./loopback-tls.js";
 
 /** The version the client (6.0.0) sends: KnownVersions.V20260831. */
 export const ARM_DPS_API_VERSION = "2026-08-31";
-
-export interface ArmRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly query: Readonly<Record<string, string>>;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly body: unknown;
-  readonly status: number;
-}
 
 interface StoredCert {
   der: Buffer;
@@ -40,7 +31,7 @@ export interface FakeArm {
   token: string;
   /** A credential (TokenCredential shape) that hands out `token`, counting calls and scopes. */
   readonly credential: { getToken(scopes: string | string[]): Promise<{ token: string; expiresOnTimestamp: number }>; readonly scopes: string[] };
-  readonly requests: ArmRequest[];
+  readonly requests: RecordedRequest[];
   readonly certificates: Map<string, StoredCert>;
   /** Change the certificate's etag right after a verification code is handed out (a concurrent writer). */
   bumpEtagAfterCode?: boolean;
@@ -52,7 +43,7 @@ export async function startFakeArm(options: { subscriptionId?: string; resourceG
   const subscriptionId = options.subscriptionId ?? "0b7f3c2e-6d4a-4e8b-9c1d-2a3b4c5d6e7f";
   const resourceGroup = options.resourceGroup ?? "iot-rg";
   const dpsName = options.dpsName ?? "acme-dps";
-  const requests: ArmRequest[] = [];
+  const requests: RecordedRequest[] = [];
   const certificates = new Map<string, StoredCert>();
   const newEtag = () => `"${randomBytes(8).toString("hex")}"`;
   const base = `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Devices/provisioningServices/${dpsName}/certificates/`;

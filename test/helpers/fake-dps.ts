@@ -8,19 +8,10 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual, X509Certificate } from "node:crypto";
 import { Agent, createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { loopbackTls } from "./loopback-tls.js";
+import { loopbackTls, type RecordedRequest } from "./loopback-tls.js";
 import { validate } from "./dps-model.js";
 
 export const DPS_API_VERSION = "2021-10-01";
-
-export interface RecordedRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly query: Readonly<Record<string, string>>;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly body: unknown;
-  readonly status: number;
-}
 
 interface Stored {
   etag: string;

@@ -1,4 +1,7 @@
-/** A TLS identity for loopback test servers: a self-signed certificate for localhost and 127.0.0.1, made by OpenSSL. */
+/**
+ * What the loopback fake services (DPS, ARM) share: a TLS identity, a self-signed certificate for
+ * localhost and 127.0.0.1 made by OpenSSL, and the shape of the requests they record.
+ */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,4 +24,14 @@ export function loopbackTls(): { key: string; cert: string } {
     }
   }
   return cached;
+}
+
+/** A request a loopback fake service answered, as tests inspect it. */
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: unknown;
+  readonly status: number;
 }
