@@ -4,7 +4,6 @@
  * -print` reads back exactly the signed attributes and certificates we promise, and verifyFirmware
  * accepts what `openssl cms -sign -cades` writes. A 200 MB image signs and verifies in bounded memory.
  */
-import { newKeyPair } from "../helpers/keys.js";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash, createPublicKey, verify as nodeVerify } from "node:crypto";
@@ -13,12 +12,9 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, describe, test } from "node:test";
 import {
-  createCsr,
   exportCa,
   type Home,
-  type IssuedCertificate,
   issueCrl,
-  issueSignerCertificate,
   pemBlocks,
   signerFromKeyFile,
   signFirmware,
@@ -27,6 +23,7 @@ import {
 import { CMS_OIDS, parseSignedData } from "../../ca/firmware/cms.js";
 import { children, content, oidText, readRoot, readTlv, slice } from "../../ca/x509/der.js";
 import { TRUSTLINE_ARC } from "../../policy/oids.js";
+import { type SignerFiles, writeSigner } from "../helpers/firmware-signer.js";
 import { FIXED_NOW, fixedClock, makeHome, REPO_ROOT, tempDir } from "../helpers/pki.js";
 import { type LocalTsa, startTsa } from "../helpers/tsa.js";
 import { openssl, opensslOk } from "./openssl.js";
@@ -34,17 +31,11 @@ import { openssl, opensslOk } from "./openssl.js";
 const MANIFEST_OID = `${TRUSTLINE_ARC}.2.1`;
 const VERIFY_NOW = new Date(FIXED_NOW.getTime() + 3_600_000);
 
-interface Signer {
+interface Signer extends SignerFiles {
   readonly label: string;
   readonly curve: "P-256" | "P-384";
   readonly hash: "sha256" | "sha384";
   readonly signatureName: string;
-  readonly issued: IssuedCertificate;
-  /** Signer certificate + firmware CA (what `trustline issue signer --chain` writes). */
-  readonly certPath: string;
-  /** The signer certificate alone (for `openssl cms -sign -signer`). */
-  readonly leafPath: string;
-  readonly keyPath: string;
 }
 
 let dir: string;
@@ -58,23 +49,13 @@ const path = (name: string) => join(dir, name);
 
 async function makeSigner(curve: "P-256" | "P-384"): Promise<Signer> {
   const label = curve === "P-256" ? "p256" : "p384";
-  const { privateKey } = newKeyPair("ec", { namedCurve: curve });
-  const keyPath = path(`signer-${label}.key`);
-  writeFileSync(keyPath, privateKey.export({ type: "pkcs8", format: "pem" }));
-  const issued = await issueSignerCertificate(home, createCsr(privateKey, "x"), `ci-pipeline-${label}`);
-  const certPath = path(`signer-${label}.pem`);
-  const leafPath = path(`signer-${label}-leaf.pem`);
-  writeFileSync(certPath, issued.pem + issued.chain.join(""));
-  writeFileSync(leafPath, issued.pem);
+  const files = await writeSigner(home, dir, `ci-pipeline-${label}`, { curve });
   return {
+    ...files,
     label,
     curve,
     hash: curve === "P-256" ? "sha256" : "sha384",
     signatureName: curve === "P-256" ? "ecdsa-with-SHA256" : "ecdsa-with-SHA384",
-    issued,
-    certPath,
-    leafPath,
-    keyPath,
   };
 }
 

@@ -24,7 +24,6 @@ import {
   type FirmwareVerdict,
   type FirmwareVerifyOptions,
   type Home,
-  type IssuedCertificate,
   issueCrl,
   issueDeviceCertificate,
   issueSignerCertificate,
@@ -38,6 +37,7 @@ import {
 } from "../../ca/index.js";
 import { children, readRoot, sequence, slice, tlv, type Tlv } from "../../ca/x509/der.js";
 import { POLICY_OIDS } from "../../policy/oids.js";
+import { type SignerFiles, writeSigner } from "../helpers/firmware-signer.js";
 import { FIXED_NOW, fixedClock, makeHome, openssl, PASSPHRASE, reopen, tempDir } from "../helpers/pki.js";
 import { type LocalTsa, makeTestRoot, startTsa, TSA_POLICY } from "../helpers/tsa.js";
 
@@ -45,15 +45,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const FIXED_VERIFY_NOW = new Date(FIXED_NOW.getTime() + HOUR);
 
-interface TestSigner {
-  readonly name: string;
-  readonly issued: IssuedCertificate;
-  /** Signer certificate followed by the firmware CA (what `issue signer --chain` writes). */
-  readonly certPath: string;
-  /** The signer certificate alone. */
-  readonly leafPath: string;
-  readonly keyPath: string;
-}
+type TestSigner = SignerFiles;
 
 let dir: string;
 let cleanup: () => void;
@@ -82,18 +74,8 @@ function assertValid(v: FirmwareVerdict): asserts v is Extract<FirmwareVerdict, 
 }
 
 /** A P-256 (or P-384) key written as PKCS#8 PEM, and a signer certificate for it. */
-async function newSigner(issuer: Home, options: RequestOptions & { curve?: "P-256" | "P-384" } = {}): Promise<TestSigner> {
-  const name = `ci-pipeline-${++counter}`;
-  const { privateKey } = newKeyPair("ec", { namedCurve: options.curve ?? "P-256" });
-  const keyPath = join(dir, `${name}.key`);
-  writeFileSync(keyPath, privateKey.export({ type: "pkcs8", format: "pem" }));
-  const { curve: _curve, ...requestOptions } = options;
-  const issued = await issueSignerCertificate(issuer, createCsr(privateKey, "x"), name, requestOptions);
-  const certPath = join(dir, `${name}.pem`);
-  const leafPath = join(dir, `${name}-leaf.pem`);
-  writeFileSync(certPath, issued.pem + issued.chain.join(""));
-  writeFileSync(leafPath, issued.pem);
-  return { name, issued, certPath, leafPath, keyPath };
+function newSigner(issuer: Home, options: RequestOptions & { curve?: "P-256" | "P-384" } = {}): Promise<TestSigner> {
+  return writeSigner(issuer, dir, `ci-pipeline-${++counter}`, options);
 }
 
 async function sign(signer: Pick<TestSigner, "certPath" | "keyPath">, extra: Partial<FirmwareSignOptions> = {}): Promise<Uint8Array> {
