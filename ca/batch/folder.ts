@@ -12,7 +12,7 @@ import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
 import { chainOf } from "../issue.js";
 import { pemFromBase64 } from "../pem.js";
-import { type BatchItem, type BatchOptions, type BatchSummary, issueBatch } from "./issue-batch.js";
+import { BATCH_THREAD_LIMITS, type BatchItem, type BatchOptions, type BatchSummary, issueBatch } from "./issue-batch.js";
 import type { OutputJob, OutputReply } from "./output-thread.js";
 
 export interface FolderBatchOptions extends Omit<BatchOptions, "onIssued" | "onSkipped"> {
@@ -57,7 +57,7 @@ export function outputName(csrFile: string): string {
 
 /** Sends outputs to the output thread in groups; at most a few groups in flight. */
 class OutputWriter {
-  readonly #thread = new Worker(new URL("./output-thread.js", import.meta.url));
+  readonly #thread = new Worker(new URL("./output-thread.js", import.meta.url), { resourceLimits: BATCH_THREAD_LIMITS });
   /** The thread answers jobs in order: one reply settles the oldest job. */
   readonly #waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
   readonly #inflight: Promise<void>[] = [];
