@@ -21,6 +21,7 @@ import { pemFromBase64 } from "../pem.js";
 import type { CertificateRecord } from "../store/types.js";
 import { subjectNameDer } from "../x509/cert-fields.js";
 import type { WorkChunk, WorkItem, WorkResult, WorkerSetup } from "./protocol.js";
+import { RequestIndex } from "./request-index.js";
 
 /** One request: its bytes, or a file a worker thread reads (keeps file I/O off the coordinator). */
 export type BatchItem =
@@ -151,9 +152,11 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
   // noticeable part of a second, and neither needs the other. No CSR is read before the key opens.
   const opening = caSigner(home, ca);
   opening.catch(() => undefined); // awaited below
-  let issuedInBatch = await home.inventory.batchRequestsSince(options.batch);
+  const issuedInBatch = new RequestIndex();
+  const remember = (requestSha256: string, serial: string) => issuedInBatch.set(requestSha256, serial);
+  let batchCursor = await home.inventory.readBatchRequests(options.batch, undefined, remember);
   const setup: WorkerSetup = {
-    already: issuedInBatch.requests, // cloned into each worker as it starts
+    already: issuedInBatch.map, // cloned into each worker as it starts
     profile: profile.name,
     issuer: { ...issuerFacts(home, ca, ca.name), notBefore: ca.notBefore, notAfter: ca.notAfter },
     layout: { algorithm: signatureAlgorithmFor(ca.keyAlgorithm), issuerName: subjectNameDer(caCertificateDer(ca)), issuerPublicKey: spkiOfCa(ca) },
@@ -190,11 +193,10 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
     const lateSkips: { id: string; serial: string }[] = [];
     await home.transaction(async () => {
       // Re-check under the lock: another process may have issued some of these meanwhile.
-      issuedInBatch = await home.inventory.batchRequestsSince(options.batch, issuedInBatch);
-      const current = issuedInBatch.requests;
+      batchCursor = await home.inventory.readBatchRequests(options.batch, batchCursor, remember);
       const toIssue = results.filter((r): r is Issuable => {
         if (r.result.ok !== true) return false;
-        const serial = current.get(r.result.requestSha256);
+        const serial = issuedInBatch.get(r.result.requestSha256);
         if (serial !== undefined) {
           counts.skipped++;
           lateSkips.push({ id: r.id, serial });
@@ -254,7 +256,7 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
       await home.record(toIssue.map(({ result: r }) => ({ action: "certificate.issue", outcome: "ok", ...who, profile: "device", ca: ca.name, serial: r.serial, requestSha256: r.requestSha256, subject: r.commonName, batch: options.batch })));
     });
     counts.issued += issued.length;
-    for (const c of issued) issuedInBatch.requests.set(c.record.requestSha256, c.record.serial);
+    for (const c of issued) issuedInBatch.set(c.record.requestSha256, c.record.serial);
     for (const r of results) if (r.result.ok === true) pending.delete(r.result.requestSha256);
     for (const r of results) if (r.result.ok === false) rejected.push({ id: r.id, code: r.result.code, message: r.result.message });
     if (options.onIssued && issued.length > 0) await options.onIssued(issued);
@@ -284,7 +286,7 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
         if (result.ok === "skipped") {
           counts.skipped++;
           await options.onSkipped?.(id, result.serial);
-        } else if (result.ok === true && (pending.has(result.requestSha256) || issuedInBatch.requests.has(result.requestSha256))) {
+        } else if (result.ok === true && (pending.has(result.requestSha256) || issuedInBatch.has(result.requestSha256))) {
           counts.skipped++; // the same request twice in this run
         } else {
           if (result.ok === true) pending.add(result.requestSha256);

@@ -1,14 +1,15 @@
 /** Messages between the batch coordinator (main thread) and its CSR workers. */
 import type { IssuerFacts, ProfileName } from "../../policy/index.js";
 import type { SignatureAlgorithm } from "../keys/signer.js";
+import type { RequestMap } from "./request-index.js";
 
 export interface WorkerSetup {
   readonly profile: ProfileName;
   readonly issuer: Omit<IssuerFacts, "notBefore" | "notAfter"> & { readonly notBefore: string; readonly notAfter: string };
   readonly layout: { readonly algorithm: SignatureAlgorithm; readonly issuerName: Uint8Array; readonly issuerPublicKey: Uint8Array };
   readonly validityDays?: number;
-  /** Requests already issued in this batch (request SHA-256 -> serial): a re-run skips them. */
-  readonly already: ReadonlyMap<string, string>;
+  /** Requests already issued in this batch (a RequestIndex's map): a re-run skips them. */
+  readonly already: RequestMap;
 }
 
 /** A request given as bytes, or as a file the worker reads itself (keeps file I/O off the coordinator). */

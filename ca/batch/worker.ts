@@ -13,6 +13,7 @@ import { TbsEncoder } from "../x509/tbs-encoder.js";
 import { hash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { WorkChunk, WorkItem, WorkResult, WorkerSetup } from "./protocol.js";
+import { RequestIndex } from "./request-index.js";
 
 function readRequest(path: string): Uint8Array {
   try {
@@ -26,6 +27,7 @@ const setup = workerData as WorkerSetup;
 const profile = PROFILES[setup.profile];
 const issuer = { ...setup.issuer, notBefore: new Date(setup.issuer.notBefore), notAfter: new Date(setup.issuer.notAfter) };
 const encoder = new TbsEncoder(setup.layout);
+const already = new RequestIndex(setup.already);
 
 function work(item: WorkItem, now: Date): WorkResult {
   const index = item.index;
@@ -36,7 +38,7 @@ function work(item: WorkItem, now: Date): WorkResult {
     // Resumption first: a request this batch already issued costs a hash, not a verification.
     const der = csrDer(csr);
     requestSha256 = hash("sha256", der);
-    const earlier = setup.already.get(requestSha256);
+    const earlier = already.get(requestSha256);
     if (earlier !== undefined) return { ok: "skipped", index, requestSha256, serial: earlier };
     const parsed = parseCsrDer(der, requestSha256);
     const extra = parsed.commonNames.length === 1 ? [] : [parsed.commonNames.length === 0 ? "the request has no common name (CN)" : `the request has ${parsed.commonNames.length} common names; exactly one is allowed`];

@@ -55,10 +55,10 @@ interface Checkpoint {
   readonly offset: number;
 }
 
-/** Requests issued in a batch (request SHA-256 -> serial), and how far its index file was read. */
-export interface BatchRequests {
-  readonly requests: Map<string, string>;
-  readonly file: { readonly ino: number; readonly offset: number } | undefined;
+/** How far a batch's index file was read (see readBatchRequests). */
+export interface BatchCursor {
+  readonly ino: number;
+  readonly offset: number;
 }
 
 interface IndexEntry {
@@ -161,29 +161,30 @@ export class FileInventory implements Store {
    * Includes records the index has not caught up with.
    */
   async batchRequests(batch: string): Promise<Map<string, string>> {
-    return (await this.batchRequestsSince(batch)).requests;
+    const requests = new Map<string, string>();
+    await this.readBatchRequests(batch, undefined, (request, serial) => requests.set(request, serial));
+    return requests;
   }
 
   /**
-   * `batchRequests`, brought up to date from an earlier answer by reading only what was appended to
-   * the batch's index since (a batch re-checks under the lock before every commit group; reading the
-   * whole index each time would cost O(n²) over a large batch). The map of `previous` is extended.
+   * Every (request SHA-256, serial) of a batch appended to its index since `cursor` (all of them
+   * without one), handed to `add`, plus the records the index has not caught up with. Returns the
+   * cursor for the next call: a batch re-checks under the lock before every commit group, and
+   * reading the whole index each time would cost O(n²) over a large batch.
    */
-  async batchRequestsSince(batch: string, previous?: BatchRequests): Promise<BatchRequests> {
-    const path = this.#batchPath(batch);
+  async readBatchRequests(batch: string, cursor: BatchCursor | undefined, add: (requestSha256: string, serial: string) => void): Promise<BatchCursor | undefined> {
     let fd: number;
     try {
-      fd = openSync(path, "r");
+      fd = openSync(this.#batchPath(batch), "r");
     } catch {
-      return { requests: this.#withUnindexed(batch, previous?.requests ?? new Map()), file: undefined };
+      this.#addUnindexed(batch, add);
+      return undefined;
     }
     try {
       const { size, ino } = fstatSync(fd);
       // A rebuilt index is a new file: read it from the start (were its inode reused, the rebuild
       // writes the same lines in the same order, so reading on from the offset is still right).
-      const from = previous?.file && previous.file.ino === ino && previous.file.offset <= size ? previous.file : undefined;
-      const requests = from ? previous!.requests : new Map<string, string>();
-      const start = from?.offset ?? 0;
+      const start = cursor && cursor.ino === ino && cursor.offset <= size ? cursor.offset : 0;
       const buf = Buffer.allocUnsafe(size - start);
       let got = 0;
       while (got < buf.length) {
@@ -197,18 +198,18 @@ export class FileInventory implements Store {
       for (let at = 0; at < text.length; ) {
         const nl = text.indexOf("\n", at);
         const sp = text.indexOf(" ", at);
-        if (sp > at && sp < nl) requests.set(text.slice(at, sp), text.slice(sp + 1, nl));
+        if (sp > at && sp < nl) add(text.slice(at, sp), text.slice(sp + 1, nl));
         at = nl + 1;
       }
-      return { requests: this.#withUnindexed(batch, requests), file: { ino, offset: start + end } };
+      this.#addUnindexed(batch, add);
+      return { ino, offset: start + end };
     } finally {
       closeSync(fd);
     }
   }
 
-  #withUnindexed(batch: string, requests: Map<string, string>): Map<string, string> {
-    for (const u of this.#unindexed()) if (u.record.batch === batch) requests.set(u.record.requestSha256, u.record.serial);
-    return requests;
+  #addUnindexed(batch: string, add: (requestSha256: string, serial: string) => void): void {
+    for (const u of this.#unindexed()) if (u.record.batch === batch) add(u.record.requestSha256, u.record.serial);
   }
 
   #tablePath(): string {
