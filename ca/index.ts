@@ -33,7 +33,7 @@ export * as policy from "../policy/index.js";
 export type { KeyAlgorithm, ProfileName, CaProfileName } from "../policy/index.js";
 export { writeFileAtomic } from "./store/atomic.js";
 export { issueBatch, type BatchItem, type BatchOptions, type BatchSummary, type BatchProgress, type BatchRejection, type BatchIssued } from "./batch/issue-batch.js";
-export { issueBatchFromFolder, listCsrFiles, type FolderBatchOptions, type FolderBatchSummary } from "./batch/folder.js";
+export { countCsrFiles, issueBatchFromFolder, listCsrFiles, type FolderBatchOptions, type FolderBatchSummary } from "./batch/folder.js";
 export { revokeCertificate, planMassRevocation, revokeMass, type RevokeOptions, type RevocationResult, type MassSelector, type MassPlan, type MassResult } from "./revocation/revoke.js";
 export { issueCrl, type IssuedCrl } from "./revocation/crl.js";
 export { parseCrl, verifyCrlSignature, type ParsedCrl, type CrlEntry } from "./revocation/crl-codec.js";

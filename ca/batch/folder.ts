@@ -5,7 +5,7 @@
  * the durable truth, and a re-run compares every output of the batch with its record and writes
  * again any that a crash lost or cut short.
  */
-import { type Dirent, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { type Dir, type Dirent, existsSync, mkdirSync, opendirSync, readFileSync, statSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { basename, extname, join } from "node:path";
 import { TrustlineError } from "../errors.js";
@@ -29,24 +29,39 @@ export interface FolderBatchSummary extends BatchSummary {
   readonly restoredOutputs: number;
 }
 
-/** The request files of a folder, sorted by name; hidden files and sub-folders are ignored. */
-export function listCsrFiles(dir: string): string[] {
-  let entries: Dirent[];
+function openCsrFolder(dir: string): Dir {
   try {
-    entries = readdirSync(dir, { withFileTypes: true });
+    return opendirSync(dir);
   } catch (e) {
     throw new TrustlineError("NOT_FOUND", `cannot read the CSR folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  // The listing tells each entry's type (node stats only where the file system does not say): a stat only for links.
-  const isFile = (e: Dirent) => e.isFile() || (e.isSymbolicLink() && statSync(join(dir, e.name), { throwIfNoEntry: false })?.isFile() === true);
-  return entries
-    .filter((e) => !e.name.startsWith(".") && isFile(e))
-    .map((e) => e.name)
-    .sort();
 }
 
-function* requestFiles(dir: string, files: readonly string[]): Iterable<BatchItem> {
-  for (const name of files) yield { id: name, path: join(dir, name) };
+/**
+ * The request files of a folder, one at a time in directory order: a delivery of a million CSRs is
+ * never held as a list. Hidden files and sub-folders are ignored.
+ */
+function* csrFilesIn(dir: string): Generator<string> {
+  const folder = openCsrFolder(dir);
+  // The listing tells each entry's type (node stats only where the file system does not say): a stat only for links.
+  const isFile = (e: Dirent) => e.isFile() || (e.isSymbolicLink() && statSync(join(dir, e.name), { throwIfNoEntry: false })?.isFile() === true);
+  try {
+    for (let e = folder.readSync(); e !== null; e = folder.readSync()) if (!e.name.startsWith(".") && isFile(e)) yield e.name;
+  } finally {
+    folder.closeSync();
+  }
+}
+
+/** The request files of a folder, sorted by name. */
+export function listCsrFiles(dir: string): string[] {
+  return [...csrFilesIn(dir)].sort();
+}
+
+/** How many request files a folder holds (for progress), without keeping their names. */
+export function countCsrFiles(dir: string): number {
+  let n = 0;
+  for (const _ of csrFilesIn(dir)) n++;
+  return n;
 }
 
 export function outputName(csrFile: string): string {
@@ -91,7 +106,14 @@ class OutputWriter {
 }
 
 export async function issueBatchFromFolder(home: Home, options: FolderBatchOptions): Promise<FolderBatchSummary> {
-  const files = listCsrFiles(options.csrDir);
+  openCsrFolder(options.csrDir).closeSync(); // a missing folder is refused before anything is created
+  let total = 0;
+  const requests = (function* (): Iterable<BatchItem> {
+    for (const name of csrFilesIn(options.csrDir)) {
+      total++;
+      yield { id: name, path: join(options.csrDir, name) };
+    }
+  })();
   try {
     mkdirSync(options.outDir, { recursive: true });
   } catch (e) {
@@ -103,7 +125,7 @@ export async function issueBatchFromFolder(home: Home, options: FolderBatchOptio
   const writer = new OutputWriter();
   let summary: BatchSummary;
   try {
-    summary = await issueBatch(home, requestFiles(options.csrDir, files), {
+    summary = await issueBatch(home, requests, {
     ...options,
     onIssued: (issued) => writer.write(issued.map((c) => ({ path: join(options.outDir, outputName(c.id)), text: c.pem + chainText }))),
     onSkipped: async (id, serial) => {
@@ -119,5 +141,5 @@ export async function issueBatchFromFolder(home: Home, options: FolderBatchOptio
   } finally {
     await writer.close();
   }
-  return { ...summary, total: files.length, outDir: options.outDir, restoredOutputs };
+  return { ...summary, total, outDir: options.outDir, restoredOutputs };
 }

@@ -4,7 +4,7 @@ import {
   devicePkcs12,
   generateDeviceCertificate,
   issueBatchFromFolder,
-  listCsrFiles,
+  countCsrFiles,
   type IssuedCertificate,
   issueDeviceCertificate,
   issueSignerCertificate,
@@ -133,7 +133,7 @@ export function issueCommand(): Command {
     )
     .action(async (opts: { csrDir: string; outDir: string; ca: string; batch?: string; chain?: boolean; days?: number; workers?: number }, command: Command) => {
       const batch = opts.batch ?? basename(resolve(opts.csrDir)).replace(/[^A-Za-z0-9._:-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 64);
-      const total = listCsrFiles(opts.csrDir).length;
+      const total = countCsrFiles(opts.csrDir);
       const home = await openHome(command, true);
       const tty = process.stderr.isTTY && !globals(command).json;
       let last = 0;

@@ -1,9 +1,9 @@
 /** Batch issuance through the library: bad CSRs do not stop a batch; duplicates and re-runs issue nothing twice. */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Home, issueBatch, issueBatchFromFolder, listCertificates, readAuditLog, verifyAuditLog } from "../../ca/index.js";
+import { countCsrFiles, type Home, issueBatch, issueBatchFromFolder, listCertificates, listCsrFiles, readAuditLog, verifyAuditLog } from "../../ca/index.js";
 import { writeCsrFolder } from "../helpers/csr-folder.js";
 import { makeHome, openssl, tempDir } from "../helpers/pki.js";
 
@@ -103,4 +103,20 @@ test("a batch id and CA are validated before any work", async () => {
   await assert.rejects(issueBatch(home, [], { batch: "bad batch id" }), { code: "USAGE" });
   await assert.rejects(issueBatch(home, [], { batch: "B", ca: "firmware" }), { code: "POLICY_DENIED" });
   await assert.rejects(issueBatch(home, [], { batch: "B", ca: "nope" }), { code: "NOT_FOUND" });
+});
+
+test("a missing CSR folder is refused before anything is created", async () => {
+  const outDir = join(t.dir, "never-created");
+  await assert.rejects(issueBatchFromFolder(home, { csrDir: join(t.dir, "no-such-delivery"), outDir, batch: "MISSING" }), { code: "NOT_FOUND" });
+  assert.equal(existsSync(outDir), false);
+});
+
+test("the folder's request files are counted and listed without sub-folders or hidden files", () => {
+  const dir = join(t.dir, "listing");
+  writeCsrFolder(dir, 3);
+  writeFileSync(join(dir, ".hidden.csr"), "x");
+  mkdirSync(join(dir, "sub"));
+  assert.equal(countCsrFiles(dir), 3);
+  assert.deepEqual(listCsrFiles(dir), [...listCsrFiles(dir)].sort());
+  assert.equal(listCsrFiles(dir).length, 3);
 });
