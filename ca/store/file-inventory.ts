@@ -32,6 +32,7 @@ import {
   statSync,
   writeFileSync,
   renameSync,
+  rmSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -277,7 +278,9 @@ export class FileInventory implements Store {
   #recover(): number {
     const cp = this.#readCheckpoint();
     if (cp.segment === 1 && cp.offset === 0) {
-      // Nothing (or an index of another layout) is indexed: start the index afresh.
+      // Nothing (or an index of another layout) is indexed: start the index afresh. The stale
+      // checkpoint goes first, so no reader trusts a table while it is being rebuilt.
+      rmSync(join(this.#index, "checkpoint.json"), { force: true });
       for (const f of readdirSync(this.#index)) if (f.endsWith(".idx") || f.startsWith("serials.tbl")) unlinkSync(join(this.#index, f));
     }
     const numbers = this.#segmentNumbers();
