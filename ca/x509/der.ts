@@ -88,6 +88,23 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** How many bytes the tag and length of an element with `length` content bytes take. */
+export function headerLength(length: number): number {
+  return length < 0x80 ? 2 : length < 0x100 ? 3 : length < 0x10000 ? 4 : length < 0x1000000 ? 5 : 6;
+}
+
+/** Write a tag and a DER length at `at`; returns where the content starts. */
+export function writeHeader(out: Uint8Array, at: number, tag: number, length: number): number {
+  const size = headerLength(length);
+  out[at] = tag;
+  if (size === 2) out[at + 1] = length;
+  else {
+    out[at + 1] = 0x80 | (size - 2);
+    for (let i = size - 1, v = length; i >= 2; i--, v = Math.floor(v / 256)) out[at + i] = v & 0xff;
+  }
+  return at + size;
+}
+
 /** One allocation per element: tag, length and contents written straight into the result. */
 export function tlv(tag: number, ...contents: readonly Uint8Array[]): Uint8Array {
   let length = 0;

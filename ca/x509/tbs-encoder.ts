@@ -9,7 +9,7 @@
 import type { CertificateTemplate, KeyUsage } from "../../policy/index.js";
 import { EKU_OIDS } from "../../policy/index.js";
 import { keyIdentifier, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from "../keys/signer.js";
-import { concat, encodeLength, oid, sequence, tlv } from "./der.js";
+import { concat, headerLength, oid, sequence, tlv, writeHeader } from "./der.js";
 import { subjectPublicKeyBits } from "./keys.js";
 
 const OID = {
@@ -154,20 +154,44 @@ export class TbsEncoder {
     return this.#lastValidity.der;
   }
 
-  /** TBSCertificate DER. `serial` must be a positive minimal INTEGER magnitude (as randomSerial makes). */
+  /**
+   * TBSCertificate DER. `serial` must be a positive minimal INTEGER magnitude (as randomSerial makes).
+   * Sizes first, then one allocation written front to back: a batch encodes thousands a second.
+   */
   encode(serial: Uint8Array, template: CertificateTemplate, subjectPublicKey: Uint8Array): Uint8Array {
     const ext = this.#constantExtensions(template);
-    const ski = extension(OID.subjectKeyId, false, tlv(0x04, keyIdentifier(subjectPublicKeyBits(subjectPublicKey))));
-    const extBody = concat([ext.before, ski, ext.after]);
-    const extensions = concat([Uint8Array.of(0xa3), encodeLength(extBody.length + 1 + encodeLength(extBody.length).length), Uint8Array.of(0x30), encodeLength(extBody.length), extBody]);
-    return sequence(
-      VERSION_3,
-      tlv(0x02, serial),
-      this.#head,
-      this.#validity(template.notBefore, template.notAfter),
-      encodeName(template.subject),
-      subjectPublicKey,
-      extensions,
-    );
+    const keyId = keyIdentifier(subjectPublicKeyBits(subjectPublicKey));
+    const validity = this.#validity(template.notBefore, template.notAfter);
+    const name = encodeName(template.subject);
+    // subjectKeyIdentifier: SEQUENCE { OID, OCTET STRING { OCTET STRING keyId } }, between the constant parts.
+    const skiKey = headerLength(keyId.length) + keyId.length;
+    const skiBody = OID.subjectKeyId.length + headerLength(skiKey) + skiKey;
+    const extList = ext.before.length + headerLength(skiBody) + skiBody + ext.after.length;
+    const extSequence = headerLength(extList) + extList;
+    const body =
+      VERSION_3.length + headerLength(serial.length) + serial.length + this.#head.length + validity.length + name.length + subjectPublicKey.length + headerLength(extSequence) + extSequence;
+    const out = new Uint8Array(headerLength(body) + body);
+    let at = writeHeader(out, 0, 0x30, body);
+    const put = (bytes: Uint8Array) => {
+      out.set(bytes, at);
+      at += bytes.length;
+    };
+    put(VERSION_3);
+    at = writeHeader(out, at, 0x02, serial.length);
+    put(serial);
+    put(this.#head);
+    put(validity);
+    put(name);
+    put(subjectPublicKey);
+    at = writeHeader(out, at, 0xa3, extSequence);
+    at = writeHeader(out, at, 0x30, extList);
+    put(ext.before);
+    at = writeHeader(out, at, 0x30, skiBody);
+    put(OID.subjectKeyId);
+    at = writeHeader(out, at, 0x04, skiKey);
+    at = writeHeader(out, at, 0x04, keyId.length);
+    put(keyId);
+    put(ext.after);
+    return out;
   }
 }
