@@ -36,8 +36,17 @@ export function derFromPemOrDer(input: Uint8Array, labels: readonly string[]): U
   const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const begin = bytes.indexOf("-----BEGIN ");
   if (begin === -1 || begin > 4096) return input;
-  const blocks = pemBlocks(bytes.toString("latin1", begin));
-  return blocks.find((b) => labels.includes(b.label))?.der;
+  // The first block with one of the labels, found by its markers (no pass over other blocks).
+  let found: { start: number; label: string } | undefined;
+  for (const label of labels) {
+    const start = bytes.indexOf(`-----BEGIN ${label}-----`, begin);
+    if (start !== -1 && (found === undefined || start < found.start)) found = { start, label };
+  }
+  if (!found) return undefined;
+  const bodyStart = found.start + `-----BEGIN ${found.label}-----`.length;
+  const end = bytes.indexOf(`-----END ${found.label}-----`, bodyStart);
+  if (end === -1) return undefined;
+  return new Uint8Array(Buffer.from(bytes.toString("latin1", bodyStart, end), "base64"));
 }
 
 /** A record without its `der` (DER bytes are for files and PEM, not for listings and JSON output). */
