@@ -186,38 +186,6 @@ export function countPemBlocks(text: string, label = "CERTIFICATE"): number {
   return text.split(`-----BEGIN ${label}-----`).length - 1;
 }
 
-export interface Tlv {
-  readonly tag: number;
-  /** Offset of the tag byte. */
-  readonly start: number;
-  /** Offset of the first content byte. */
-  readonly contentStart: number;
-  /** Offset just past the content. */
-  readonly end: number;
-}
-
-export function readTlv(der: Uint8Array, at: number): Tlv {
-  const tag = der[at]!;
-  let len = der[at + 1]!;
-  let p = at + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + der[p++]!;
-  }
-  return { tag, start: at, contentStart: p, end: p + len };
-}
-
-export function childrenOf(der: Uint8Array, tlv: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  for (let p = tlv.contentStart; p < tlv.end; ) {
-    const c = readTlv(der, p);
-    out.push(c);
-    p = c.end;
-  }
-  return out;
-}
-
 function encLen(n: number): number[] {
   if (n < 0x80) return [n];
   const bytes: number[] = [];

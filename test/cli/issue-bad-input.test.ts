@@ -11,20 +11,19 @@ import { join } from "node:path";
 import { opensslCsr, runCli, tempDir, writeTemp } from "../helpers/pki.js";
 import {
   assertAuditIntact,
-  childrenOf,
   derToPem,
   describeRun,
   expectError,
   expectOk,
   handmadeCsr,
   pemToDer,
-  readTlv,
   sha256Hex,
   snapshot,
   type TestHome,
   initCliHome,
   json,
 } from "./cli-helpers.js";
+import { kids, tlvAt } from "../helpers/independent-der.js";
 
 describe("issue device: bad input is rejected (exit 3) and leaves no trace but an audit entry", { timeout: 180_000 }, () => {
   let dir: string;
@@ -91,7 +90,7 @@ describe("issue device: bad input is rejected (exit 3) and leaves no trace but a
   test("a. CSR whose signature BIT STRING was altered → CSR_INVALID", async () => {
     const { csr } = opensslCsr(dir, "sig", "/CN=dev-sig-0001");
     const der = pemToDer(csr);
-    const top = childrenOf(der, readTlv(der, 0));
+    const top = kids(der, tlvAt(der, 0));
     assert.equal(top.length, 3);
     const sig = top[2]!;
     assert.equal(sig.tag, 0x03, "third part is the signature BIT STRING");

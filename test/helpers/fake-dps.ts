@@ -6,9 +6,8 @@
  * record without If-Match, 412 for a stale one, bulk results with per-enrollment errors.
  */
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual, X509Certificate } from "node:crypto";
-import { Agent, createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
-import { loopbackTls, type RecordedRequest } from "./loopback-tls.js";
+import type { Agent } from "node:https";
+import { type RecordedRequest, startJsonLoopback } from "./loopback-tls.js";
 import { validate } from "./dps-model.js";
 
 export const DPS_API_VERSION = "2021-10-01";
@@ -36,12 +35,6 @@ export interface FakeDps {
   /** Run after every successful GET of a group: a concurrent writer changing it. */
   afterGroupGet?: (id: string) => void;
   close(): Promise<void>;
-}
-
-function json(res: import("node:http").ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = body === undefined ? "" : JSON.stringify(body);
-  res.writeHead(status, { ...(text ? { "content-type": "application/json; charset=utf-8" } : {}), ...headers });
-  res.end(text);
 }
 
 function serviceError(errorCode: number, message: string): unknown {
@@ -74,10 +67,8 @@ function commonName(pem: string): string | undefined {
 }
 
 export async function startFakeDps(options: { keyName?: string; key?: string } = {}): Promise<FakeDps> {
-  const tls = loopbackTls();
   const keyName = options.keyName ?? "provisioningserviceowner";
   const key = options.key ?? randomBytes(32).toString("base64");
-  const requests: RecordedRequest[] = [];
   const groups = new Map<string, Stored>();
   const enrollments = new Map<string, Stored>();
   let etagCounter = 0;
@@ -85,99 +76,80 @@ export async function startFakeDps(options: { keyName?: string; key?: string } =
   const stamp = (s: Stored) => ({ ...s.body, etag: s.etag, createdDateTimeUtc: s.created, lastUpdatedDateTimeUtc: new Date().toISOString() });
   let fake: FakeDps;
 
-  const server: Server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
-    let raw = "";
-    req.setEncoding("utf8");
-    req.on("data", (c: string) => (raw += c));
-    req.on("end", () => {
-      const url = new URL(req.url ?? "/", "https://localhost");
-      const query = Object.fromEntries(url.searchParams);
-      let body: unknown;
-      try {
-        body = raw ? JSON.parse(raw) : undefined;
-      } catch {
-        body = raw;
-      }
-      const reply = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
-        requests.push({ method: req.method ?? "", path: url.pathname, query, headers: { ...req.headers }, body, status });
-        json(res, status, payload, headers);
-      };
-      const sasProblem = checkSas(req.headers.authorization, "localhost", keyName, key);
-      if (sasProblem) return reply(401, serviceError(401002, `Unauthorized: ${sasProblem}`));
-      if (query["api-version"] !== DPS_API_VERSION) return reply(400, serviceError(400001, `api-version ${query["api-version"]} is not supported`));
-      const ifMatch = req.headers["if-match"];
+  const loopback = await startJsonLoopback(({ req, url, query, body, reply }) => {
+    const sasProblem = checkSas(req.headers.authorization, "localhost", keyName, key);
+    if (sasProblem) return reply(401, serviceError(401002, `Unauthorized: ${sasProblem}`));
+    if (query["api-version"] !== DPS_API_VERSION) return reply(400, serviceError(400001, `api-version ${query["api-version"]} is not supported`));
+    const ifMatch = req.headers["if-match"];
 
-      const group = /^\/enrollmentGroups\/([^/]+)$/.exec(url.pathname);
-      if (group) {
-        const id = decodeURIComponent(group[1]!);
-        const existing = groups.get(id.toLowerCase());
-        if (req.method === "GET") {
-          if (!existing) return reply(404, serviceError(404204, `Enrollment group ${id} not found`));
-          reply(200, stamp(existing));
-          fake.afterGroupGet?.(id);
-          return;
-        }
-        if (req.method === "PUT") {
-          const problems = validate(body, "EnrollmentGroup");
-          if ((body as { enrollmentGroupId?: string })?.enrollmentGroupId !== id) problems.push("enrollmentGroupId differs from the path");
-          if (problems.length > 0) return reply(400, serviceError(400004, `Invalid enrollment group: ${problems.join("; ")}`));
-          if (existing && !ifMatch) return reply(409, serviceError(409201, `Enrollment group ${id} already exists`));
-          if (ifMatch && ifMatch !== "*" && ifMatch !== existing?.etag) return reply(412, serviceError(412002, "Precondition failed: the etag does not match"));
-          const { etag: _etag, ...rest } = body as Record<string, unknown>;
-          void _etag;
-          const stored: Stored = { etag: nextEtag(), body: rest, created: existing?.created ?? new Date().toISOString() };
-          groups.set(id.toLowerCase(), stored);
-          return reply(200, stamp(stored));
-        }
+    const group = /^\/enrollmentGroups\/([^/]+)$/.exec(url.pathname);
+    if (group) {
+      const id = decodeURIComponent(group[1]!);
+      const existing = groups.get(id.toLowerCase());
+      if (req.method === "GET") {
+        if (!existing) return reply(404, serviceError(404204, `Enrollment group ${id} not found`));
+        reply(200, stamp(existing));
+        fake.afterGroupGet?.(id);
+        return;
       }
-      if (url.pathname === "/enrollments/" || url.pathname === "/enrollments") {
-        if (req.method !== "POST") return reply(405, serviceError(405000, "method not allowed"));
-        const problems = validate(body, "BulkEnrollmentOperation");
-        const op = body as { mode: string; enrollments: Record<string, unknown>[] };
-        if (problems.length === 0 && op.enrollments.length > 10) problems.push(`${op.enrollments.length} enrollments; at most 10 per bulk operation`);
-        if (problems.length > 0) return reply(400, serviceError(400004, `Invalid bulk operation: ${problems.join("; ")}`));
-        const errors: { registrationId: string; errorCode: number; errorStatus: string }[] = [];
-        for (const e of op.enrollments) {
-          const id = String(e.registrationId);
-          const lower = id.toLowerCase();
-          const fail = (errorCode: number, errorStatus: string) => errors.push({ registrationId: id, errorCode, errorStatus });
-          const existing = enrollments.get(lower);
-          if (op.mode === "delete") {
-            if (!existing) fail(404201, "Enrollment not found");
-            else enrollments.delete(lower);
-            continue;
-          }
-          const pem = (e.attestation as { x509?: { clientCertificates?: { primary?: { certificate?: string } } } })?.x509?.clientCertificates?.primary?.certificate;
-          const cn = pem ? commonName(pem) : undefined;
-          if (!pem || cn === undefined) {
-            fail(400004, "The certificate is not a valid X.509 certificate");
-            continue;
-          }
-          if (cn.toLowerCase() !== lower) {
-            fail(400004, `The registration ID must be the certificate's common name (${cn})`);
-            continue;
-          }
-          // A certificate may appear in only one enrollment entry of a DPS instance.
-          const thumb = createHash("sha256").update(new X509Certificate(pem).raw).digest("hex");
-          const holder = [...enrollments.entries()].find(([rid, s]) => rid !== lower && (s.body as { thumb?: string }).thumb === thumb);
-          if (holder) {
-            fail(409203, `The certificate is already used by enrollment ${holder[0]}`);
-            continue;
-          }
-          if (op.mode === "create" && existing) {
-            fail(409201, "Enrollment already exists");
-            continue;
-          }
-          enrollments.set(lower, { etag: nextEtag(), body: { ...e, thumb }, created: existing?.created ?? new Date().toISOString() });
-        }
-        return reply(200, { isSuccessful: errors.length === 0, errors });
+      if (req.method === "PUT") {
+        const problems = validate(body, "EnrollmentGroup");
+        if ((body as { enrollmentGroupId?: string })?.enrollmentGroupId !== id) problems.push("enrollmentGroupId differs from the path");
+        if (problems.length > 0) return reply(400, serviceError(400004, `Invalid enrollment group: ${problems.join("; ")}`));
+        if (existing && !ifMatch) return reply(409, serviceError(409201, `Enrollment group ${id} already exists`));
+        if (ifMatch && ifMatch !== "*" && ifMatch !== existing?.etag) return reply(412, serviceError(412002, "Precondition failed: the etag does not match"));
+        const { etag: _etag, ...rest } = body as Record<string, unknown>;
+        void _etag;
+        const stored: Stored = { etag: nextEtag(), body: rest, created: existing?.created ?? new Date().toISOString() };
+        groups.set(id.toLowerCase(), stored);
+        return reply(200, stamp(stored));
       }
-      return reply(404, serviceError(404000, `no route for ${req.method} ${url.pathname}`));
-    });
+    }
+    if (url.pathname === "/enrollments/" || url.pathname === "/enrollments") {
+      if (req.method !== "POST") return reply(405, serviceError(405000, "method not allowed"));
+      const problems = validate(body, "BulkEnrollmentOperation");
+      const op = body as { mode: string; enrollments: Record<string, unknown>[] };
+      if (problems.length === 0 && op.enrollments.length > 10) problems.push(`${op.enrollments.length} enrollments; at most 10 per bulk operation`);
+      if (problems.length > 0) return reply(400, serviceError(400004, `Invalid bulk operation: ${problems.join("; ")}`));
+      const errors: { registrationId: string; errorCode: number; errorStatus: string }[] = [];
+      for (const e of op.enrollments) {
+        const id = String(e.registrationId);
+        const lower = id.toLowerCase();
+        const fail = (errorCode: number, errorStatus: string) => errors.push({ registrationId: id, errorCode, errorStatus });
+        const existing = enrollments.get(lower);
+        if (op.mode === "delete") {
+          if (!existing) fail(404201, "Enrollment not found");
+          else enrollments.delete(lower);
+          continue;
+        }
+        const pem = (e.attestation as { x509?: { clientCertificates?: { primary?: { certificate?: string } } } })?.x509?.clientCertificates?.primary?.certificate;
+        const cn = pem ? commonName(pem) : undefined;
+        if (!pem || cn === undefined) {
+          fail(400004, "The certificate is not a valid X.509 certificate");
+          continue;
+        }
+        if (cn.toLowerCase() !== lower) {
+          fail(400004, `The registration ID must be the certificate's common name (${cn})`);
+          continue;
+        }
+        // A certificate may appear in only one enrollment entry of a DPS instance.
+        const thumb = createHash("sha256").update(new X509Certificate(pem).raw).digest("hex");
+        const holder = [...enrollments.entries()].find(([rid, s]) => rid !== lower && (s.body as { thumb?: string }).thumb === thumb);
+        if (holder) {
+          fail(409203, `The certificate is already used by enrollment ${holder[0]}`);
+          continue;
+        }
+        if (op.mode === "create" && existing) {
+          fail(409201, "Enrollment already exists");
+          continue;
+        }
+        enrollments.set(lower, { etag: nextEtag(), body: { ...e, thumb }, created: existing?.created ?? new Date().toISOString() });
+      }
+      return reply(200, { isSuccessful: errors.length === 0, errors });
+    }
+    return reply(404, serviceError(404000, `no route for ${req.method} ${url.pathname}`));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  const agent = new Agent({ ca: tls.cert, keepAlive: false });
+  const { port, agent } = loopback;
   (agent as unknown as { defaultPort: number }).defaultPort = port;
   fake = {
     hostName: "localhost",
@@ -186,16 +158,11 @@ export async function startFakeDps(options: { keyName?: string; key?: string } =
     port,
     connectionString: `HostName=localhost;SharedAccessKeyName=${keyName};SharedAccessKey=${key}`,
     agent,
-    certificate: tls.cert,
-    requests,
+    certificate: loopback.certificate,
+    requests: loopback.requests,
     groups,
     enrollments,
-    close: () =>
-      new Promise<void>((resolve) => {
-        agent.destroy();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: loopback.close,
   };
   return fake;
 }
