@@ -12,7 +12,7 @@
 import { userInfo } from "node:os";
 import { resolve, join } from "node:path";
 import { TrustlineError } from "./errors.js";
-import { AuditLog, type AuditEntry, type AuditEvent } from "./audit/log.js";
+import { AuditLog, type AuditEvent } from "./audit/log.js";
 import type { KeyBackend, PassphraseSource } from "./keys/backend.js";
 import { FileKeyBackend } from "./keys/file-backend.js";
 import type { Signer } from "./keys/signer.js";
@@ -133,7 +133,7 @@ export class Home {
    * Record events (caller holds the lock). The head is signed when the audit key opens; when it
    * cannot (no or wrong passphrase), the entries are still chained and written.
    */
-  async record(events: readonly AuditEvent[], options: { sign?: boolean } = {}): Promise<AuditEntry[]> {
+  async record(events: readonly AuditEvent[], options: { sign?: boolean } = {}): Promise<void> {
     let signer: Signer | undefined;
     if (options.sign !== false) {
       try {
@@ -142,7 +142,7 @@ export class Home {
         signer = undefined;
       }
     }
-    return this.audit.append(events, signer);
+    await this.audit.append(events, signer);
   }
 
   /** Audit fields for "who and where". */

@@ -151,15 +151,13 @@ export class AuditLog {
   }
 
   /**
-   * Append events in order, durably; with `signer`, sign the new head. Returns the entries written.
-   * Caller holds the home lock.
+   * Append events in order, durably; with `signer`, sign the new head. Caller holds the home lock.
    */
-  async append(events: readonly AuditEvent[], signer: Signer | undefined): Promise<AuditEntry[]> {
+  async append(events: readonly AuditEvent[], signer: Signer | undefined): Promise<void> {
     const last = this.#lastEntry(true);
     let prev = last?.hash ?? GENESIS;
     let seq = last?.seq ?? 0;
     const time = this.#clock().toISOString();
-    const entries: AuditEntry[] = [];
     let text = "";
     for (const event of events) {
       seq += 1;
@@ -168,10 +166,9 @@ export class AuditLog {
       const canonical = canonicalJson(body);
       const digest = hash("sha256", canonical);
       text += `${canonical.slice(0, -1)},"hash":"${digest}"}\n`;
-      entries.push({ ...body, hash: digest });
       prev = digest;
     }
-    if (entries.length > 0) {
+    if (events.length > 0) {
       const data = Buffer.from(text, "utf8");
       const fd = openSync(this.#logPath, "a", 0o600);
       try {
@@ -183,7 +180,6 @@ export class AuditLog {
       }
     }
     if (signer && seq > 0) await this.#signHead(seq, prev, signer);
-    return entries;
   }
 
   async #signHead(seq: number, hash: string, signer: Signer): Promise<void> {
