@@ -14,7 +14,9 @@ export type ErrorCode =
   | "KEY_UNAVAILABLE" //      a private key could not be opened (wrong passphrase, missing file, backend down)
   | "PASSPHRASE_REQUIRED" //  no passphrase source was given and there is no terminal to ask
   | "STORE_CONFLICT" //       a concurrent writer or a duplicate serial
-  | "STORE_CORRUPT" //        the home's files are damaged
+  | "STORE_CORRUPT" //        the home's files are damaged (details: the file and, where known, the line)
+  | "STORE_UNAVAILABLE" //    the disk refused a read or write (full, I/O error, read-only); details: the path
+  | "DELIVERY_FAILED" //      the certificate is issued and durably recorded, but writing it out failed (details: serial)
   | "AUDIT_TAMPERED" //       the audit log's chain or signed head does not verify
   | "CONFIG_INVALID" //       the home's configuration is missing or unusable
   | "AUTH_REQUIRED" //        the operation needs an authorised operator, or a remote service refused the credentials
