@@ -173,8 +173,9 @@ async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in k
   const signer = certs.find((c) => c.serial === si.serial && si.issuer !== undefined && Buffer.compare(Buffer.from(c.issuer.der), Buffer.from(si.issuer)) === 0);
   if (!signer) throw new Failure("signing-certificate", "the signature does not include its signer's certificate");
   evidence.signer = { subject: signer.subject.text, issuer: signer.issuer.text, serial: signer.serial, sha256: signer.id };
-  const publicKey = signer.publicKey().value;
-  if (!publicKey) throw new Failure("signature", "the signer certificate's public key cannot be read");
+  const signerKey = signer.publicKey();
+  const publicKey = signerKey.value;
+  if (!publicKey) throw new Failure("signature", `the signer certificate cannot be trusted: ${signerKey.error ?? "its public key cannot be read"}`);
   if (verifySignature(sigAlg, signedBytesOf(si.signedAttributesRaw), si.signature, publicKey) !== undefined) {
     throw new Failure("signature", "the signature over the signed attributes does not hold: it does not verify with the signer certificate's key (the signature file was altered)");
   }

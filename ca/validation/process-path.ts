@@ -14,6 +14,17 @@ import { caPurposeViolation, targetPurposeViolation, type Purpose } from "./purp
 import { CHECKS, type Check, type CheckName, type RevocationDetails } from "./result.js";
 import { checkRevocation, type RevocationContext } from "./revocation.js";
 import { verifySignature } from "./signature.js";
+import { checkSubjectPublicKey } from "../x509/spki.js";
+
+/** Why the target's key must not be trusted, or undefined (checks without importing the key). */
+function subjectPublicKeyProblem(spki: Uint8Array): string | undefined {
+  try {
+    checkSubjectPublicKey(spki);
+    return undefined;
+  } catch (e) {
+    return `the certificate's public key is refused: ${(e as Error).message}`;
+  }
+}
 
 export interface PathOptions {
   readonly time: Date;
@@ -235,6 +246,10 @@ export function processPath(anchor: ParsedCertificate, certs: readonly ParsedCer
       fail("explicit-policy", o.initialPolicySet ? "an explicit policy is required and the path supports none of the acceptable policies" : "an explicit policy is required and the path supports none");
     }
     pass("explicit-policy", tree.isNull ? "no policy required" : `valid for ${tree.policiesAt(n).join(", ")}`);
+    // The target's own key is never used to verify anything on the path, yet the caller will trust
+    // it: a key a CA must not certify (RSA e = 1, a compressed or non-canonical key) is refused here.
+    const keyProblem = subjectPublicKeyProblem(cert.spki);
+    if (keyProblem) fail("subject-public-key", keyProblem, "4.1.2.7");
     // The purpose (§4.2.1.12), and the key usage the caller needs.
     const purpose = targetPurposeViolation(cert, o.purpose);
     if (purpose) fail("extended-key-usage", purpose);

@@ -6,6 +6,7 @@ import type { ParsedCertificate } from "./certificate.js";
 
 /** Checks by name, each with the RFC 5280 section that requires it. */
 export const CHECKS = {
+  "subject-public-key": "4.1.2.7",
   "extension-syntax": "4.2",
   "duplicate-extensions": "4.2",
   "signature-algorithm": "4.1.1.2",

@@ -8,6 +8,7 @@ import type { KeyDescription } from "../../policy/index.js";
 import { TrustlineError } from "../errors.js";
 import { derFromPemOrDer } from "../pem.js";
 import { children, content, DerError, oid, oidText, readRoot, sequence, slice, tlv, type Tlv } from "./der.js";
+import { PublicKeyRejected } from "./public-key-checks.js";
 import { describeSpki, readPublicKey } from "./spki.js";
 import { parseName, type NameAttribute } from "./name.js";
 
@@ -59,9 +60,8 @@ export function parseCsrDer(der: Uint8Array, sha256?: string): ParsedCsr {
   let algorithm: SignatureAlgorithm;
   try {
     algorithm = identifySignatureAlgorithm(der, alg);
-  } catch {
-    const algOid = children(der, alg)[0];
-    throw invalid(`the request's signature algorithm ${algOid ? oidText(content(der, algOid)) : "?"} is not supported (use ECDSA or RSA with SHA-256/384/512)`);
+  } catch (e) {
+    throw invalid(`the request's signature algorithm ${algorithmName(der, alg)} is not supported or malformed (use ECDSA or RSA with SHA-256/384/512)`, e);
   }
   if (algorithm.hash === "sha1") throw invalid("the request is signed with SHA-1, which is not accepted; sign it with SHA-256 or stronger");
   if (algorithm.key === "dsa") throw invalid("the request is signed with DSA, which is not accepted; use ECDSA or RSA");
@@ -71,7 +71,8 @@ export function parseCsrDer(der: Uint8Array, sha256?: string): ParsedCsr {
   try {
     ({ publicKey, key } = readPublicKey(spki));
   } catch (e) {
-    throw invalid("the request's public key cannot be read", e);
+    if (e instanceof PublicKeyRejected) throw invalid(`the request's public key is refused: ${e.message}`, e);
+    throw invalid(`the request's public key cannot be read: ${(e as Error).message}`, e);
   }
   const sigBits = content(der, sig);
   if (sigBits[0] !== 0) throw invalid("the request's signature BIT STRING has unused bits");
@@ -94,6 +95,16 @@ export function parseCsrDer(der: Uint8Array, sha256?: string): ParsedCsr {
     publicKey,
     key,
   };
+}
+
+/** The OID an AlgorithmIdentifier names, for an error message; "?" when it is too malformed to say. */
+function algorithmName(der: Uint8Array, alg: Tlv): string {
+  try {
+    const first = alg.tag === 0x30 ? children(der, alg)[0] : undefined;
+    return first?.tag === 0x06 ? oidText(content(der, first)) : "?";
+  } catch {
+    return "?";
+  }
 }
 
 /**

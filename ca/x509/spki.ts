@@ -5,7 +5,8 @@
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type { KeyDescription } from "../../policy/index.js";
-import { children, content, DerError, oidText, readRoot } from "./der.js";
+import { bitString, children, content, DerError, oid, oidText, readRoot, sequence, slice } from "./der.js";
+import { checkEcPoint, checkRsaPublicKey, PublicKeyRejected } from "./public-key-checks.js";
 
 const OID_EC = "1.2.840.10045.2.1";
 const OID_RSA = "1.2.840.113549.1.1.1";
@@ -29,22 +30,47 @@ function bitLength(magnitude: Uint8Array): number {
   return (magnitude.length - i - 1) * 8 + (32 - Math.clz32(magnitude[i]!));
 }
 
-/** The parts of an SPKI: algorithm OID, its parameters' OID (a curve) if any, the key bits. */
-function parseSpki(spki: Uint8Array): { type: string; paramsOid: string | undefined; point: Uint8Array } {
+/**
+ * The parts of an SPKI, read strictly: exactly an AlgorithmIdentifier and a BIT STRING, nothing
+ * after them. The algorithm's parameters are kept as raw DER for the canonical-form check.
+ */
+function parseSpki(spki: Uint8Array): { type: string; paramsOid: string | undefined; params: Uint8Array | undefined; point: Uint8Array } {
   const root = readRoot(spki);
-  const [alg, bits] = children(spki, root);
-  if (!alg || !bits || alg.tag !== 0x30 || bits.tag !== 0x03) throw new DerError("malformed SubjectPublicKeyInfo");
-  const [algOid, params] = children(spki, alg);
-  if (!algOid || algOid.tag !== 0x06) throw new DerError("malformed key algorithm");
+  const parts = children(spki, root);
+  const [alg, bits] = parts;
+  if (parts.length !== 2 || !alg || !bits || alg.tag !== 0x30 || bits.tag !== 0x03) throw new DerError("malformed SubjectPublicKeyInfo (it must hold an algorithm and a key, nothing else)");
+  const algParts = children(spki, alg);
+  const [algOid, params] = algParts;
+  if (!algOid || algOid.tag !== 0x06 || algParts.length > 2) throw new DerError("malformed key algorithm");
   const keyBits = content(spki, bits);
-  if (keyBits[0] !== 0) throw new DerError("public key BIT STRING has unused bits");
-  return { type: oidText(content(spki, algOid)), paramsOid: params?.tag === 0x06 ? oidText(content(spki, params)) : undefined, point: keyBits.subarray(1) };
+  if (keyBits.length === 0 || keyBits[0] !== 0) throw new DerError("public key BIT STRING has unused bits");
+  return {
+    type: oidText(content(spki, algOid)),
+    paramsOid: params?.tag === 0x06 ? oidText(content(spki, params)) : undefined,
+    params: params === undefined ? undefined : slice(spki, params),
+    point: keyBits.subarray(1),
+  };
 }
 
 function rsaModulus(point: Uint8Array): { n: Uint8Array; e: Uint8Array } {
-  const [n, e] = children(point, readRoot(point));
-  if (!n || !e || n.tag !== 0x02 || e.tag !== 0x02) throw new DerError("malformed RSAPublicKey");
+  const parts = children(point, readRoot(point));
+  const [n, e] = parts;
+  if (parts.length !== 2 || !n || !e || n.tag !== 0x02 || e.tag !== 0x02) throw new DerError("malformed RSAPublicKey");
   return { n: content(point, n), e: content(point, e) };
+}
+
+const NULL_PARAMS = Uint8Array.of(0x05, 0x00);
+
+/** The one DER encoding of a key's SPKI (RFC 3279/5480): what a certificate may carry. */
+function canonicalSpki(algorithmOid: string, params: Uint8Array, key: Uint8Array): Uint8Array {
+  return sequence(sequence(oid(algorithmOid), params), bitString(key));
+}
+
+/** Refuse an SPKI that is not the canonical DER of the key it holds (non-DER integers, odd parameters, padding). */
+function requireCanonical(spki: Uint8Array, canonical: Uint8Array): void {
+  if (Buffer.compare(Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), Buffer.from(canonical.buffer, canonical.byteOffset, canonical.byteLength)) !== 0) {
+    throw new PublicKeyRejected("the public key is not in canonical DER (unexpected parameters, padding or encoding); it would not be copied into a certificate as it is");
+  }
 }
 
 /** What kind of key an SPKI holds, from its DER alone (no KeyObject, no import). */
@@ -57,27 +83,63 @@ export function describeSpki(spki: Uint8Array): KeyDescription {
 
 const OTHER_KEYS: Readonly<Record<string, string>> = { "1.3.101.112": "ed25519", "1.3.101.113": "ed448", "1.3.101.110": "x25519", "1.2.840.10040.4.1": "dsa" };
 
-/** Parse and import an SPKI. Throws DerError or node's error for anything malformed. */
-export function readPublicKey(spki: Uint8Array): PublicKeyInfo {
-  const { type, paramsOid, point } = parseSpki(spki);
-  if (type === OID_EC && paramsOid) {
-    const curve = CURVES[paramsOid];
-    if (curve && point[0] === 0x04 && point.length === 1 + 2 * curve.bytes) {
-      const publicKey = createPublicKey({
-        key: { kty: "EC", crv: curve.name, x: b64url(point.subarray(1, 1 + curve.bytes)), y: b64url(point.subarray(1 + curve.bytes)) },
-        format: "jwk",
-      });
-      return { key: { type: "ec", curve: curve.name }, publicKey };
-    }
-    // Compressed points and other curves: the generic import decides.
-    const publicKey = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
-    return { key: { type: "ec", curve: curve?.name ?? paramsOid }, publicKey };
+type VettedKey =
+  | { readonly kind: "ec"; readonly curve: { name: string; bytes: number }; readonly point: Uint8Array }
+  | { readonly kind: "rsa"; readonly n: Uint8Array; readonly e: Uint8Array }
+  | { readonly kind: "other"; readonly type: string };
+
+/**
+ * Parse an SPKI and apply every check that needs no import (public-key-checks.ts, canonical DER).
+ * Throws DerError for malformed DER, PublicKeyRejected for a key that must not be trusted.
+ */
+function vetSpki(spki: Uint8Array): VettedKey {
+  const { type, paramsOid, params, point } = parseSpki(spki);
+  if (type === OID_EC) {
+    const curve = paramsOid === undefined ? undefined : CURVES[paramsOid];
+    if (!curve || !paramsOid) throw new PublicKeyRejected(`the EC key's curve ${paramsOid ?? "(explicit parameters)"} is not supported (P-256, P-384, P-521 by name)`);
+    checkEcPoint(point, curve.bytes, curve.name);
+    // Cheap for the batch's hot path: a byte compare with a 91-byte re-encoding (P-256).
+    requireCanonical(spki, canonicalSpki(OID_EC, oid(paramsOid), point));
+    return { kind: "ec", curve, point };
   }
   if (type === OID_RSA) {
-    const { n: modulus, e } = rsaModulus(point);
-    const publicKey = createPublicKey({ key: { kty: "RSA", n: b64url(modulus[0] === 0 ? modulus.subarray(1) : modulus), e: b64url(e) }, format: "jwk" });
-    return { key: { type: "rsa", bits: bitLength(modulus) }, publicKey };
+    if (params === undefined || params.length !== 2 || params[0] !== 0x05 || params[1] !== 0) throw new PublicKeyRejected("the RSA key's algorithm parameters must be NULL (RFC 3279 §2.3.1)");
+    const { n, e } = rsaModulus(point);
+    checkRsaPublicKey(n, e);
+    requireCanonical(spki, canonicalSpki(OID_RSA, NULL_PARAMS, point));
+    return { kind: "rsa", n, e };
+  }
+  return { kind: "other", type };
+}
+
+/**
+ * The checks of `readPublicKey` without importing the key: for a certificate whose key nothing here
+ * will use (the target of a path), where an import would double the cost of a validation.
+ */
+export function checkSubjectPublicKey(spki: Uint8Array): void {
+  vetSpki(spki);
+}
+
+/**
+ * Parse, check and import an SPKI. Throws DerError for malformed DER, PublicKeyRejected for a key
+ * that must not be trusted or is not in canonical form, node's error when OpenSSL refuses it (an
+ * EC point off the curve).
+ */
+export function readPublicKey(spki: Uint8Array): PublicKeyInfo {
+  const key = vetSpki(spki);
+  if (key.kind === "ec") {
+    const { curve, point } = key;
+    const publicKey = createPublicKey({
+      key: { kty: "EC", crv: curve.name, x: b64url(point.subarray(1, 1 + curve.bytes)), y: b64url(point.subarray(1 + curve.bytes)) },
+      format: "jwk",
+    });
+    return { key: { type: "ec", curve: curve.name }, publicKey };
+  }
+  if (key.kind === "rsa") {
+    const { n, e } = key;
+    const publicKey = createPublicKey({ key: { kty: "RSA", n: b64url(n[0] === 0 ? n.subarray(1) : n), e: b64url(e) }, format: "jwk" });
+    return { key: { type: "rsa", bits: bitLength(n) }, publicKey };
   }
   const publicKey = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
-  return { key: { type: "other", name: OTHER_KEYS[type] ?? type }, publicKey };
+  return { key: { type: "other", name: OTHER_KEYS[key.type] ?? key.type }, publicKey };
 }
