@@ -98,6 +98,16 @@ const ders = (inputs: readonly Uint8Array[], label: string): Uint8Array[] => inp
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const attr = (si: ParsedSignerInfo, type: string) => si.signedAttributes.filter((a) => a.type === type);
 
+/** Decode signed attributes: malformed DER inside them is a "signed-attributes" refusal, never a crash. */
+function decodingAttributes<T>(decode: () => T): T {
+  try {
+    return decode();
+  } catch (e) {
+    if (e instanceof Failure) throw e;
+    throw new Failure("signed-attributes", `a signed attribute is malformed: ${(e as Error).message}`);
+  }
+}
+
 class Failure extends Error {
   constructor(
     readonly check: FirmwareCheck,
@@ -143,23 +153,27 @@ async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in k
   // 2. Signed attributes.
   if (!si.signedAttributesRaw) throw new Failure("signed-attributes", "the signature has no signed attributes (an -noattr signature): its content type, digest and signer are not bound; refused");
   if (!isSortedSet(si.signedAttributesRaw)) throw new Failure("signed-attributes", "the signed attributes are not DER-sorted (X.690 §11.6)");
-  const contentType = attr(si, CMS_OIDS.contentType);
-  if (contentType.length !== 1 || contentType[0]!.values.length !== 1 || oidText(content(contentType[0]!.values[0]!, readRoot(contentType[0]!.values[0]!, 0x06))) !== CMS_OIDS.data) {
-    throw new Failure("signed-attributes", "the contentType attribute is missing or not id-data");
-  }
-  const md = attr(si, CMS_OIDS.messageDigest);
-  if (md.length !== 1 || md[0]!.values.length !== 1) throw new Failure("signed-attributes", "there must be exactly one messageDigest attribute");
-  const expectedDigest = content(md[0]!.values[0]!, readRoot(md[0]!.values[0]!, 0x04));
-  const protection = attr(si, CMS_OIDS.algorithmProtection)[0];
-  if (protection) {
-    const v = protection.values[0]!;
-    const [d, s] = children(v, readRoot(v));
-    const dOid = d ? oidText(content(v, children(v, d)[0]!)) : "";
-    const sOid = s ? oidText(content(v, children(v, s)[0]!)) : "";
-    if (dOid !== si.digestAlgorithm || sOid !== si.signatureAlgorithm) throw new Failure("algorithms", "CMSAlgorithmProtection does not match the algorithms used (RFC 6211)");
-  }
-  const signingTime = attr(si, CMS_OIDS.signingTime)[0];
-  if (signingTime) evidence.signingTime = decodeSigningTime(signingTime.values[0]!);
+  // Attribute values are decoded here, not by the CMS parser: a malformed one is this check's refusal.
+  const { expectedDigest, signingTime } = decodingAttributes(() => {
+    const contentType = attr(si, CMS_OIDS.contentType);
+    if (contentType.length !== 1 || contentType[0]!.values.length !== 1 || oidText(content(contentType[0]!.values[0]!, readRoot(contentType[0]!.values[0]!, 0x06))) !== CMS_OIDS.data) {
+      throw new Failure("signed-attributes", "the contentType attribute is missing or not id-data");
+    }
+    const md = attr(si, CMS_OIDS.messageDigest);
+    if (md.length !== 1 || md[0]!.values.length !== 1) throw new Failure("signed-attributes", "there must be exactly one messageDigest attribute");
+    const expectedDigest = content(md[0]!.values[0]!, readRoot(md[0]!.values[0]!, 0x04));
+    const protection = attr(si, CMS_OIDS.algorithmProtection)[0];
+    if (protection) {
+      const v = protection.values[0]!;
+      const [d, s] = children(v, readRoot(v));
+      const dOid = d ? oidText(content(v, children(v, d)[0]!)) : "";
+      const sOid = s ? oidText(content(v, children(v, s)[0]!)) : "";
+      if (dOid !== si.digestAlgorithm || sOid !== si.signatureAlgorithm) throw new Failure("algorithms", "CMSAlgorithmProtection does not match the algorithms used (RFC 6211)");
+    }
+    const signingTimeAttribute = attr(si, CMS_OIDS.signingTime)[0];
+    return { expectedDigest, signingTime: signingTimeAttribute ? decodeSigningTime(signingTimeAttribute.values[0]!) : undefined };
+  });
+  if (signingTime) evidence.signingTime = signingTime;
 
   // The image, streamed once.
   const { digests, size } = await digestFile(options.image, [digestName, "sha256"]);
@@ -181,7 +195,7 @@ async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in k
   }
   const v2 = attr(si, CMS_OIDS.signingCertificateV2)[0];
   if (v2) {
-    const hash = essCertHash(v2.values[0]!);
+    const hash = decodingAttributes(() => essCertHash(v2.values[0]!));
     if (Buffer.compare(Buffer.from(createHash(hash.algorithm).update(signer.der).digest()), Buffer.from(hash.value)) !== 0) {
       throw new Failure("signing-certificate", "signingCertificateV2 names another certificate than the one that signed (RFC 5035)");
     }
