@@ -110,6 +110,7 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
       await home.record([{ action: "init", outcome: "ok", ...home.who, details: { organization: options.organization, algorithm, baseUrl } }]);
     });
     await createCa(home, { name: "root", profile: "root-ca", algorithm });
+    await certifyAuditKey(home);
     await createCa(home, { name: "device", profile: "device-ca", parent: "root", algorithm });
     await createCa(home, { name: "firmware", profile: "firmware-ca", parent: "root", algorithm });
     if (existsSync(target)) rmdirSync(target); // empty (checked above)
@@ -183,6 +184,33 @@ export async function createCa(home: Home, options: CreateCaOptions): Promise<Ca
     await home.record([{ action: "ca.create", outcome: "ok", ...home.who, ca: name, serial: record.serial, profile, subject: record.subject, details: { parent: record.parent, keyUri: record.keyUri } }]);
   });
   return summarizeCa(record);
+}
+
+/**
+ * Certify the audit key by the root (profile `audit-signer`), so `audit verify --root` can tell the
+ * home's audit key from one put in its place. Part of init; for a home made before, it certifies
+ * the existing key (needs the root's passphrase). Refuses to replace an existing certificate.
+ */
+export async function certifyAuditKey(home: Home): Promise<{ serial: string; notAfter: string; certificate: string }> {
+  const auditKey = home.state.auditKey;
+  if (auditKey.certificate) throw new TrustlineError("ALREADY_EXISTS", "the audit key is already certified by the root; nothing to do");
+  const spki = Buffer.from(auditKey.publicKey, "base64");
+  // Proof that the key in state.json is the key that signs heads: open it (it must sign for its public key).
+  await home.auditSigner();
+  const issued = await issueCertificate(home, {
+    profile: "audit-signer",
+    ca: "root",
+    commonNames: ["audit log signer"],
+    spki,
+    key: describePublicKey(publicKeyFromSpki(spki)),
+    requestSha256: sha256Hex(spki),
+    keySource: "generated",
+  });
+  await home.transaction(async () => {
+    await home.updateState((s) => ({ ...s, auditKey: { ...s.auditKey, certificate: issued.pem } }));
+    await home.record([{ action: "audit.certify", outcome: "ok", ...home.who, ca: "root", serial: issued.record.serial, profile: "audit-signer", subject: issued.record.subject }]);
+  });
+  return { serial: issued.record.serial, notAfter: issued.record.notAfter, certificate: issued.pem };
 }
 
 export function listCas(home: Home): CaSummary[] {

@@ -11,7 +11,7 @@
  */
 import { userInfo } from "node:os";
 import { resolve, join } from "node:path";
-import { TrustlineError } from "./errors.js";
+import { isTrustlineError, TrustlineError } from "./errors.js";
 import { AuditLog, type AuditEvent } from "./audit/log.js";
 import type { KeyBackend, PassphraseSource } from "./keys/backend.js";
 import { FileKeyBackend } from "./keys/file-backend.js";
@@ -120,35 +120,56 @@ export class Home {
     return withLock(join(this.dir, ".lock"), fn);
   }
 
+  /**
+   * The audit key's signer, opened once. KEY_UNAVAILABLE names the audit key when it cannot be
+   * opened: every write that hands something out must be recorded under a signed head.
+   */
   auditSigner(): Promise<Signer> {
     if (!this.#auditSigner) {
       const key = this.state.auditKey;
-      this.#auditSigner = this.keys.signer({ uri: key.keyUri, algorithm: key.keyAlgorithm, publicKey: Buffer.from(key.publicKey, "base64") });
-      this.#auditSigner.catch(() => (this.#auditSigner = undefined));
+      this.#auditSigner = this.keys.signer({ uri: key.keyUri, algorithm: key.keyAlgorithm, publicKey: Buffer.from(key.publicKey, "base64") }).catch((e: unknown) => {
+        this.#auditSigner = undefined;
+        if (passphraseNotAccepted(e)) throw e;
+        throw new TrustlineError("KEY_UNAVAILABLE", `the audit key cannot be opened, so the audit log's head cannot be signed; nothing was changed: ${(e as Error).message}`, {
+          cause: e,
+          details: { uri: key.keyUri, key: "audit" },
+        });
+      });
     }
     return this.#auditSigner;
   }
 
   /**
-   * Record events (caller holds the lock). The head is signed when the audit key opens; when it
-   * cannot (no or wrong passphrase), the entries are still chained and written.
+   * Record events (caller holds the lock) and sign the new head. The one case written without a
+   * signed head: no passphrase was given, or it was wrong (an operation that needs no key, or one
+   * refused before the passphrase was accepted): the entries are chained and `audit verify` reports
+   * them as following the signed head. Any other failure to sign (the audit key file deleted or
+   * unreadable) refuses the write with KEY_UNAVAILABLE.
    */
   async record(events: readonly AuditEvent[], options: { sign?: boolean } = {}): Promise<void> {
-    let signer: Signer | undefined;
-    if (options.sign !== false) {
-      try {
-        signer = await this.auditSigner();
-      } catch {
-        signer = undefined;
-      }
-    }
+    const signer = options.sign === false ? undefined : await this.auditSignerIfPassphrase();
     await this.audit.append(events, signer);
+  }
+
+  /** The audit signer, or undefined when no passphrase was accepted; throws for any other failure. */
+  async auditSignerIfPassphrase(): Promise<Signer | undefined> {
+    try {
+      return await this.auditSigner();
+    } catch (e) {
+      if (passphraseNotAccepted(e)) return undefined;
+      throw e;
+    }
   }
 
   /** Audit fields for "who and where". */
   get who(): { operator: string; station: string } {
     return { operator: this.actor.operator, station: this.actor.station };
   }
+}
+
+/** No passphrase was given, or it did not open the key: not a fault of the audit key itself. */
+function passphraseNotAccepted(e: unknown): boolean {
+  return isTrustlineError(e, "PASSPHRASE_REQUIRED") || (isTrustlineError(e, "KEY_UNAVAILABLE") && e.details.reason === "wrong-passphrase");
 }
 
 function memoize(source: PassphraseSource): PassphraseSource {

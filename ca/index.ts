@@ -11,6 +11,7 @@ export {
   listCas,
   showCa,
   exportCa,
+  certifyAuditKey,
   CA_ALGORITHMS,
   DEFAULT_BASE_URL,
   type InitOptions,
@@ -23,12 +24,14 @@ export { issueDeviceCertificate, generateDeviceCertificate, devicePkcs12, issueS
 export type { IssuedCertificate } from "./issue.js";
 export { showCertificate, listCertificates, type CertificateTrace, type ListedCertificate } from "./certificates.js";
 export type { CertificateRecord, CertificateFilter, CertificateStatus, Store } from "./store/types.js";
-export { verifyAuditLog, readAuditLog } from "./audit/operations.js";
+export { verifyAuditLog, readAuditLog, auditCheckpoint, parseAuditCheckpoint, parseFingerprint } from "./audit/operations.js";
+export type { AuditCheckpoint, AuditReport, AuditVerifyOptions, RootPin } from "./audit/operations.js";
 export type { AuditEntry, AuditEvent, AuditVerdict, AuditHead } from "./audit/log.js";
 export { parseCsr, createCsr, type ParsedCsr } from "./x509/csr.js";
 export { summarizeCertificate, parseCertificate, parseCertificates, type CertificateSummary } from "./x509/inspect.js";
 export { normalizeSerial } from "./x509/serial.js";
 export { toPem, pemBlocks, dersOf, withoutDer } from "./pem.js";
+export { readInputFile, parseSizeLimit, DEFAULT_CSR_LIMIT, DEFAULT_INPUT_LIMIT } from "./input-file.js";
 export * as policy from "../policy/index.js";
 export type { KeyAlgorithm, ProfileName, CaProfileName } from "../policy/index.js";
 export { writeFileAtomic } from "./store/atomic.js";

@@ -135,11 +135,21 @@ export function caSigner(home: Home, ca: CaRecord): Promise<Signer> {
   if (!byName) signers.set(home, (byName = new Map()));
   let s = byName.get(ca.name);
   if (!s) {
-    s = home.keys.signer(caKeyRef(ca));
+    // The audit key opens with the CA key: a certificate must never be signed when its record
+    // could not then be put under a signed audit head.
+    s = home.keys.signer(caKeyRef(ca)).then(async (signer) => {
+      await home.auditSigner();
+      return signer;
+    });
     s.catch(() => byName.delete(ca.name));
     byName.set(ca.name, s);
   }
   return s;
+}
+
+/** Whether a failure to open a key still leaves the audit key usable (so the failure entry can be signed). */
+function signable(e: unknown): boolean {
+  return !(e instanceof TrustlineError && e.code === "KEY_UNAVAILABLE" && e.details.key === "audit");
 }
 
 export function policyDenied(profile: ProfileName, violations: readonly Violation[]): TrustlineError {
@@ -206,7 +216,7 @@ export async function issueCertificate(home: Home, params: IssueParams): Promise
     // A wrong passphrase is worth an audit entry: it is how a guessing attempt shows up.
     const reason = e instanceof Error ? e.message : String(e);
     await home.transaction(() =>
-      home.record([{ action: "certificate.fail", outcome: "failed", ...home.who, profile: params.profile, ...(ca ? { ca: ca.name } : {}), requestSha256: params.requestSha256, batch: params.batch ?? null, reason }]),
+      home.record([{ action: "certificate.fail", outcome: "failed", ...home.who, profile: params.profile, ...(ca ? { ca: ca.name } : {}), requestSha256: params.requestSha256, batch: params.batch ?? null, reason }], { sign: signable(e) }),
     );
     throw e;
   }

@@ -134,7 +134,7 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
       ? registrationIdProblems(cn)
       : profile.subject === "verification-code"
         ? verificationCodeProblems(cn)
-        : displayNameProblems(cn, profile.subject === "ca-name" ? "CA name" : profile.subject === "responder-name" ? "responder name" : "signer name");
+        : displayNameProblems(cn, profile.subject === "ca-name" ? "CA name" : profile.subject === "responder-name" ? "responder name" : profile.subject === "service-name" ? "service name" : "signer name");
   for (const message of nameProblems) violations.push({ code: "NAME_INVALID", message });
   if (profile.subject === "ca-name" || profile.subject === "signer-name") {
     for (const message of displayNameProblems(issuer.organization, "organisation name")) violations.push({ code: "NAME_INVALID", message });
@@ -162,7 +162,7 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
   const subject =
     profile.subject === "ca-name"
       ? { commonName: caCommonName(issuer.organization, cn), organization: issuer.organization }
-      : profile.subject === "signer-name" || profile.subject === "responder-name"
+      : profile.subject === "signer-name" || profile.subject === "responder-name" || profile.subject === "service-name"
         ? { commonName: cn, organization: issuer.organization }
         : { commonName: cn };
 

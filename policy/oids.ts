@@ -22,6 +22,12 @@ export const EKU_OIDS = {
   emailProtection: "1.3.6.1.5.5.7.3.4",
   timeStamping: "1.3.6.1.5.5.7.3.8",
   ocspSigning: "1.3.6.1.5.5.7.3.9",
+  /**
+   * Trustline's own key purpose: signing the head of a home's audit log. No registered key purpose
+   * fits (codeSigning or OCSPSigning would let the key pass for something it is not), and a
+   * dedicated one means no other certificate the root issued can stand in for the audit key.
+   */
+  auditLogSigning: `${TRUSTLINE_ARC}.2.1`,
 } as const;
 
 export type ExtendedKeyUsage = keyof typeof EKU_OIDS;

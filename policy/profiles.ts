@@ -6,7 +6,7 @@
  */
 import { type ExtendedKeyUsage, POLICY_OIDS } from "./oids.js";
 
-export type ProfileName = "root-ca" | "device-ca" | "firmware-ca" | "device" | "firmware-signer" | "dps-verification" | "ocsp-responder";
+export type ProfileName = "root-ca" | "device-ca" | "firmware-ca" | "device" | "firmware-signer" | "dps-verification" | "ocsp-responder" | "audit-signer";
 export type CaProfileName = "root-ca" | "device-ca" | "firmware-ca";
 
 /** Key algorithms, by the names the CLI and the policy document use. */
@@ -21,7 +21,8 @@ export type SubjectRule =
   | "registration-id" //   CN = the DPS registration ID (from the CSR), nothing else
   | "signer-name" //       CN = the signer's name (a person or a CI pipeline), O = organisation
   | "verification-code" //  CN = the DPS verification code, nothing else
-  | "responder-name"; //     CN = "<organisation> <CA name> OCSP responder", O = organisation
+  | "responder-name" //      CN = "<organisation> <CA name> OCSP responder", O = organisation
+  | "service-name"; //       CN = the service's name (e.g. "audit log signer"), O = organisation
 
 export interface Profile {
   readonly name: ProfileName;
@@ -167,5 +168,24 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
     revocationPointers: false,
     allowHold: false,
     ocspNoCheck: true,
+  },
+  "audit-signer": {
+    name: "audit-signer",
+    title: "Audit log signer",
+    cpSection: "7.1.8",
+    policyOids: [],
+    // The root certifies the audit key, so an auditor who pins the root can tell the home's audit key
+    // from one an intruder put in its place.
+    issuedBy: ["root-ca"],
+    basicConstraints: { ca: false },
+    keyUsage: ["digitalSignature"],
+    extendedKeyUsage: ["auditLogSigning"],
+    allowedKeys: ["p256", "p384", "rsa3072", "rsa4096"],
+    // As long as the root: the key signs heads for the life of the home (clamped to the root's notAfter).
+    validityDays: { default: 7300, max: 9125 },
+    subject: "service-name",
+    revocationPointers: false,
+    allowHold: false,
+    ocspNoCheck: false,
   },
 } satisfies Record<ProfileName, Profile>);

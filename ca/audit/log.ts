@@ -1,30 +1,30 @@
 /**
  * The audit trail: an append-only JSON-lines file in which every entry holds the SHA-256 of the
  * previous one, so editing, deleting or reordering an entry breaks the chain. The chain head
- * (sequence number and hash of the newest entry) is signed with the home's audit key, so rewriting
- * the whole chain, or cutting entries off its end, is caught as well: only the holder of the
- * passphrase can sign a new head.
+ * (sequence number and hash of the newest entry) is signed with the home's audit key, whose
+ * `audit-signer` certificate the root issued (operations.ts decides which key may sign heads), so
+ * rewriting the whole chain, or cutting entries off its end, is caught as well.
  *
  *   audit/log.jsonl   one canonical JSON object a line (sorted keys: action, ..., prev, seq, ..., time), then "hash"
  *   audit/head.json   {seq, hash, time, signature}: signed over "trustline-audit-head/1 <seq> <hash>"
  *
- * An append made without the audit key (an operation that failed before the passphrase was
- * accepted) is chained but leaves the signed head where it was; `verify` reports how many entries
- * follow the signed head. Writers hold the home lock.
+ * An append made without the audit key (no passphrase given, or a wrong one) is chained but leaves
+ * the signed head where it was; `verify` reports how many entries follow the signed head. Any other
+ * failure to open the audit key refuses the write (Home.record). Writers hold the home lock.
  */
-import { hash, verify as nodeVerify } from "node:crypto";
+import { hash } from "node:crypto";
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { createReadStream } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { TrustlineError } from "../errors.js";
-import { SIGNATURE_ALGORITHMS, type Signer } from "../keys/signer.js";
+import type { Signer } from "../keys/signer.js";
 import { writeFileAtomic } from "../store/atomic.js";
-import { publicKeyFromSpki } from "../x509/keys.js";
 import { canonicalJson } from "./canonical-json.js";
 
 export type AuditAction =
   | "init"
+  | "audit.certify" // the audit key certified by the root (audit-signer)
   | "ca.create"
   | "ca.export"
   | "certificate.intent"
@@ -193,7 +193,8 @@ export class AuditLog {
   readHead(): AuditHead | undefined {
     if (!existsSync(this.#headPath)) return undefined;
     try {
-      return JSON.parse(readFileSync(this.#headPath, "utf8")) as AuditHead;
+      const head = JSON.parse(readFileSync(this.#headPath, "utf8")) as AuditHead;
+      return head !== null && typeof head === "object" && Number.isSafeInteger(head.seq) && typeof head.hash === "string" ? head : undefined;
     } catch {
       return undefined;
     }
@@ -224,55 +225,67 @@ export class AuditLog {
   }
 
   /**
-   * Check every link and hash, then the signed head. Names the first bad entry by its position in
-   * the file (1-based line = expected sequence number).
+   * Check every link and hash, then the signed head with `headSignatureHolds` (the caller decides
+   * which key may sign heads). Names the first bad entry by its position in the file (1-based
+   * line = expected sequence number). `hashesAt`: sequence numbers whose entry hashes the caller
+   * wants back (checkpoints).
    */
-  async verify(auditPublicKey: Uint8Array, signatureHash: (typeof SIGNATURE_ALGORITHMS)[keyof typeof SIGNATURE_ALGORITHMS]["hash"]): Promise<AuditVerdict> {
+  async verify(headSignatureHolds: (message: Buffer, signature: Buffer) => boolean, hashesAt: ReadonlySet<number> = new Set()): Promise<{ verdict: AuditVerdict; hashes: ReadonlyMap<number, string> }> {
     let prev = GENESIS;
     let count = 0;
     const hashes = new Map<number, string>();
     const head = this.readHead();
+    const done = (verdict: AuditVerdict) => ({ verdict, hashes });
     for await (const { line, text } of this.entries()) {
       const bad = (problem: string): AuditVerdict => ({ intact: false, entries: count, firstBad: line, problem });
       let entry: AuditEntry;
       try {
         entry = JSON.parse(text) as AuditEntry;
       } catch {
-        return bad(`entry ${line} is not valid JSON (edited or truncated)`);
+        return done(bad(`entry ${line} is not valid JSON (edited or truncated)`));
       }
-      if (entry.seq !== line) {
-        return bad(
-          entry.seq > line
-            ? `entry ${line} carries sequence number ${entry.seq}: ${entry.seq - line} entr${entry.seq - line === 1 ? "y was" : "ies were"} deleted before it`
-            : `entry ${line} carries sequence number ${entry.seq}: entries were reordered or duplicated`,
+      if (entry === null || typeof entry !== "object" || entry.seq !== line) {
+        const seq = typeof entry?.seq === "number" ? entry.seq : NaN;
+        return done(
+          bad(
+            seq > line
+              ? `entry ${line} carries sequence number ${seq}: ${seq - line} entr${seq - line === 1 ? "y was" : "ies were"} deleted before it`
+              : `entry ${line} carries sequence number ${String(entry?.seq)}: entries were reordered or duplicated`,
+          ),
         );
       }
       const { hash, ...body } = entry;
-      if (entryHash(body) !== hash) return bad(`entry ${line} was edited: its content does not match its hash`);
-      if (entry.prev !== prev) return bad(`entry ${line} does not follow entry ${line - 1}: the chain is broken (an entry was deleted, inserted or swapped)`);
+      if (entryHash(body) !== hash) return done(bad(`entry ${line} was edited: its content does not match its hash`));
+      if (entry.prev !== prev) return done(bad(`entry ${line} does not follow entry ${line - 1}: the chain is broken (an entry was deleted, inserted or swapped)`));
       prev = hash;
       count = line;
-      if (head && line === head.seq) hashes.set(line, hash);
+      if ((head && line === head.seq) || hashesAt.has(line)) hashes.set(line, hash);
     }
     if (!head) {
-      return count === 0
-        ? { intact: false, entries: 0, firstBad: 1, problem: "the audit log is empty and has no signed head: it was deleted" }
-        : { intact: false, entries: count, firstBad: 1, problem: "the signed chain head (audit/head.json) is missing" };
+      return done(
+        count === 0
+          ? { intact: false, entries: 0, firstBad: 1, problem: "the audit log is empty and has no signed head: it was deleted" }
+          : { intact: false, entries: count, firstBad: 1, problem: "the signed chain head (audit/head.json) is missing" },
+      );
     }
-    const key = publicKeyFromSpki(auditPublicKey);
     let signatureOk = false;
     try {
-      signatureOk = nodeVerify(signatureHash, headMessage(head.seq, head.hash), key, Buffer.from(head.signature, "base64"));
+      signatureOk = typeof head.signature === "string" && headSignatureHolds(headMessage(head.seq, head.hash), Buffer.from(head.signature, "base64"));
     } catch {
       signatureOk = false;
     }
-    if (!signatureOk) return { intact: false, entries: count, firstBad: head.seq, problem: "the chain head's signature does not verify with the audit key" };
+    if (!signatureOk) return done({ intact: false, entries: count, firstBad: head.seq, problem: "the chain head's signature does not verify with the audit key" });
     if (head.seq > count) {
-      return { intact: false, entries: count, firstBad: count + 1, problem: `the signed head covers ${head.seq} entries but the log has ${count}: entries ${count + 1}..${head.seq} were deleted` };
+      return done({ intact: false, entries: count, firstBad: count + 1, problem: `the signed head covers ${head.seq} entries but the log has ${count}: entries ${count + 1}..${head.seq} were deleted` });
     }
     if (hashes.get(head.seq) !== head.hash) {
-      return { intact: false, entries: count, firstBad: head.seq, problem: `entry ${head.seq} does not match the signed head: the chain up to it was rewritten` };
+      return done({ intact: false, entries: count, firstBad: head.seq, problem: `entry ${head.seq} does not match the signed head: the chain up to it was rewritten` });
     }
-    return { intact: true, entries: count, signedThrough: head.seq, unsignedTail: count - head.seq, head };
+    return done({ intact: true, entries: count, signedThrough: head.seq, unsignedTail: count - head.seq, head });
   }
+}
+
+/** The message a chain head's signature covers. */
+export function auditHeadMessage(seq: number, hash: string): Buffer {
+  return headMessage(seq, hash);
 }

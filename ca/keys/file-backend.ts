@@ -44,7 +44,7 @@ export class FileKeyBackend implements KeyBackend {
     let p = this.#derived.get(id);
     if (!p) {
       p = this.#passphrase().then((pw) => {
-        if (pw.length === 0) throw new TrustlineError("KEY_UNAVAILABLE", "the passphrase is empty");
+        if (pw.length === 0) throw new TrustlineError("KEY_UNAVAILABLE", "the passphrase is empty", { details: { reason: "wrong-passphrase" } });
         return deriveKey(pw, params);
       });
       // A failed derivation (no passphrase) must not poison later attempts.
@@ -94,7 +94,7 @@ export class FileKeyBackend implements KeyBackend {
     } catch (e) {
       if (e instanceof WrongPassphraseError) {
         throw new TrustlineError("KEY_UNAVAILABLE", `wrong passphrase: it does not open the key ${ref.uri}. Check --passphrase-file or TRUSTLINE_PASSPHRASE`, {
-          details: { uri: ref.uri },
+          details: { uri: ref.uri, reason: "wrong-passphrase" },
         });
       }
       throw e;

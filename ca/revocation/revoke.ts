@@ -70,6 +70,8 @@ export async function revokeCertificate(home: Home, serialInput: string, options
   if (!record) throw new TrustlineError("NOT_FOUND", `no certificate with serial ${serial} was issued by this home; nothing was revoked`, { details: { serial } });
   const now = home.clock();
   checkInvalidityDate(options.invalidityDate, record, now);
+  // A revocation must not be written when its audit entry could not be signed (a missing audit key).
+  await home.auditSignerIfPassphrase();
   return home.transaction(async () => {
     const current = (await home.inventory.revocations(record.ca)).get(serial);
     const onHold = current?.reason === "certificateHold";
@@ -161,6 +163,7 @@ export async function revokeMass(home: Home, selector: MassSelector, options: Re
   }
   const plan = await planMassRevocation(home, selector);
   const now = home.clock();
+  await home.auditSignerIfPassphrase();
   return home.transaction(async () => {
     const current = await home.inventory.revocations();
     const entries: RevocationEntry[] = [];

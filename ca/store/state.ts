@@ -38,7 +38,11 @@ export interface HomeState {
   readonly createdAt: string;
   /** scrypt parameters shared by the file-backend keys of this home (salt base64). */
   readonly kdf: { readonly salt: string; readonly cost: number; readonly blockSize: number; readonly parallelization: number };
-  readonly auditKey: { readonly keyUri: string; readonly keyAlgorithm: KeyAlgorithm; readonly publicKey: string };
+  /**
+   * The key that signs the audit log's head, and its `audit-signer` certificate from the root (PEM;
+   * absent in homes made before audit keys were certified: `trustline audit certify` adds it).
+   */
+  readonly auditKey: { readonly keyUri: string; readonly keyAlgorithm: KeyAlgorithm; readonly publicKey: string; readonly certificate?: string };
   readonly cas: Readonly<Record<string, CaRecord>>;
   readonly operators: Readonly<Record<string, OperatorRecord>>;
   /** The last CRL number each CA issued (RFC 5280 §5.2.3: monotonically increasing). */

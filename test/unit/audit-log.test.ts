@@ -33,8 +33,8 @@ test("an intact log verifies: every entry chained, head signed through the last"
   const v = await verifyAuditLog(home);
   assert.equal(v.intact, true);
   assert.ok(v.intact && v.entries === pristine.log.trimEnd().split("\n").length && v.unsignedTail === 0);
-  // init, 3 × ca.create with intent/issue (= 3 × 3), 3 devices × (intent, issue)
-  assert.equal(v.entries, 1 + 9 + 6);
+  // init, 3 × ca.create with intent/issue (= 3 × 3), the audit key certified (intent, issue, audit.certify), 3 devices × (intent, issue)
+  assert.equal(v.entries, 1 + 9 + 3 + 6);
 });
 
 test("an edited entry is detected and named", async () => {
