@@ -1,6 +1,6 @@
 /** Global options, shared by every command, and printing (human or --json). */
 import type { Command } from "commander";
-import { Home, type HomeOptions } from "../ca/index.js";
+import { DEFAULT_CSR_LIMIT, Home, type HomeOptions, parseSizeLimit } from "../ca/index.js";
 import { passphraseSource } from "./passphrase.js";
 
 export interface GlobalOptions {
@@ -9,6 +9,8 @@ export interface GlobalOptions {
   readonly operator?: string;
   readonly station?: string;
   readonly passphraseFile?: string;
+  /** The largest CSR read (--max-input-size, TRUSTLINE_MAX_INPUT_SIZE; default 64 KiB). */
+  readonly maxInputSize: number;
 }
 
 /**
@@ -35,12 +37,14 @@ export function globals(command: Command): GlobalOptions {
   const operator = pick("operator") ?? process.env.TRUSTLINE_OPERATOR;
   const station = pick("station") ?? process.env.TRUSTLINE_STATION;
   const passphraseFile = (l.passphraseFile ?? r.passphraseFile) as string | undefined;
+  const maxInput = ((l.maxInputSize ?? r.maxInputSize) as string | undefined) ?? process.env.TRUSTLINE_MAX_INPUT_SIZE;
   return {
     home: ((l.home ?? r.home) as string | undefined) ?? process.env.TRUSTLINE_HOME ?? "./pki",
     json: l.json === true || r.json === true,
     ...(operator ? { operator } : {}),
     ...(station ? { station } : {}),
     ...(passphraseFile ? { passphraseFile } : {}),
+    maxInputSize: maxInput === undefined ? DEFAULT_CSR_LIMIT : parseSizeLimit(maxInput, "--max-input-size"),
   };
 }
 
@@ -52,6 +56,7 @@ export function addGlobalOptions(command: Command): void {
   if (!has("--passphrase-file")) command.option("--passphrase-file <file>", "file holding the CA passphrase (or env TRUSTLINE_PASSPHRASE)");
   if (!has("--operator")) command.option("--operator <id>", "who is acting (env TRUSTLINE_OPERATOR)");
   if (!has("--station")) command.option("--station <id>", "where (env TRUSTLINE_STATION)");
+  if (!has("--max-input-size")) command.option("--max-input-size <bytes>", "largest CSR file read, e.g. 64k (env TRUSTLINE_MAX_INPUT_SIZE, default 64 KiB)");
 }
 
 /**

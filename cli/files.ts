@@ -1,15 +1,11 @@
 /** Reading inputs and writing outputs for the CLI, with errors a person can act on. */
-import { accessSync, constants, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { TrustlineError, writeFileAtomic } from "../ca/index.js";
+import { DEFAULT_INPUT_LIMIT, readInputFile, TrustlineError, writeFileAtomic } from "../ca/index.js";
 
-export function readInput(path: string, what: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new TrustlineError(code === "ENOENT" ? "NOT_FOUND" : "INPUT_INVALID", `cannot read the ${what} ${path}: ${code === "ENOENT" ? "no such file" : (code ?? (e as Error).message)}`);
-  }
+/** An input file: regular files only, at most `limit` bytes (a CSR's limit is --max-input-size). */
+export function readInput(path: string, what: string, limit = DEFAULT_INPUT_LIMIT): Uint8Array {
+  return readInputFile(path, what, limit);
 }
 
 /** Write an output file atomically; refuse to overwrite unless `force`. */

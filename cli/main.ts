@@ -24,7 +24,7 @@ Exit status:
   4  environment or state (wrong passphrase, locked or damaged home, existing output,
      Azure credentials refused, etag conflict, service unreachable)
 
-Environment: TRUSTLINE_HOME, TRUSTLINE_OPERATOR, TRUSTLINE_STATION, TRUSTLINE_PASSPHRASE.
+Environment: TRUSTLINE_HOME, TRUSTLINE_OPERATOR, TRUSTLINE_STATION, TRUSTLINE_PASSPHRASE, TRUSTLINE_MAX_INPUT_SIZE.
 `;
 
 export function buildProgram(): Command {
@@ -35,6 +35,7 @@ export function buildProgram(): Command {
     .option("--operator <id>", "who is acting (env TRUSTLINE_OPERATOR, default the OS user)")
     .option("--station <id>", "where (env TRUSTLINE_STATION)")
     .option("--passphrase-file <file>", "file holding the CA passphrase (or env TRUSTLINE_PASSPHRASE, or a prompt)")
+    .option("--max-input-size <bytes>", "largest CSR file read, e.g. 64k (env TRUSTLINE_MAX_INPUT_SIZE, default 64 KiB)")
     .showHelpAfterError()
     .enablePositionalOptions()
     .addHelpText("after", EXIT_HELP);

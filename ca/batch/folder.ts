@@ -39,12 +39,14 @@ function openCsrFolder(dir: string): Dir {
 
 /**
  * The request files of a folder, one at a time in directory order: a delivery of a million CSRs is
- * never held as a list. Hidden files and sub-folders are ignored.
+ * never held as a list. Hidden files and sub-folders are ignored; FIFOs, devices and sockets are
+ * listed, so that the worker refuses each with its reason instead of the file going unmentioned.
  */
 function* csrFilesIn(dir: string): Generator<string> {
   const folder = openCsrFolder(dir);
   // The listing tells each entry's type (node stats only where the file system does not say): a stat only for links.
-  const isFile = (e: Dirent) => e.isFile() || (e.isSymbolicLink() && statSync(join(dir, e.name), { throwIfNoEntry: false })?.isFile() === true);
+  const isFile = (e: Dirent) =>
+    e.isFile() || e.isFIFO() || e.isCharacterDevice() || e.isBlockDevice() || e.isSocket() || (e.isSymbolicLink() && statSync(join(dir, e.name), { throwIfNoEntry: false })?.isFile() === true);
   try {
     for (let e = folder.readSync(); e !== null; e = folder.readSync()) if (!e.name.startsWith(".") && isFile(e)) yield e.name;
   } finally {

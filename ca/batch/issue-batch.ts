@@ -15,6 +15,7 @@ import { PROFILES } from "../../policy/index.js";
 import type { AuditEvent } from "../audit/log.js";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
+import { DEFAULT_CSR_LIMIT } from "../input-file.js";
 import { caCertificateDer, caSigner, chainOf, getCa, issuerFacts, signatureHolds, spkiOfCa, validateBatchId } from "../issue.js";
 import { signatureAlgorithmFor, signStructure, type Signer } from "../keys/signer.js";
 import { pemFromBase64 } from "../pem.js";
@@ -64,6 +65,8 @@ export interface BatchOptions {
   readonly batch: string;
   readonly ca?: string;
   readonly validityDays?: number;
+  /** The largest CSR file a worker reads (default 64 KiB): a larger or non-regular file is refused on its own. */
+  readonly maxRequestBytes?: number;
   /** Worker threads (default: one per core). */
   readonly workers?: number;
   /** Certificates per commit group (default 1024). */
@@ -162,6 +165,7 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
     issuer: { ...issuerFacts(home, ca, ca.name), notBefore: ca.notBefore, notAfter: ca.notAfter },
     layout: { algorithm: signatureAlgorithmFor(ca.keyAlgorithm), issuerName: subjectNameDer(caCertificateDer(ca)), issuerPublicKey: spkiOfCa(ca) },
     ...(options.validityDays !== undefined ? { validityDays: options.validityDays } : {}),
+    maxRequestBytes: options.maxRequestBytes ?? DEFAULT_CSR_LIMIT,
   };
   const chain = chainOf(home, ca.name);
   // Requests in groups not yet committed; committed ones are in issuedInBatch. Together they catch

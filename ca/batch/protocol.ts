@@ -8,6 +8,8 @@ export interface WorkerSetup {
   readonly issuer: Omit<IssuerFacts, "notBefore" | "notAfter"> & { readonly notBefore: string; readonly notAfter: string };
   readonly layout: { readonly algorithm: SignatureAlgorithm; readonly issuerName: Uint8Array; readonly issuerPublicKey: Uint8Array };
   readonly validityDays?: number;
+  /** Requests read from files are refused above this size (and when not regular files). */
+  readonly maxRequestBytes: number;
   /** Requests already issued in this batch (a RequestIndex's map): a re-run skips them. */
   readonly already: RequestMap;
 }

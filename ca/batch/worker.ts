@@ -11,19 +11,12 @@ import { nameToString } from "../x509/name.js";
 import { randomSerial, serialHex } from "../x509/serial.js";
 import { TbsEncoder } from "../x509/tbs-encoder.js";
 import { hash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readInputFile } from "../input-file.js";
 import type { WorkChunk, WorkItem, WorkResult, WorkerSetup } from "./protocol.js";
 import { RequestIndex } from "./request-index.js";
 
-function readRequest(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new TrustlineError("INPUT_INVALID", `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
-
 const setup = workerData as WorkerSetup;
+const readRequest = (path: string): Uint8Array => readInputFile(path, "CSR", setup.maxRequestBytes);
 const profile = PROFILES[setup.profile];
 const issuer = { ...setup.issuer, notBefore: new Date(setup.issuer.notBefore), notAfter: new Date(setup.issuer.notAfter) };
 const encoder = new TbsEncoder(setup.layout);

@@ -87,7 +87,7 @@ export function issueCommand(): Command {
       const common = { ca: opts.ca, ...(opts.batch ? { batch: opts.batch } : {}), ...(opts.days !== undefined ? { validityDays: opts.days } : {}) };
       const force = opts.force === true;
       if (opts.csr !== undefined) {
-        const csr = readInput(opts.csr, "CSR");
+        const csr = readInput(opts.csr, "CSR", globals(command).maxInputSize);
         if (opts.out) assertFree([opts.out], force);
         const home = await openHome(command, true);
         deliver(command, await issueDeviceCertificate(home, csr, common), opts);
@@ -138,6 +138,7 @@ export function issueCommand(): Command {
       const tty = process.stderr.isTTY && !globals(command).json;
       let last = 0;
       const summary = await issueBatchFromFolder(home, {
+        maxRequestBytes: globals(command).maxInputSize,
         csrDir: opts.csrDir,
         outDir: opts.outDir,
         batch,
@@ -180,7 +181,7 @@ export function issueCommand(): Command {
     .option("--force", "overwrite --out if it exists")
     .addHelpText("after", examples("trustline issue signer --csr ci.csr --name ci-release-pipeline --out ci-signer.pem --chain"))
     .action(async (opts: { csr: string; name: string; ca: string; out?: string; chain?: boolean; days?: number; force?: boolean }, command: Command) => {
-      const csr = readInput(opts.csr, "CSR");
+      const csr = readInput(opts.csr, "CSR", globals(command).maxInputSize);
       const force = opts.force === true;
       if (opts.out) assertFree([opts.out], force);
       const home = await openHome(command, true);
