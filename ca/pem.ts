@@ -11,14 +11,33 @@ export function pemFromBase64(b64: string, label: string): string {
   return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+/** One marker line's start, tried at a "-----" (the label's length is bounded: constant work a try). */
+const MARKER = /-----(BEGIN|END) ([A-Z0-9 ]{1,64})-----/y;
 
-/** Every PEM block in `text`, in order. */
+/**
+ * Every PEM block in `text`, in order. One pass from left to right over the "-----" markers: a
+ * BEGIN opens a block (replacing one left open), the END with the same label closes it, so the
+ * work is linear in the input whatever it holds (a regular expression that looks ahead for each
+ * BEGIN's END was quadratic on inputs full of unclosed blocks).
+ */
 export function pemBlocks(text: string): { label: string; der: Uint8Array }[] {
   const out: { label: string; der: Uint8Array }[] = [];
-  for (const m of text.matchAll(PEM_BLOCK)) {
-    // Node's base64 decoder skips the line breaks and other white space itself.
-    out.push({ label: m[1]!, der: new Uint8Array(Buffer.from(m[2]!, "base64")) });
+  let open: { label: string; bodyStart: number } | undefined;
+  for (let at = text.indexOf("-----"); at !== -1; ) {
+    MARKER.lastIndex = at;
+    const m = MARKER.exec(text);
+    if (!m) {
+      at = text.indexOf("-----", at + 5);
+      continue;
+    }
+    const end = at + m[0].length;
+    if (m[1] === "BEGIN") open = { label: m[2]!, bodyStart: end };
+    else if (open && open.label === m[2]) {
+      // Node's base64 decoder skips the line breaks and other white space itself.
+      out.push({ label: open.label, der: new Uint8Array(Buffer.from(text.slice(open.bodyStart, at), "base64")) });
+      open = undefined;
+    }
+    at = text.indexOf("-----", end);
   }
   return out;
 }
