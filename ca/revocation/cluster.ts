@@ -7,6 +7,7 @@
  * The passphrase reaches the workers over the IPC channel node:cluster sets up: never through the
  * environment, argv or a file.
  */
+import { scrubbedEnvironment } from "../secret-environment.js";
 import cluster, { type Worker } from "node:cluster";
 import { Home, type HomeOptions } from "../home.js";
 import { startServer, type RunningServer } from "./server.js";
@@ -33,7 +34,8 @@ export async function serveWithWorkers(options: ClusterOptions): Promise<{ close
   const publisher = await startServer(home, { http: false, log: options.log });
   let stopping = false;
   const start = (): Worker => {
-    const worker = cluster.fork();
+    // The passphrase goes over the IPC channel below; no secret is inherited through the environment.
+    const worker = cluster.fork(scrubbedEnvironment());
     // The worker asks once its listener is in place (a message sent earlier would be lost).
     worker.on("message", (m: unknown) => {
       if ((m as { kind?: string } | undefined)?.kind === "trustline-serve-ready") worker.send({ kind: "trustline-serve-start", passphrase } satisfies WorkerStart);
