@@ -130,9 +130,13 @@ function filterOf(selector: MassSelector): CertificateFilter {
   };
 }
 
+/** Certificates of the CA's own machinery: revoked one by one, if ever, never by a mass revocation. */
+const CA_INFRASTRUCTURE: ReadonlySet<string> = new Set(["audit-signer", "ocsp-responder"]);
+
 /**
- * The end-entity certificates a selector matches that are not yet revoked. CA certificates are
- * never part of a mass revocation (an incident at a station does not take the hierarchy down).
+ * The end-entity certificates a selector matches that are not yet revoked. CA certificates, the
+ * audit signer and OCSP responders are never part of a mass revocation (an incident at a station
+ * does not take the hierarchy, its audit trail or its status service down).
  */
 export async function planMassRevocation(home: Home, selector: MassSelector): Promise<MassPlan> {
   const filter = filterOf(selector);
@@ -140,7 +144,7 @@ export async function planMassRevocation(home: Home, selector: MassSelector): Pr
   const sample: MassPlan["sample"][number][] = [];
   const revoked = await home.inventory.revocations();
   for await (const r of home.inventory.query(filter, home.clock())) {
-    if (PROFILES[r.profile].basicConstraints.ca) continue;
+    if (PROFILES[r.profile].basicConstraints.ca || CA_INFRASTRUCTURE.has(r.profile)) continue;
     const existing = revoked.get(r.serial);
     if (existing && existing.reason !== "certificateHold") continue;
     serials.push(r.serial);
