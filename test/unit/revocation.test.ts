@@ -423,7 +423,7 @@ describe("mass revocation: exactly the certificates of a batch, a station window
     assert.deepEqual(await plan({ operator: "carol", station: "line-7" }), roles("just-before-to", "at-to"));
     assert.deepEqual(await plan({ operator: "bob", batch: "B1" }), roles("before-window", "at-from", "after-window"));
     const aliceCerts = await listAll(home, { operator: "alice" });
-    assert.deepEqual(sorted(aliceCerts.map((c) => c.profile)), ["device-ca", "firmware-ca", "root-ca"]);
+    assert.deepEqual(sorted(aliceCerts.map((c) => c.profile)), ["audit-signer", "device-ca", "firmware-ca", "root-ca"]);
     assert.deepEqual(await plan({ operator: "alice" }), []);
     const bob = await plan({ operator: "bob" });
     assert.equal(bob.includes(caAtLine7), false);
