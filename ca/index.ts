@@ -31,6 +31,7 @@ export { parseCsr, createCsr, type ParsedCsr } from "./x509/csr.js";
 export { summarizeCertificate, parseCertificate, parseCertificates, type CertificateSummary } from "./x509/inspect.js";
 export { normalizeSerial } from "./x509/serial.js";
 export { toPem, pemBlocks, dersOf, withoutDer } from "./pem.js";
+export { checkStore, type StoreCheckReport } from "./store-check.js";
 export { readInputFile, parseSizeLimit, DEFAULT_CSR_LIMIT, DEFAULT_INPUT_LIMIT } from "./input-file.js";
 export * as policy from "../policy/index.js";
 export type { KeyAlgorithm, ProfileName, CaProfileName } from "../policy/index.js";

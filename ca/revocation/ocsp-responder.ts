@@ -97,6 +97,8 @@ export class OcspResponder {
   readonly #cache = new Map<string, { der: Uint8Array; until: number }>();
   /** Called when the revocation log changed (the server regenerates CRLs). */
   onRevocationsChanged: (() => void) | undefined;
+  /** Called when the revocation log cannot be read while serving (the last good state is kept). */
+  onLogDamaged: ((e: Error) => void) | undefined;
 
   private constructor(home: Home) {
     this.#home = home;
@@ -157,7 +159,16 @@ export class OcspResponder {
     const now = Date.now();
     if (!force && now - this.#lastPoll < POLL_MS) return;
     this.#lastPoll = now;
-    const { entries, next } = this.#home.inventory.revocationEventsSince(this.#logOffset);
+    let events: { entries: RevocationEntry[]; next: number };
+    try {
+      events = this.#home.inventory.revocationEventsSince(this.#logOffset);
+    } catch (e) {
+      // At start (force) a damaged log refuses to serve; later the last good state is kept and said.
+      if (force) throw e;
+      this.onLogDamaged?.(e as Error);
+      return;
+    }
+    const { entries, next } = events;
     if (next < this.#logOffset) this.#revoked = new Map();
     this.#logOffset = next;
     if (entries.length > 0) {

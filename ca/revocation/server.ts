@@ -83,6 +83,11 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
   const follow = options.crls === "follow";
   // The issuing process renews responder certificates; followers pick up what it recorded.
   const responder = await OcspResponder.open(home, { renew: !follow });
+  let lastDamage = "";
+  responder.onLogDamaged = (e) => {
+    if (e.message !== lastDamage) log(`the revocation log cannot be read; answering from the last good state: ${e.message}`);
+    lastDamage = e.message;
+  };
   const crls = new Map<string, IssuedCrl>();
   const caCerts = new Map(Object.values(home.state.cas).map((ca) => [ca.name, caCertificateDer(ca)] as const));
   const crlCas = Object.values(home.state.cas).filter((ca) => CRL_PROFILES[ca.profile]);

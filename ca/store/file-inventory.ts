@@ -87,6 +87,8 @@ export class FileInventory implements Store {
   create(): void {
     mkdirSync(this.#segments, { recursive: true });
     mkdirSync(this.#index, { recursive: true });
+    // Created empty at once, so that a missing revocation log reads as damage, never as "nothing revoked".
+    writeFileSync(this.#revocations, "", { flag: "a", mode: 0o600 });
   }
 
   #segmentPath(n: number): string {
@@ -100,18 +102,32 @@ export class FileInventory implements Store {
     } catch (e) {
       throw new TrustlineError("STORE_CORRUPT", `the certificate inventory is missing (${this.#segments})`, { cause: e });
     }
-    return names
+    const numbers = names
       .map((n) => SEGMENT_NAME.exec(n)?.[1])
       .filter((n): n is string => n !== undefined)
       .map(Number)
       .sort((a, b) => a - b);
+    // Segments are numbered from 1 without gaps, and the index checkpoint says how far they reached:
+    // a deleted or cut segment is damage to report, not an inventory with fewer certificates.
+    numbers.forEach((n, i) => {
+      if (n !== i + 1) throw corrupt(`inventory segment ${i + 1} is missing (${this.#segmentPath(i + 1)})`, this.#segmentPath(i + 1));
+    });
+    const cp = this.#readCheckpoint();
+    if (cp.offset > 0) {
+      const path = this.#segmentPath(cp.segment);
+      const size = statSync(path, { throwIfNoEntry: false })?.size;
+      if (size === undefined) throw corrupt(`inventory segment ${cp.segment} is missing (${path}), though the index covers it`, path);
+      if (size < cp.offset) throw corrupt(`inventory segment ${cp.segment} (${path}) was cut: it is shorter than the index says it was`, path);
+    }
+    return numbers;
   }
 
   #readCheckpoint(): Checkpoint {
     try {
       const cp = JSON.parse(readFileSync(join(this.#index, "checkpoint.json"), "utf8")) as Checkpoint;
-      // A checkpoint vouches for the serial table: without the table nothing counts as indexed.
-      if (cp.layout === INDEX_LAYOUT && Number.isInteger(cp.segment) && Number.isInteger(cp.offset) && existsSync(this.#tablePath())) return cp;
+      // A checkpoint vouches for the serial table: without a whole table (missing, truncated, not a
+      // table) nothing counts as indexed, readers scan the segments and the next write rebuilds it.
+      if (cp.layout === INDEX_LAYOUT && Number.isInteger(cp.segment) && Number.isInteger(cp.offset) && this.#tableUsable()) return cp;
     } catch {
       /* absent or torn: re-index from the start (derived data, always safe) */
     }
@@ -217,6 +233,12 @@ export class FileInventory implements Store {
     return join(this.#index, "serials.tbl");
   }
 
+  #tableUsable(): boolean {
+    const table = SerialTable.open(this.#tablePath(), "r");
+    table?.close();
+    return table !== undefined;
+  }
+
   /** Read the serial table, if there is one (readers need no lock: see serial-table.ts). */
   #readTable<T>(use: (table: SerialTable) => T): T | undefined {
     const table = SerialTable.open(this.#tablePath(), "r");
@@ -238,7 +260,12 @@ export class FileInventory implements Store {
   }
 
   #readRecord(entry: IndexEntry): CertificateRecord {
-    const fd = openSync(this.#segmentPath(entry.segment), "r");
+    let fd: number;
+    try {
+      fd = openSync(this.#segmentPath(entry.segment), "r");
+    } catch (e) {
+      throw corrupt(`inventory segment ${entry.segment} named by the serial index cannot be opened (${(e as NodeJS.ErrnoException).code})`, this.#segmentPath(entry.segment));
+    }
     try {
       const buf = Buffer.alloc(entry.length);
       readSync(fd, buf, 0, entry.length, entry.offset);
@@ -386,6 +413,8 @@ export class FileInventory implements Store {
    */
   async revoke(entries: readonly RevocationEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    // Never re-create a lost log by appending to it: earlier revocations would silently vanish.
+    if (!existsSync(this.#revocations)) this.revocationEventsSince(0);
     const fd = openSync(this.#revocations, "a+");
     try {
       const size = fstatSync(fd).size;
@@ -408,7 +437,12 @@ export class FileInventory implements Store {
 
   /** Events appended since byte `offset` (complete lines only): lets a responder follow the log. */
   revocationEventsSince(offset: number): { entries: RevocationEntry[]; next: number } {
-    if (!existsSync(this.#revocations)) return { entries: [], next: 0 };
+    if (!existsSync(this.#revocations)) {
+      throw corrupt(
+        `the revocation log ${this.#revocations} is missing, so no revocation can be trusted; restore it from a backup (a home made before Trustline created it at init and never revoked anything may create it empty)`,
+        this.#revocations,
+      );
+    }
     const size = statSync(this.#revocations).size;
     if (size < offset) offset = 0; // replaced: start over
     if (size === offset) return { entries: [], next: offset };
@@ -417,7 +451,8 @@ export class FileInventory implements Store {
       const buf = Buffer.alloc(size - offset);
       readSync(fd, buf, 0, buf.length, offset);
       const end = buf.lastIndexOf(10) + 1;
-      const entries = end === 0 ? [] : buf.toString("utf8", 0, end).trimEnd().split("\n").map((l) => JSON.parse(l) as RevocationEntry);
+      const lines = end === 0 ? [] : buf.toString("utf8", 0, end).slice(0, -1).split("\n");
+      const entries = lines.map((line, i) => parseRevocationLine(line, this.#revocations, offset === 0 ? `line ${i + 1}` : `line ${i + 1} after byte ${offset}`));
       return { entries, next: offset + end };
     } finally {
       closeSync(fd);
@@ -474,6 +509,31 @@ export function foldRevocations(events: readonly RevocationEntry[], ca?: string,
     else into.set(e.serial, e);
   }
   return into;
+}
+
+function corrupt(message: string, file: string): TrustlineError {
+  return new TrustlineError("STORE_CORRUPT", `${message}; \`trustline store check\` compares the store with the audit trail`, { details: { file } });
+}
+
+const isText = (v: unknown): v is string => typeof v === "string" && v.length > 0;
+
+/**
+ * One revocation event. A damaged line is STORE_CORRUPT naming the file and line, never a wrong
+ * answer: a revocation silently dropped would un-revoke a certificate.
+ */
+function parseRevocationLine(line: string, path: string, where: string): RevocationEntry {
+  let e: Partial<RevocationEntry> | null;
+  try {
+    e = JSON.parse(line) as Partial<RevocationEntry> | null;
+  } catch {
+    e = null;
+  }
+  if (e === null || typeof e !== "object" || !isText(e.serial) || !/^[0-9a-f]+$/.test(e.serial) || !isText(e.ca) || !isText(e.reason) || !isText(e.revokedAt) || !isText(e.notAfter)) {
+    throw new TrustlineError("STORE_CORRUPT", `the revocation log ${path} is damaged at ${where}: it is not a revocation event; restore the file from a backup (\`trustline store check\` lists what the audit trail says is missing)`, {
+      details: { file: path, where },
+    });
+  }
+  return e as RevocationEntry;
 }
 
 function parseLine(line: string, segment: number, offset: number): CertificateRecord {

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { Command, Option } from "commander";
 import { type CertificateFilter, type CertificateStatus, listCertificates, normalizeSerial, showCertificate, TrustlineError } from "../../ca/index.js";
+import { printJsonArray } from "../json-array.js";
 import { emit, examples, globals, openHome, selectorCommands } from "../context.js";
 import { readInput } from "../files.js";
 import { certVerifyCommand } from "./cert-verify.js";
@@ -62,14 +63,8 @@ export function certCommand(): Command {
       };
       const home = await openHome(command, false);
       if (globals(command).json) {
-        // Stream a JSON array: the inventory may be large.
-        process.stdout.write("[");
-        let first = true;
-        for await (const r of listCertificates(home, filter)) {
-          process.stdout.write(`${first ? "\n" : ",\n"}${JSON.stringify(r)}`);
-          first = false;
-        }
-        process.stdout.write(first ? "]\n" : "\n]\n");
+        // One valid document or, if the store breaks half-way, the error alone.
+        await printJsonArray(listCertificates(home, filter));
         return;
       }
       let n = 0;
