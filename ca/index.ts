@@ -43,7 +43,7 @@ export { issueCrl, type IssuedCrl } from "./revocation/crl.js";
 export { parseCrl, verifyCrlSignature, type ParsedCrl, type CrlEntry } from "./revocation/crl-codec.js";
 export type { RevocationEntry } from "./store/types.js";
 export type { RevocationReason } from "../policy/index.js";
-export { startServer, type ServeOptions, type RunningServer } from "./revocation/server.js";
+export { startServer, SERVE_LIMITS, type ServeOptions, type ServeLimits, type RunningServer } from "./revocation/server.js";
 export { serveWithWorkers, runServeWorker, isServeWorker, type ClusterOptions } from "./revocation/cluster.js";
 export { OcspResponder, ensureResponders } from "./revocation/ocsp-responder.js";
 export { validatePath, PathValidator, DEFAULT_MAX_DEPTH, DEFAULT_SEARCH_BUDGET, type ValidationOptions, type ValidatorOptions, type ValidationRequest } from "./validation/validate-path.js";

@@ -30,6 +30,10 @@ import {
 /** How long a response says it is good for, and how long an identical one is served from cache. */
 const RESPONSE_VALIDITY_MS = 3_600_000;
 const CACHE_MS = 60_000;
+/** Bytes of cached responses (keys included) one process keeps: a flood of distinct requests evicts, never grows. */
+export const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
+/** Certificates one request may ask about (RFC 6960 sets no bound; a request for thousands is an attack). */
+const MAX_CERT_IDS = 64;
 const POLL_MS = 250;
 
 /** Issue a responder certificate for every CA that has none, or whose responder has a third of its life left. */
@@ -94,7 +98,11 @@ export class OcspResponder {
   #logOffset = 0;
   #lastPoll = 0;
   readonly #issued = new Map<string, { ca: string } | { missingUntil: number }>();
+  /** Responses to requests without a nonce, oldest first (a Map keeps insertion order: eviction is O(1)). */
   readonly #cache = new Map<string, { der: Uint8Array; until: number }>();
+  #cacheBytes = 0;
+  /** The cache's bound in bytes (tests lower it). */
+  cacheLimit = DEFAULT_CACHE_BYTES;
   /** Called when the revocation log changed (the server regenerates CRLs). */
   onRevocationsChanged: (() => void) | undefined;
   /** Called when the revocation log cannot be read while serving (the last good state is kept). */
@@ -146,7 +154,7 @@ export class OcspResponder {
         certificate,
         responderKeyHash: createHash("sha1").update(subjectPublicKeyBits(signer.publicKey)).digest(),
       });
-      this.#cache.clear();
+      this.#forgetAll();
     }
   }
 
@@ -173,7 +181,7 @@ export class OcspResponder {
     this.#logOffset = next;
     if (entries.length > 0) {
       foldRevocations(entries, undefined, this.#revoked);
-      this.#cache.clear();
+      this.#forgetAll();
       if (!force) this.onRevocationsChanged?.();
     }
   }
@@ -206,6 +214,7 @@ export class OcspResponder {
       if (e instanceof DerError || e instanceof RangeError) return encodeErrorResponse("malformedRequest");
       throw e;
     }
+    if (request.certIds.length > MAX_CERT_IDS) return encodeErrorResponse("malformedRequest");
     this.poll();
     const cacheKey = request.nonce ? undefined : `${caName}:${request.certIds.map((c) => Buffer.from(c.der).toString("hex")).join(",")}`;
     const now = Date.now();
@@ -226,11 +235,34 @@ export class OcspResponder {
     const data = encodeResponseData(identity.responderKeyHash, thisUpdate, singles, request.nonce);
     const signature = await identity.signer.sign(data);
     const der = encodeSuccessfulResponse(data, SIGNATURE_ALGORITHMS[identity.signer.algorithm].algorithmIdentifier, signature, [identity.certificate]);
-    if (cacheKey) {
-      if (this.#cache.size > 50_000) this.#cache.clear();
-      this.#cache.set(cacheKey, { der, until: now + CACHE_MS });
-    }
+    if (cacheKey) this.#remember(cacheKey, der, now + CACHE_MS);
     return der;
   }
+
+  /** Bytes the response cache holds now. */
+  get cacheBytes(): number {
+    return this.#cacheBytes;
+  }
+
+  #remember(key: string, der: Uint8Array, until: number): void {
+    const old = this.#cache.get(key);
+    if (old) {
+      this.#cache.delete(key);
+      this.#cacheBytes -= key.length + old.der.length;
+    }
+    this.#cache.set(key, { der, until });
+    this.#cacheBytes += key.length + der.length;
+    for (const [oldest, entry] of this.#cache) {
+      if (this.#cacheBytes <= this.cacheLimit) break;
+      this.#cache.delete(oldest);
+      this.#cacheBytes -= oldest.length + entry.der.length;
+    }
+  }
+
+  #forgetAll(): void {
+    this.#cache.clear();
+    this.#cacheBytes = 0;
+  }
+
 }
 

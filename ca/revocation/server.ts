@@ -16,7 +16,7 @@ import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
 import { caCertificateDer } from "../issue.js";
 import { type IssuedCrl, issueCrl } from "./crl.js";
-import { OcspResponder } from "./ocsp-responder.js";
+import { DEFAULT_CACHE_BYTES, OcspResponder } from "./ocsp-responder.js";
 import { CRL_PROFILES } from "../../policy/index.js";
 
 export interface ServeOptions {
@@ -32,7 +32,31 @@ export interface ServeOptions {
   readonly http?: boolean;
   /** One line per event worth telling an operator (never per request). */
   readonly log?: (line: string) => void;
+  /** Bounds on what clients may hold (defaults: SERVE_LIMITS). */
+  readonly limits?: Partial<ServeLimits>;
 }
+
+/** What one client, or a crowd of them, can make the server hold. */
+export interface ServeLimits {
+  /** Concurrent connections; more are refused at accept (node closes them). */
+  readonly maxConnections: number;
+  /** The request line and headers must arrive within this time (slowloris). */
+  readonly headersTimeoutMs: number;
+  /** The whole request, body included, within this time. */
+  readonly requestTimeoutMs: number;
+  /** Bytes of request headers. */
+  readonly maxHeaderBytes: number;
+  /** Bytes of cached OCSP responses. */
+  readonly cacheBytes: number;
+}
+
+export const SERVE_LIMITS: ServeLimits = {
+  maxConnections: 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  maxHeaderBytes: 8 * 1024,
+  cacheBytes: DEFAULT_CACHE_BYTES,
+};
 
 export interface RunningServer {
   readonly url: string;
@@ -53,15 +77,23 @@ function send(res: ServerResponse, status: number, type: string, body: Uint8Arra
   res.end(body);
 }
 
-/** The request body, or undefined past MAX_REQUEST (the rest is drained, so an answer can still be sent). */
+/**
+ * The request body, or undefined past MAX_REQUEST: then reading stops at once (the answer is 413
+ * and the connection closes), so a client cannot make the server read, or hold, more.
+ */
 function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
   return new Promise((resolve, reject) => {
+    if (Number(req.headers["content-length"] ?? 0) > MAX_REQUEST) return resolve(undefined);
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size <= MAX_REQUEST) chunks.push(c);
-    });
+      if (size <= MAX_REQUEST) return void chunks.push(c);
+      req.off("data", onData);
+      req.pause();
+      resolve(undefined);
+    };
+    req.on("data", onData);
     req.on("end", () => resolve(size > MAX_REQUEST ? undefined : Buffer.concat(chunks)));
     req.on("error", reject);
   });
@@ -185,7 +217,20 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
     }
     if ((m = /^\/ocsp\/([a-z0-9-]+)(?:\/(.*))?$/.exec(path))) {
       let body: Uint8Array | undefined;
-      if (req.method === "POST") body = await readBody(req);
+      if (req.method === "POST") {
+        body = await readBody(req);
+        if (body === undefined) {
+          res.shouldKeepAlive = false;
+          // Half-close after the answer and discard what still arrives for a moment: closing with
+          // unread data would reset the connection and could lose the 413 on the way out.
+          res.once("finish", () => {
+            req.socket.end();
+            req.resume();
+            setTimeout(() => req.socket.destroy(), 1_000).unref();
+          });
+          return send(res, 413, "text/plain", `an OCSP request is at most ${MAX_REQUEST} bytes\n`, { Connection: "close" });
+        }
+      }
       else if (req.method === "GET" && m[2] !== undefined) body = decodeGetRequest(m[2]);
       else return send(res, 405, "text/plain", "use GET /ocsp/<ca>/<base64 request> or POST\n");
       // Anything unreadable (too large, not base64) is a malformedRequest, answered like any other.
@@ -196,14 +241,26 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
     return send(res, 404, "text/plain", "not found\n");
   };
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      log(`request failed: ${(e as Error).message}`);
-      if (!res.headersSent) send(res, 500, "text/plain", "internal error\n");
-      else res.destroy();
-    });
-  });
+  const limits = { ...SERVE_LIMITS, ...options.limits };
+  responder.cacheLimit = limits.cacheBytes;
+  const server: Server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // How often node looks for connections past those timeouts (its default, 30 s, would let a slow client stay that long).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    (req, res) => {
+      handle(req, res).catch((e: unknown) => {
+        log(`request failed: ${(e as Error).message}`);
+        if (!res.headersSent) send(res, 500, "text/plain", "internal error\n");
+        else res.destroy();
+      });
+    },
+  );
   server.keepAliveTimeout = 5000;
+  server.maxConnections = limits.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
       reject(new TrustlineError("CONFIG_INVALID", `cannot listen on ${options.host ?? "127.0.0.1"}:${options.port ?? 8080}: ${e.code ?? e.message}`)),
