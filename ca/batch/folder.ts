@@ -5,7 +5,7 @@
  * the durable truth, and a re-run compares every output of the batch with its record and writes
  * again any that a crash lost or cut short.
  */
-import { type Dir, type Dirent, existsSync, mkdirSync, opendirSync, readFileSync, statSync } from "node:fs";
+import { type Dir, type Dirent, lstatSync, mkdirSync, opendirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { basename, extname, join } from "node:path";
 import { TrustlineError } from "../errors.js";
@@ -13,7 +13,7 @@ import type { Home } from "../home.js";
 import { chainOf } from "../issue.js";
 import { pemFromBase64 } from "../pem.js";
 import { BATCH_THREAD_LIMITS, type BatchItem, type BatchOptions, type BatchSummary, issueBatch } from "./issue-batch.js";
-import type { OutputJob, OutputReply } from "./output-thread.js";
+import type { OutputFile, OutputJob, OutputReply } from "./output-thread.js";
 
 export interface FolderBatchOptions extends Omit<BatchOptions, "onIssued" | "onSkipped"> {
   readonly csrDir: string;
@@ -27,6 +27,8 @@ export interface FolderBatchSummary extends BatchSummary {
   readonly outDir: string;
   /** Outputs of earlier runs that were missing and have been written again. */
   readonly restoredOutputs: number;
+  /** Certificates issued and recorded whose file could not be written (exit 4, DELIVERY_FAILED). */
+  readonly notDelivered: readonly { readonly id: string; readonly serial: string; readonly reason: string }[];
 }
 
 function openCsrFolder(dir: string): Dir {
@@ -78,19 +80,20 @@ class OutputWriter {
   /** The thread answers jobs in order: one reply settles the oldest job. */
   readonly #waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
   readonly #inflight: Promise<void>[] = [];
+  /** Outputs that could not be written: the certificates are issued and recorded; `cert show --out` delivers them. */
+  readonly failed: { path: string; message: string }[] = [];
 
   constructor() {
     this.#thread.on("message", (reply: OutputReply) => {
-      const job = this.#waiting.shift();
-      if (reply.ok) job?.resolve();
-      else job?.reject(new TrustlineError("INPUT_INVALID", `cannot write ${reply.path}: ${reply.message}`));
+      this.failed.push(...reply.failed);
+      this.#waiting.shift()?.resolve();
     });
     this.#thread.on("error", (e) => {
       for (const job of this.#waiting.splice(0)) job.reject(e);
     });
   }
 
-  async write(files: readonly { path: string; text: string }[]): Promise<void> {
+  async write(files: readonly OutputFile[]): Promise<void> {
     while (this.#inflight.length >= 4) await this.#inflight.shift();
     const done = new Promise<void>((resolve, reject) => this.#waiting.push({ resolve, reject }));
     done.catch(() => undefined); // observed in close()
@@ -107,8 +110,38 @@ class OutputWriter {
   }
 }
 
+/** The real path of a folder, or undefined when it does not exist. */
+function realFolder(dir: string): string | undefined {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why a new certificate for CSR file `id` could not be delivered to `path`, judged before it is
+ * signed: the name is taken (a file or link left there, or another CSR of this run with the same
+ * base name, such as a.csr and a.der) or too long for the file system.
+ */
+function outputProblem(path: string, claimed: ReadonlySet<string>): string | undefined {
+  if (claimed.has(path)) return `another request of this batch writes ${basename(path)} already (same name, another extension); rename one and run the batch again`;
+  try {
+    lstatSync(path);
+    return `the output ${basename(path)} already exists in the output folder and is never overwritten; move it away and run the batch again`;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    return `the output ${basename(path)} cannot be created: ${code === "ENAMETOOLONG" ? "the name is too long for the file system" : code}`;
+  }
+}
+
 export async function issueBatchFromFolder(home: Home, options: FolderBatchOptions): Promise<FolderBatchSummary> {
   openCsrFolder(options.csrDir).closeSync(); // a missing folder is refused before anything is created
+  const input = realFolder(options.csrDir);
+  if (input !== undefined && input === realFolder(options.outDir)) {
+    throw new TrustlineError("USAGE", `--out-dir is the CSR folder ${options.csrDir}: certificates would mix with (and could replace) the requests; give another folder`);
+  }
   let total = 0;
   const requests = (function* (): Iterable<BatchItem> {
     for (const name of csrFilesIn(options.csrDir)) {
@@ -124,24 +157,48 @@ export async function issueBatchFromFolder(home: Home, options: FolderBatchOptio
   const caName = options.ca ?? "device";
   const chainText = options.chain ? chainOf(home, caName).join("") : "";
   let restoredOutputs = 0;
+  const notDelivered: { id: string; serial: string; reason: string }[] = [];
   const writer = new OutputWriter();
+  // Output paths of this run's new certificates, so two requests never share one (a.csr, a.der).
+  const claimed = new Set<string>();
+  const outputOf = (id: string) => join(options.outDir, outputName(id));
   let summary: BatchSummary;
   try {
     summary = await issueBatch(home, requests, {
-    ...options,
-    onIssued: (issued) => writer.write(issued.map((c) => ({ path: join(options.outDir, outputName(c.id)), text: c.pem + chainText }))),
-    onSkipped: async (id, serial) => {
-      const path = join(options.outDir, outputName(id));
-      const record = await home.inventory.getCertificate(serial);
-      if (!record) return;
-      const expected = pemFromBase64(record.der, "CERTIFICATE") + chainText;
-      if (existsSync(path) && readFileSync(path, "latin1") === expected) return;
-      await writer.write([{ path, text: expected }]);
-      restoredOutputs++;
-    },
-  });
+      ...options,
+      admit: (id) => {
+        const path = outputOf(id);
+        const problem = outputProblem(path, claimed);
+        if (problem === undefined) claimed.add(path);
+        return problem;
+      },
+      onIssued: (issued) => writer.write(issued.map((c) => ({ path: outputOf(c.id), text: c.pem + chainText }))),
+      onSkipped: async (id, serial) => {
+        const path = outputOf(id);
+        const record = await home.inventory.getCertificate(serial);
+        if (!record) return;
+        const expected = pemFromBase64(record.der, "CERTIFICATE") + chainText;
+        // undefined: nothing there; null: a link, folder or other non-file.
+        let present: string | null | undefined;
+        try {
+          present = lstatSync(path).isFile() ? readFileSync(path, "latin1") : null;
+        } catch {
+          present = undefined;
+        }
+        if (present === expected) return;
+        // Missing, or cut short by a crash (a prefix of what it should hold, maybe empty): write it
+        // again. Anything else there is someone's file or link: left alone, and reported.
+        if (present === null || (present !== undefined && !expected.startsWith(present))) {
+          notDelivered.push({ id, serial, reason: `${basename(path)} holds something else; not overwritten (deliver with \`trustline cert show ${serial} --out <file>\`)` });
+          return;
+        }
+        await writer.write([{ path, text: expected, replace: present !== undefined }]);
+        restoredOutputs++;
+      },
+    });
   } finally {
     await writer.close();
   }
-  return { ...summary, total, outDir: options.outDir, restoredOutputs };
+  for (const f of writer.failed) notDelivered.push({ id: basename(f.path), serial: "", reason: `${basename(f.path)}: ${f.message}` });
+  return { ...summary, total, outDir: options.outDir, restoredOutputs, notDelivered };
 }

@@ -50,6 +50,8 @@ export interface BatchSummary {
   /** Already issued in this batch by an earlier run (or a duplicate request in this run). */
   readonly skipped: number;
   readonly rejected: readonly BatchRejection[];
+  /** Requests found twice in this run (the same CSR under two names): each gets the one certificate. */
+  readonly duplicates: readonly { readonly id: string; readonly serial: string }[];
   readonly durationMs: number;
   readonly certificatesPerSecond: number;
 }
@@ -71,6 +73,11 @@ export interface BatchOptions {
   readonly workers?: number;
   /** Certificates per commit group (default 1024). */
   readonly groupSize?: number;
+  /**
+   * Asked for each new certificate before it is signed (under the lock): a reason refuses the
+   * request (the folder batch refuses one whose output file cannot be created).
+   */
+  readonly admit?: (id: string) => string | undefined;
   /** Called after each group is durable: write the outputs here. */
   readonly onIssued?: (issued: readonly BatchIssued[]) => void | Promise<void>;
   /** Called for requests an earlier run issued (to re-create a missing output). */
@@ -173,6 +180,7 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
   const pending = new Set<string>();
   const counts = { seen: 0, issued: 0, skipped: 0 };
   const rejected: BatchRejection[] = [];
+  const duplicates: { id: string; requestSha256: string }[] = [];
   /** Caller's ids of the requests sent to workers and not yet answered, by index. */
   const ids = new Map<number, string>();
   let nextIndex = 0;
@@ -205,6 +213,11 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
         if (serial !== undefined) {
           counts.skipped++;
           lateSkips.push({ id: r.id, serial });
+          return false;
+        }
+        const refusal = options.admit?.(r.id);
+        if (refusal !== undefined) {
+          r.result = { ok: false, index: r.result.index, requestSha256: r.result.requestSha256, code: "INPUT_INVALID", message: refusal };
           return false;
         }
         return true;
@@ -292,7 +305,8 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
           counts.skipped++;
           await options.onSkipped?.(id, result.serial);
         } else if (result.ok === true && (pending.has(result.requestSha256) || issuedInBatch.has(result.requestSha256))) {
-          counts.skipped++; // the same request twice in this run
+          counts.skipped++; // the same request twice in this run: it gets the one certificate, said in the summary
+          duplicates.push({ id, requestSha256: result.requestSha256 });
         } else {
           if (result.ok === true) pending.add(result.requestSha256);
           group.push({ id, result });
@@ -323,6 +337,13 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
   } finally {
     await pool.close();
   }
+  const duplicated: { id: string; serial: string }[] = [];
+  for (const d of duplicates) {
+    const serial = issuedInBatch.get(d.requestSha256);
+    if (serial === undefined) continue; // its twin was refused: so is it, by the same reason
+    duplicated.push({ id: d.id, serial });
+    await options.onSkipped?.(d.id, serial);
+  }
   const durationMs = performance.now() - started;
   return {
     batch: options.batch,
@@ -330,6 +351,7 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
     issued: counts.issued,
     skipped: counts.skipped,
     rejected,
+    duplicates: duplicated,
     durationMs,
     certificatesPerSecond: counts.issued / (durationMs / 1000),
   };

@@ -2,24 +2,61 @@
  * The thread that writes batch outputs. Creating a file costs more kernel time than the certificate
  * costs to make; on its own thread it overlaps with verification and signing instead of stalling
  * the coordinator.
+ *
+ * A new output is created exclusively and without following links (O_EXCL | O_NOFOLLOW): it never
+ * replaces a file, nor writes through a symbolic link planted in the folder. A restored output (an
+ * earlier run's, lost or cut short by a crash) is written beside it and renamed over it, which
+ * replaces a link rather than following it. A file that fails is reported; the others are written.
  */
-import { writeFileSync } from "node:fs";
+import { closeSync, constants, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { parentPort } from "node:worker_threads";
 
-export interface OutputJob {
-  readonly files: readonly { readonly path: string; readonly text: string }[];
+export interface OutputFile {
+  readonly path: string;
+  readonly text: string;
+  /** Replace what is there (a restore the coordinator has judged safe); default: create only. */
+  readonly replace?: boolean;
 }
 
-export type OutputReply = { readonly ok: true } | { readonly ok: false; readonly path: string; readonly message: string };
+export interface OutputJob {
+  readonly files: readonly OutputFile[];
+}
+
+export interface OutputReply {
+  readonly failed: readonly { readonly path: string; readonly message: string }[];
+}
+
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+function writeNew(path: string, text: string): void {
+  const fd = openSync(path, CREATE, 0o644);
+  try {
+    const data = Buffer.from(text, "latin1");
+    for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, data.length - at);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 parentPort?.on("message", (job: OutputJob) => {
+  const failed: { path: string; message: string }[] = [];
   for (const f of job.files) {
     try {
-      writeFileSync(f.path, f.text);
+      if (!f.replace) writeNew(f.path, f.text);
+      else {
+        const temp = `${f.path}.${process.pid}.tmp`;
+        try {
+          writeNew(temp, f.text);
+          renameSync(temp, f.path);
+        } catch (e) {
+          rmSync(temp, { force: true });
+          throw e;
+        }
+      }
     } catch (e) {
-      parentPort!.postMessage({ ok: false, path: f.path, message: (e as NodeJS.ErrnoException).code ?? (e as Error).message } satisfies OutputReply);
-      return;
+      const code = (e as NodeJS.ErrnoException).code;
+      failed.push({ path: f.path, message: code === "EEXIST" ? "a file of that name already exists (not overwritten)" : code === "ELOOP" ? "it is a symbolic link (not followed)" : (code ?? (e as Error).message) });
     }
   }
-  parentPort!.postMessage({ ok: true } satisfies OutputReply);
+  parentPort!.postMessage({ failed } satisfies OutputReply);
 });

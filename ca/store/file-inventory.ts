@@ -54,6 +54,8 @@ interface Checkpoint {
   readonly layout?: number;
   readonly segment: number;
   readonly offset: number;
+  /** Batches with an index file: one found missing is rebuilt from the segments, not taken for a new batch. */
+  readonly batches?: readonly string[];
 }
 
 /** How far a batch's index file was read (see readBatchRequests). */
@@ -127,7 +129,9 @@ export class FileInventory implements Store {
       const cp = JSON.parse(readFileSync(join(this.#index, "checkpoint.json"), "utf8")) as Checkpoint;
       // A checkpoint vouches for the serial table: without a whole table (missing, truncated, not a
       // table) nothing counts as indexed, readers scan the segments and the next write rebuilds it.
-      if (cp.layout === INDEX_LAYOUT && Number.isInteger(cp.segment) && Number.isInteger(cp.offset) && this.#tableUsable()) return cp;
+      if (cp.layout === INDEX_LAYOUT && Number.isInteger(cp.segment) && Number.isInteger(cp.offset) && this.#tableUsable()) {
+        return { segment: cp.segment, offset: cp.offset, batches: Array.isArray(cp.batches) ? cp.batches.filter((b) => typeof b === "string") : [] };
+      }
     } catch {
       /* absent or torn: re-index from the start (derived data, always safe) */
     }
@@ -194,8 +198,14 @@ export class FileInventory implements Store {
     try {
       fd = openSync(this.#batchPath(batch), "r");
     } catch {
-      this.#addUnindexed(batch, add);
-      return undefined;
+      // The checkpoint says this batch has an index: it was lost. Rebuild it (a re-run must not
+      // take the batch for a new one and issue its requests twice).
+      if (!this.#readCheckpoint().batches?.includes(batch)) {
+        this.#addUnindexed(batch, add);
+        return undefined;
+      }
+      this.#rebuildBatchIndex(batch);
+      fd = openSync(this.#batchPath(batch), "r");
     }
     try {
       const { size, ino } = fstatSync(fd);
@@ -361,7 +371,26 @@ export class FileInventory implements Store {
       table.close();
     }
     const lastEntry = entries.at(-1)!;
-    this.#writeCheckpoint({ segment: lastEntry.segment, offset: lastEntry.offset + lastEntry.length });
+    const known = new Set(this.#readCheckpoint().batches);
+    for (const e of entries) if (e.batch !== null) known.add(e.batch);
+    this.#writeCheckpoint({ segment: lastEntry.segment, offset: lastEntry.offset + lastEntry.length, batches: [...known] });
+  }
+
+  /** Write a batch's index afresh from the indexed part of the segments (atomically: readers may race). */
+  #rebuildBatchIndex(batch: string): void {
+    const cp = this.#readCheckpoint();
+    let lines = "";
+    for (const n of this.#segmentNumbers()) {
+      if (n > cp.segment) break;
+      for (const l of this.#linesFrom(n, 0)) {
+        if (n === cp.segment && l.offset >= cp.offset) break;
+        const record = parseLine(l.line, n, l.offset);
+        if (record.batch === batch) lines += `${record.requestSha256} ${record.serial}\n`;
+      }
+    }
+    const path = this.#batchPath(batch);
+    writeFileSync(`${path}.rebuild`, lines);
+    renameSync(`${path}.rebuild`, path);
   }
 
   async putCertificate(record: CertificateRecord): Promise<void> {

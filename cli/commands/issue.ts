@@ -162,11 +162,16 @@ export function issueCommand(): Command {
           `  issued   ${summary.issued} (${summary.certificatesPerSecond.toFixed(0)} certificates/s, ${(summary.durationMs / 1000).toFixed(1)} s)`,
           `  skipped  ${summary.skipped} (already issued in this batch${summary.restoredOutputs ? `; ${summary.restoredOutputs} missing outputs written again` : ""})`,
           `  rejected ${summary.rejected.length}`,
-          ...summary.rejected.map((r) => `    ${r.id}: [${r.code}] ${r.message}`),
+          ...summary.rejected.map((r) => `    ${printable(r.id)}: [${r.code}] ${printable(r.message)}`),
+          ...(summary.duplicates.length ? [`  duplicates ${summary.duplicates.length} (the same request as another file: the same certificate, written for each name)`] : []),
+          ...summary.duplicates.map((d) => `    ${printable(d.id)}: certificate ${d.serial}`),
+          ...(summary.notDelivered.length ? [`  NOT DELIVERED ${summary.notDelivered.length} (issued and recorded, but the file could not be written) [DELIVERY_FAILED]`] : []),
+          ...summary.notDelivered.map((d) => `    ${printable(d.id)}: ${printable(d.reason)}`),
           `  certificates in ${summary.outDir}`,
         ].join("\n"),
       );
-      if (summary.rejected.length > 0) process.exitCode = EXIT.INPUT_REJECTED;
+      if (summary.notDelivered.length > 0) process.exitCode = EXIT.ENVIRONMENT;
+      else if (summary.rejected.length > 0) process.exitCode = EXIT.INPUT_REJECTED;
     });
 
   issue
@@ -189,4 +194,9 @@ export function issueCommand(): Command {
     });
 
   return issue;
+}
+
+/** A file name as it may be printed on a terminal line: control characters escaped (a name may hold a newline). */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
