@@ -2,7 +2,8 @@
 import { PROFILES } from "../policy/index.js";
 import { TrustlineError } from "./errors.js";
 import type { Home } from "./home.js";
-import { toPem, withoutDer } from "./pem.js";
+import { pemFromBase64, toPem, withoutDer } from "./pem.js";
+import { chainOf } from "./issue.js";
 import { type CertificateFilter, type CertificateRecord, type CertificateStatus, type RevocationEntry, statusAt } from "./store/types.js";
 import { parseCertificate, summarizeCertificate, type CertificateSummary } from "./x509/inspect.js";
 import { certificateDer, serialOfCertificate } from "./x509/cert-fields.js";
@@ -42,6 +43,14 @@ export async function showCertificate(home: Home, query: { serial: string } | { 
     }
   }
   return trace(record, home.clock(), (await home.inventory.revocations(record.ca)).get(record.serial));
+}
+
+/** The recorded certificate as PEM (with its issuing chain, root excluded, on request): to deliver it again. */
+export async function certificatePem(home: Home, serialInput: string, options: { chain?: boolean } = {}): Promise<string> {
+  const serial = normalizeSerial(serialInput);
+  const record = await home.inventory.getCertificate(serial);
+  if (!record) throw new TrustlineError("NOT_FOUND", `no certificate with serial ${serial} was issued by this home (${home.dir})`, { details: { serial } });
+  return pemFromBase64(record.der, "CERTIFICATE") + (options.chain ? chainOf(home, record.ca).join("") : "");
 }
 
 export type ListedCertificate = Omit<CertificateRecord, "der"> & { readonly status: CertificateStatus };

@@ -115,9 +115,24 @@ export class Home {
     return this.#keys;
   }
 
-  /** Run `fn` holding the home's exclusive write lock. */
-  transaction<T>(fn: () => Promise<T>): Promise<T> {
-    return withLock(join(this.dir, ".lock"), fn);
+  /**
+   * Run `fn` holding the home's exclusive write lock. A disk that refuses a write (full, I/O error,
+   * read-only) is STORE_UNAVAILABLE naming the home, not an internal error.
+   */
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await withLock(join(this.dir, ".lock"), fn);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (!isTrustlineError(e) && code !== undefined && DISK_REFUSALS.has(code)) {
+        const path = (e as NodeJS.ErrnoException).path ?? this.dir;
+        throw new TrustlineError("STORE_UNAVAILABLE", `the disk refused a write in the CA home (${path}: ${code}${code === "ENOSPC" ? ", no space left" : ""}); free space or fix the disk, then run the command again`, {
+          cause: e,
+          details: { path, errno: code },
+        });
+      }
+      throw e;
+    }
   }
 
   /**
@@ -171,6 +186,9 @@ export class Home {
 function passphraseNotAccepted(e: unknown): boolean {
   return isTrustlineError(e, "PASSPHRASE_REQUIRED") || (isTrustlineError(e, "KEY_UNAVAILABLE") && e.details.reason === "wrong-passphrase");
 }
+
+/** Errors by which a disk refuses a write. */
+const DISK_REFUSALS: ReadonlySet<string> = new Set(["ENOSPC", "EDQUOT", "EIO", "EROFS", "EFBIG"]);
 
 function memoize(source: PassphraseSource): PassphraseSource {
   let value: Promise<string> | undefined;

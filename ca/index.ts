@@ -22,7 +22,7 @@ export {
 } from "./hierarchy.js";
 export { issueDeviceCertificate, generateDeviceCertificate, devicePkcs12, issueSignerCertificate, type RequestOptions, type GeneratedDevice } from "./leaf-certificates.js";
 export type { IssuedCertificate } from "./issue.js";
-export { showCertificate, listCertificates, type CertificateTrace, type ListedCertificate } from "./certificates.js";
+export { showCertificate, listCertificates, certificatePem, type CertificateTrace, type ListedCertificate } from "./certificates.js";
 export type { CertificateRecord, CertificateFilter, CertificateStatus, Store } from "./store/types.js";
 export { verifyAuditLog, readAuditLog, auditCheckpoint, parseAuditCheckpoint, parseFingerprint } from "./audit/operations.js";
 export type { AuditCheckpoint, AuditReport, AuditVerifyOptions, RootPin } from "./audit/operations.js";

@@ -273,7 +273,16 @@ export async function issueCertificate(home: Home, params: IssueParams): Promise
     }
     const issued = recordFor(signedDer);
     await home.inventory.putCertificate(issued);
-    await home.record([{ action: "certificate.issue", outcome: "ok", ...trace }]);
+    try {
+      await home.record([{ action: "certificate.issue", outcome: "ok", ...trace }]);
+    } catch (e) {
+      // The record is durable but its issue entry is not: the audit trail shows the serial as
+      // intent-only, and the certificate is not handed out.
+      throw new TrustlineError("STORE_UNAVAILABLE", `certificate ${serial} was recorded, but its audit entry could not be written (${(e as Error).message}); it was not handed out and shows in the audit trail as intent-only`, {
+        cause: e,
+        details: { serial, intentOnly: true },
+      });
+    }
     return { der: signedDer, record: issued };
   });
   return { der, pem: toPem(der, "CERTIFICATE"), chain: ca ? chainOf(home, ca.name) : [], record };

@@ -29,9 +29,17 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
     fsyncSync(fd);
-  } finally {
+  } catch (e) {
+    // A full disk or an I/O error: no temporary file is left behind.
     closeSync(fd);
+    try {
+      unlinkSync(temp);
+    } catch {
+      /* already gone */
+    }
+    throw e;
   }
+  closeSync(fd);
   try {
     if (options.exclusive) {
       linkSync(temp, path);

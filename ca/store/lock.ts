@@ -4,7 +4,7 @@
  * a lock left by a process that died on this host is taken over.
  */
 import { hostname } from "node:os";
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { TrustlineError } from "../errors.js";
 
 const HOST = hostname();
@@ -19,31 +19,43 @@ function alive(pid: number): boolean {
 }
 
 function tryAcquire(path: string): boolean {
+  let fd: number;
   try {
-    const fd = openSync(path, "wx", 0o600);
-    try {
-      writeSync(fd, `${process.pid} ${HOST} ${new Date().toISOString()}\n`);
-    } finally {
-      closeSync(fd);
-    }
-    return true;
+    fd = openSync(path, "wx", 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     return false;
   }
+  try {
+    writeSync(fd, `${process.pid} ${HOST} ${new Date().toISOString()}\n`);
+  } catch (e) {
+    // A full disk: never leave an empty lock behind, which no one could tell from a live one.
+    closeSync(fd);
+    unlinkSync(path);
+    throw e;
+  }
+  closeSync(fd);
+  return true;
 }
 
-/** Remove the lock file if its owner is a dead process on this host. */
+/** An unreadable owner line older than this is a lock whose owner died between creating and writing it. */
+const UNWRITTEN_LOCK_MS = 10_000;
+
+/** Remove the lock file if its owner is a dead process on this host, or it never got an owner line. */
 function breakIfStale(path: string): void {
   let text: string;
+  let age: number;
   try {
     text = readFileSync(path, "utf8");
+    age = Date.now() - statSync(path).mtimeMs;
   } catch {
     return; // released meanwhile
   }
   const [pidText, host] = text.split(" ");
   const pid = Number(pidText);
-  if (host !== HOST || !Number.isInteger(pid) || pid <= 0 || alive(pid)) return;
+  const owned = Number.isInteger(pid) && pid > 0 && host !== undefined;
+  if (owned && (host !== HOST || alive(pid))) return;
+  if (!owned && age < UNWRITTEN_LOCK_MS) return; // being written right now
   try {
     // Re-read right before unlinking: only remove the exact lock we judged stale.
     if (readFileSync(path, "utf8") === text) unlinkSync(path);

@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { Command, Option } from "commander";
-import { type CertificateFilter, type CertificateStatus, listCertificates, normalizeSerial, showCertificate, TrustlineError } from "../../ca/index.js";
+import { type CertificateFilter, type CertificateStatus, certificatePem, listCertificates, normalizeSerial, showCertificate, TrustlineError } from "../../ca/index.js";
 import { printJsonArray } from "../json-array.js";
 import { emit, examples, globals, openHome, selectorCommands } from "../context.js";
-import { readInput } from "../files.js";
+import { readInput, writeOutput } from "../files.js";
 import { certVerifyCommand } from "./cert-verify.js";
 
 export function certCommand(): Command {
@@ -13,11 +13,15 @@ export function certCommand(): Command {
     .command("show")
     .argument("<serial|cert-file>", "serial number (hex, any case, colons allowed) or a certificate file")
     .description("show a certificate and its trace: CA, profile, policy, operator, station, batch, request hash, time, status")
-    .addHelpText("after", examples("trustline cert show 4F:1A:...:9C", "trustline cert show dev-0001.pem --json"))
-    .action(async (target: string, _opts: unknown, command: Command) => {
+    .option("--out <file>", "also write the certificate (PEM) to this file: delivers it again")
+    .option("--chain", "with --out: append the issuing CA chain (not the root)")
+    .option("--force", "overwrite --out if it exists")
+    .addHelpText("after", examples("trustline cert show 4F:1A:...:9C", "trustline cert show dev-0001.pem --json", "trustline cert show 4F1A...9C --out dev-0001.pem --chain   # after DELIVERY_FAILED"))
+    .action(async (target: string, opts: { out?: string; chain?: boolean; force?: boolean }, command: Command) => {
       const home = await openHome(command, false);
       const query = existsSync(target) ? { certificate: readInput(target, "certificate") } : { serial: normalizeSerial(target) };
       const t = await showCertificate(home, query);
+      if (opts.out) writeOutput(opts.out, await certificatePem(home, t.serial, { chain: opts.chain === true }), { force: opts.force === true });
       emit(command, t, () =>
         [
           `Certificate ${t.serial} (${t.status})`,

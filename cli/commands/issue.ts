@@ -33,10 +33,30 @@ function describeIssued(issued: IssuedCertificate): string {
   return `Issued ${r.profile} certificate ${r.subject}\n  serial ${r.serial}\n  CA ${r.ca}, valid ${r.notBefore} .. ${r.notAfter}\n  operator ${r.operator}, station ${r.station}${r.batch ? `, batch ${r.batch}` : ""}`;
 }
 
+/**
+ * Write what was issued. The record is durable by now, so a failure here is not a refused input:
+ * DELIVERY_FAILED (exit 4) with the serial, and how to deliver it again.
+ */
+function delivering(issued: IssuedCertificate, write: () => void, generatedKey = false): void {
+  try {
+    write();
+  } catch (e) {
+    const serial = issued.record.serial;
+    const why = e instanceof Error ? e.message : String(e);
+    throw new TrustlineError(
+      "DELIVERY_FAILED",
+      generatedKey
+        ? `certificate ${serial} was issued and recorded, but its files could not be written (${why}); the generated private key is lost, so revoke it: trustline revoke ${serial} --reason superseded`
+        : `certificate ${serial} was issued and recorded, but it could not be written (${why}); deliver it again with: trustline cert show ${serial} --out <file>`,
+      { cause: e, details: { serial } },
+    );
+  }
+}
+
 /** Hand out an issued certificate: to --out (with the chain on --chain) or stdout; the trace on stderr or in JSON. */
 function deliver(command: Command, issued: IssuedCertificate, opts: { out?: string; chain?: boolean; force?: boolean }): void {
   const text = issued.pem + (opts.chain ? issued.chain.join("") : "");
-  if (opts.out) writeOutput(opts.out, text, { force: opts.force === true });
+  if (opts.out) delivering(issued, () => writeOutput(opts.out!, text, { force: opts.force === true }));
   emit(command, issuedJson(issued, opts.out ? { certificate: opts.out } : {}), () => (opts.out ? `${describeIssued(issued)}\n  wrote ${opts.out}` : text));
   if (!opts.out) note(command, describeIssued(issued));
 }
@@ -49,8 +69,13 @@ function assertFree(paths: readonly string[], force: boolean): void {
   for (const p of paths) assertWritable(p, force);
 }
 
+/** Checked before anything is issued: a certificate must not be signed for a delivery that cannot happen. */
 function pkcs12Password(file: string | undefined): string {
-  if (file) return readSecretFile(file, "PKCS#12 passphrase", "INPUT_INVALID");
+  if (file) {
+    const password = readSecretFile(file, "PKCS#12 passphrase", "INPUT_INVALID");
+    if (password.length === 0) throw new TrustlineError("INPUT_INVALID", `the PKCS#12 passphrase file ${file} is empty; nothing was issued`);
+    return password;
+  }
   const env = process.env.TRUSTLINE_PKCS12_PASSPHRASE;
   if (env) return env;
   throw new TrustlineError("PASSPHRASE_REQUIRED", "--pkcs12 needs a password: --pkcs12-passphrase-file <file> or TRUSTLINE_PKCS12_PASSPHRASE");
@@ -106,10 +131,17 @@ export function issueCommand(): Command {
       assertFree(Object.values(paths), force);
       const home = await openHome(command, true);
       const generated = await generateDeviceCertificate(home, id, { ...common, algorithm: opts.algorithm });
-      if (p12Password !== undefined) writeOutput(paths.pkcs12!, await devicePkcs12(generated, p12Password), { force, mode: 0o600 });
-      else writeOutput(paths.key!, generated.privateKeyPem, { force, mode: 0o600 });
-      writeOutput(paths.certificate!, generated.pem, { force });
-      writeOutput(paths.chain!, generated.pem + generated.chain.join(""), { force });
+      const p12 = p12Password !== undefined ? await devicePkcs12(generated, p12Password) : undefined;
+      delivering(
+        generated,
+        () => {
+          if (p12 !== undefined) writeOutput(paths.pkcs12!, p12, { force, mode: 0o600 });
+          else writeOutput(paths.key!, generated.privateKeyPem, { force, mode: 0o600 });
+          writeOutput(paths.certificate!, generated.pem, { force });
+          writeOutput(paths.chain!, generated.pem + generated.chain.join(""), { force });
+        },
+        true,
+      );
       emit(command, issuedJson(generated, paths), () => `${describeIssued(generated)}\n  wrote ${Object.values(paths).join(", ")} (private key files mode 600)`);
     });
 
