@@ -6,6 +6,7 @@
  * the path validator's strict view (validation/crl-der.ts), which also understands distribution
  * points, delta and indirect CRLs. This module imports no issuing code.
  */
+import { TrustlineError } from "../errors.js";
 import { createPublicKey } from "node:crypto";
 import { identifySignatureAlgorithm, verifySignature } from "../validation/signature.js";
 import { children, content, DerError, encodeLength, oid, oidText, readRoot, readTlv, sequence, slice, tlv, type Tlv } from "../x509/der.js";
@@ -258,8 +259,20 @@ function decodeEntries(buf: Uint8Array, list: Tlv): CrlEntry[] {
   return out;
 }
 
-/** Parse a DER CRL (structure only; verify the signature with `verifyCrlSignature`). */
+/**
+ * Parse a DER CRL (structure only; verify the signature with `verifyCrlSignature`). A CRL is
+ * outside input: anything malformed is INPUT_INVALID, whatever the decoder tripped on.
+ */
 export function parseCrl(der: Uint8Array): ParsedCrl {
+  try {
+    return parseCrlStructure(der);
+  } catch (e) {
+    if (e instanceof TrustlineError) throw e;
+    throw new TrustlineError("INPUT_INVALID", `not a well-formed DER CRL: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function parseCrlStructure(der: Uint8Array): ParsedCrl {
   const root = readRoot(der);
   const [tbsTlv, algTlv, sigTlv] = children(der, root);
   if (!tbsTlv || !algTlv || !sigTlv || sigTlv.tag !== 0x03) throw new DerError("not a CertificateList");
