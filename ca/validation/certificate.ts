@@ -80,6 +80,8 @@ export class ParsedCertificate {
   readonly id: string;
   readonly version: number;
   readonly serial: string;
+  /** The serialNumber INTEGER's content octets, as encoded (§4.1.2.2: positive, at most 20 octets). */
+  readonly serialBytes: Uint8Array;
   readonly tbs: Uint8Array;
   readonly signatureValue: Uint8Array;
   /** The algorithm that signed this certificate, or why it cannot be used. */
@@ -132,7 +134,8 @@ export class ParsedCertificate {
       i = 1;
     }
     const serialTlv = expectTag(fields[i++], TAG.INTEGER, "serialNumber");
-    this.serial = serialHex(content(der, serialTlv));
+    this.serialBytes = content(der, serialTlv);
+    this.serial = serialHex(this.serialBytes);
     const innerAlg = expectTag(fields[i++], TAG.SEQUENCE, "signature");
     this.issuer = parseDistinguishedName(der, expectTag(fields[i++], TAG.SEQUENCE, "issuer"));
     const [nb, na, vextra] = items(der, fields[i++], "validity");

@@ -373,7 +373,8 @@ function extensionsFor(spec: CertSpec, spki: Uint8Array, issuerSpki: Uint8Array)
     list.push(ext.subjectKeyIdentifier(spki));
     list.push(ext.authorityKeyIdentifier(issuerSpki));
   }
-  if (spec.san) list.push(ext.subjectAltName(spec.san));
+  // RFC 5280 §4.2.1.6: with an empty subject the SAN MUST be critical.
+  if (spec.san) list.push(ext.subjectAltName(spec.san, asName(spec.subject).length === 2));
   if (spec.nameConstraints) list.push(ext.nameConstraints(spec.nameConstraints));
   if (spec.policies) list.push(ext.certificatePolicies(spec.policies));
   if (spec.policyMappings) list.push(ext.policyMappings(spec.policyMappings));
