@@ -324,6 +324,8 @@ export interface CertSpec {
   readonly issuerName?: string | Uint8Array;
   readonly key?: KeyPair;
   readonly serial?: bigint | number;
+  /** The serialNumber INTEGER's content bytes as written (negative or oversized serials, §4.1.2.2). */
+  readonly rawSerial?: Uint8Array;
   readonly notBefore?: Date;
   readonly notAfter?: Date;
   readonly version?: 1 | 2 | 3;
@@ -401,7 +403,7 @@ function build(spec: CertSpec, issuer: { name: Uint8Array; key: KeyPair } | "sel
   const extensions = version === 3 ? extensionsFor(spec, key.spki, issuerKey.spki) : [];
   const tbs = sequence(
     ...(version > 1 ? [tlv(0xa0, integer(version - 1))] : []),
-    integer(serial),
+    spec.rawSerial ? tlv(0x02, spec.rawSerial) : integer(serial),
     algorithmIdentifier(spec.tbsSignatureAlg ?? alg),
     issuerName,
     sequence(time(notBefore), time(notAfter)),
@@ -452,6 +454,9 @@ export interface CrlSpec {
   /** null: no nextUpdate. */
   readonly nextUpdate?: Date | null;
   readonly number?: bigint | number;
+  /** Leave the cRLNumber out, or mark it critical (both against RFC 5280 §5.2.3). */
+  readonly noNumber?: boolean;
+  readonly numberCritical?: boolean;
   /** Entries; `certificateIssuer` (a Name) starts a run of entries for another issuer (indirect CRLs). */
   readonly revoked?: readonly { readonly serial: bigint | number; readonly date?: Date; readonly reason?: ReasonName; readonly certificateIssuer?: string | Uint8Array }[];
   /** issuingDistributionPoint fields. */
@@ -485,7 +490,7 @@ export function crl(issuer: Issued, spec: CrlSpec = {}): IssuedCrl {
   });
   const crlExtensions: ExtensionSpec[] = [
     { oid: "2.5.29.35", value: sequence(tlv(0x80, keyIdentifier(subjectPublicKeyBits(signer.spki)))) },
-    { oid: "2.5.29.20", value: integer(spec.number ?? 1) },
+    ...(spec.noNumber ? [] : [{ oid: "2.5.29.20", critical: spec.numberCritical === true, value: integer(spec.number ?? 1) }]),
   ];
   if (spec.deltaBase !== undefined) crlExtensions.push({ oid: "2.5.29.27", critical: true, value: integer(spec.deltaBase) });
   if (spec.idp) {
