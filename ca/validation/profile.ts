@@ -48,6 +48,10 @@ function firstViolation(cert: ParsedCertificate): ProfileViolation | undefined {
   if ((serial[0]! & 0x80) !== 0) return v("4.1.2.2", "the serial number is negative");
   if (serial.every((b) => b === 0)) return v("4.1.2.2", "the serial number is zero");
   if (serial.length > 20) return v("4.1.2.2", `the serial number is ${serial.length} octets long (at most 20)`);
+  // §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
+  if (!cert.validityEncodingConforms) return v("4.1.2.5", "a validity date is not encoded as the profile requires (UTCTime through 2049, GeneralizedTime from 2050)");
+  // §4.1.2.8: unique identifiers only in version 2 or 3.
+  if (cert.hasUniqueIdentifiers && cert.version === 1) return v("4.1.2.8", "a version 1 certificate carries a unique identifier");
   // §4.1.2.4: a non-empty issuer.
   if (cert.issuer.rdnKeys.length === 0) return v("4.1.2.4", "the issuer name is empty");
 

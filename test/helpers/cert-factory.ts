@@ -100,6 +100,8 @@ export function time(d: Date): Uint8Array {
   return year >= 1950 && year < 2050 ? tlv(0x17, ascii(`${iso.slice(2)}Z`)) : tlv(0x18, ascii(`${iso}Z`));
 }
 
+export const generalizedTime = (d: Date): Uint8Array => tlv(0x18, ascii(`${d.toISOString().replace(/[-:T]/g, "").slice(0, 14)}Z`));
+
 /** A named-bit BIT STRING with trailing zero bits removed (DER). */
 export function namedBits(bits: readonly number[]): Uint8Array {
   if (bits.length === 0) return tlv(0x03, Uint8Array.of(0));
@@ -329,6 +331,8 @@ export interface CertSpec {
   readonly notBefore?: Date;
   readonly notAfter?: Date;
   readonly version?: 1 | 2 | 3;
+  /** Encode both validity dates as GeneralizedTime whatever the year (against RFC 5280 §4.1.2.5 before 2050). */
+  readonly generalizedTime?: boolean;
   /** A CA certificate (basicConstraints cA TRUE, keyUsage keyCertSign + cRLSign), with an optional pathLen. */
   readonly ca?: boolean | { readonly pathLen?: number };
   readonly keyUsage?: readonly KeyUsageName[] | null;
@@ -406,7 +410,7 @@ function build(spec: CertSpec, issuer: { name: Uint8Array; key: KeyPair } | "sel
     spec.rawSerial ? tlv(0x02, spec.rawSerial) : integer(serial),
     algorithmIdentifier(spec.tbsSignatureAlg ?? alg),
     issuerName,
-    sequence(time(notBefore), time(notAfter)),
+    spec.generalizedTime ? sequence(generalizedTime(notBefore), generalizedTime(notAfter)) : sequence(time(notBefore), time(notAfter)),
     subject,
     spec.omitKeyParameters ? withoutParameters(key.spki) : key.spki,
     ...(extensions.length > 0 ? [encodeExtensions(extensions)] : []),

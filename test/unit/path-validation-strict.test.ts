@@ -88,6 +88,12 @@ describe("RFC 5280 §4 the strict profile on every certificate (lenient relaxes 
     strictOnly(leafUnderCa({ serial: 2n ** 160n }), under, 0, "4.1.2.2"); // 21 octets
   });
 
+  test("RFC 5280 §4.1.2.5 validity dates through 2049 are UTCTime, from 2050 GeneralizedTime", () => {
+    strictOnly(leafUnderCa({ generalizedTime: true }), under, 0, "4.1.2.5");
+    const longRoot = selfSigned({ subject: "/CN=Long Root", notAfter: new Date("2070-01-01T00:00:00Z") });
+    assertValid(validate(issue(longRoot, { subject: "/CN=dev", notAfter: new Date("2060-01-01T00:00:00Z") }), { anchors: [longRoot] }));
+  });
+
   test("RFC 5280 §4.2.1.1 authorityKeyIdentifier: required unless self-signed, never critical", () => {
     strictOnly(leafUnderCa({ noKeyIdentifiers: true }), under, 0, "4.2.1.1");
     strictOnly(leafUnderCa({ noKeyIdentifiers: true, extensions: [{ ...ext.authorityKeyIdentifier(ca.key.spki), critical: true }] }), under, 0, "4.2.1.1");
