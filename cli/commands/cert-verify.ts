@@ -96,6 +96,12 @@ export function certVerifyCommand(): Command {
         "trustline cert verify dev-0001.pem --trust root.pem --untrusted chain.pem --crl device-ca.crl --crl root.crl --json",
         "trustline cert verify ci-signer.pem --trust root.pem --untrusted firmware-ca.pem --purpose codesign --at 2026-03-01T12:00:00Z",
       )}
+Strict by default (as openssl verify -x509_strict): every certificate, the trust anchor included,
+must meet RFC 5280 §4's MUSTs (key identifiers, critical basicConstraints on CAs, keyUsage
+consistent with cA, name syntax in subjectAltName, serial numbers, ...) and CRLs must carry a
+non-critical cRLNumber; --lenient skips those profile checks, never the §6.1 algorithm. A trust
+anchor certificate's validity, basicConstraints, keyUsage, pathLenConstraint, name constraints and
+critical extensions apply. --max-depth counts intermediate CA certificates (0: the anchor signs it).
 Exit status: 0 a valid path exists; 1 none does (the reason, the failing certificate and the
 RFC 5280 section are printed; --json prints the path tried and every check); 2 usage; 3 unreadable input.
 `,
