@@ -36,6 +36,8 @@ export interface ValidatorOptions {
    * Default false: strict, as `openssl verify -x509_strict`.
    */
   readonly lenient?: boolean;
+  /** The default maxDepth of this validator's calls (see ValidationRequest.maxDepth). */
+  readonly maxDepth?: number;
   /** Accept SHA-1 signatures (legacy test corpora only). Default false. */
   readonly allowSha1Signatures?: boolean;
   /** Reuse decoded certificates and signature outcomes across calls (a PathValidator makes its own otherwise). */
@@ -122,9 +124,11 @@ export class PathValidator {
   private readonly limits: NonNullable<ValidatorOptions["limits"]>;
   private readonly allowSha1: boolean;
   private readonly lenient: boolean;
+  private readonly maxDepth: number;
 
   constructor(options: ValidatorOptions) {
     if (options.trustAnchors.length === 0) throw new TrustlineError("USAGE", "no trust anchor given: nothing can be trusted");
+    checkedRequest({ ...(options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {}) });
     this.cache = options.cache ?? new CertificateCache();
     const anchors = options.trustAnchors.map((d, i) => this.parse(d, `trust anchor ${i + 1}`));
     const intermediates = (options.intermediates ?? []).map((d, i) => this.parse(d, `untrusted certificate ${i + 1}`));
@@ -133,6 +137,7 @@ export class PathValidator {
     this.limits = options.limits ?? {};
     this.allowSha1 = options.allowSha1Signatures ?? false;
     this.lenient = options.lenient ?? false;
+    this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   }
 
   private parse(der: Uint8Array, what: string): ParsedCertificate {
@@ -155,7 +160,7 @@ export class PathValidator {
       time: request.time ?? new Date(),
       mode: request.revocation ?? "if-available",
       allowSha1: this.allowSha1,
-      maxDepth: request.maxDepth ?? DEFAULT_MAX_DEPTH,
+      maxDepth: request.maxDepth ?? this.maxDepth,
       strict: !(request.lenient ?? this.lenient),
       budget: { remaining: this.limits.searchBudget ?? DEFAULT_SEARCH_BUDGET },
       policyNodes: this.limits.policyTreeNodes ?? DEFAULT_POLICY_NODE_LIMIT,

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { PathValidator } from "../../ca/index.js";
 import { oid, sequence, tlv } from "../../ca/x509/der.js";
 import { crl, DAY, ext, issue, newKey, selfSigned, type CertSpec, type Issued } from "../helpers/cert-factory.js";
 import { assertInvalid, assertValid, validate, type Setup } from "../helpers/path-validation.js";
@@ -244,5 +245,14 @@ describe("RFC 5280 §6.1 maxDepth counts intermediate CA certificates (max_path_
   test("RFC 5280 §6.1 any non-negative maxDepth is accepted (255 included); the default is 10", () => {
     assert.equal(assertValid(validate(leafUnderCa({}), { ...under, maxDepth: 255 })).maxDepth, 255);
     assert.equal(assertValid(validate(leafUnderCa({}), under)).maxDepth, 10);
+  });
+
+  test("RFC 5280 §6.1 a PathValidator takes lenient and maxDepth as defaults; a call may override them", () => {
+    const validator = new PathValidator({ trustAnchors: [root.der], intermediates: [ca.der], lenient: true, maxDepth: 0 });
+    const noAki = leafUnderCa({ noKeyIdentifiers: true });
+    assertInvalid(validator.validate(noAki.der, { time: FIXED_NOW }), "max-depth");
+    assert.equal(assertValid(validator.validate(noAki.der, { time: FIXED_NOW, maxDepth: 1 })).profile, "lenient");
+    assertInvalid(validator.validate(noAki.der, { time: FIXED_NOW, maxDepth: 1, lenient: false }), "profile", 0);
+    assert.throws(() => new PathValidator({ trustAnchors: [root.der], maxDepth: -1 }), /maxDepth/);
   });
 });
