@@ -10,7 +10,8 @@
  *   the certificate, so §6.1 processing does not check them twice).
  * - Loops are cut: a certificate, or a subject name with the same key, appears once per path
  *   (RFC 4158 §5.2), so cross-certified pairs and swapped orders terminate.
- * - The search is bounded by `maxDepth` (certificates in a path, anchor excluded) and by
+ * - The search is bounded by `maxDepth` (intermediate CA certificates, self-issued ones not
+ *   counted, as OpenSSL's -verify_depth and RFC 5280's max_path_length) and by
  *   `budget` (candidate issuers examined in the whole call): adversarial bundles (hundreds of certificates with the
  *   same name, certification meshes) end quickly with a clear reason instead of exploring
  *   exponentially many paths.
@@ -60,6 +61,13 @@ export interface SearchReport {
   deadEnd: readonly ParsedCertificate[] | undefined;
   /** A path that would have gone deeper than maxDepth. */
   tooDeep: readonly ParsedCertificate[] | undefined;
+}
+
+/** Intermediate CA certificates in `path` (target first) as max_path_length counts them: self-issued ones are not. */
+function countedIntermediates(path: readonly ParsedCertificate[]): number {
+  let n = 0;
+  for (let i = 1; i < path.length; i++) if (!path[i]!.selfIssued) n++;
+  return n;
 }
 
 /** Shared by nested searches (a CRL signer's path is built inside a validation): one budget per call. */
@@ -123,7 +131,7 @@ export function searchPaths(target: ParsedCertificate, pool: CertificatePool, li
         if (accept({ certs: [...path], anchor: issuer })) return true;
         continue;
       }
-      if (path.length + 1 > limits.maxDepth) {
+      if (!issuer.selfIssued && countedIntermediates(path) + 1 > limits.maxDepth) {
         if (!report.tooDeep) report.tooDeep = [...path, issuer];
         continue;
       }

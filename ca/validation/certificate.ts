@@ -80,6 +80,8 @@ export class ParsedCertificate {
   readonly id: string;
   readonly version: number;
   readonly serial: string;
+  /** The serialNumber INTEGER's content octets, as encoded (§4.1.2.2: positive, at most 20 octets). */
+  readonly serialBytes: Uint8Array;
   readonly tbs: Uint8Array;
   readonly signatureValue: Uint8Array;
   /** The algorithm that signed this certificate, or why it cannot be used. */
@@ -90,6 +92,10 @@ export class ParsedCertificate {
   readonly subject: DistinguishedName;
   readonly notBefore: Date;
   readonly notAfter: Date;
+  /** §4.1.2.5: validity dates 1950-2049 are UTCTime, from 2050 GeneralizedTime; false when not so encoded. */
+  readonly validityEncodingConforms: boolean;
+  /** issuerUniqueID or subjectUniqueID is present (§4.1.2.8: only in version 2 or 3). */
+  readonly hasUniqueIdentifiers: boolean;
   readonly spki: Uint8Array;
   readonly keyAlgorithm: string;
   /** The SPKI AlgorithmIdentifier's parameters, DER; undefined when absent (DSA inheritance, §6.1.4(e)). */
@@ -132,13 +138,19 @@ export class ParsedCertificate {
       i = 1;
     }
     const serialTlv = expectTag(fields[i++], TAG.INTEGER, "serialNumber");
-    this.serial = serialHex(content(der, serialTlv));
+    this.serialBytes = content(der, serialTlv);
+    this.serial = serialHex(this.serialBytes);
     const innerAlg = expectTag(fields[i++], TAG.SEQUENCE, "signature");
     this.issuer = parseDistinguishedName(der, expectTag(fields[i++], TAG.SEQUENCE, "issuer"));
     const [nb, na, vextra] = items(der, fields[i++], "validity");
     if (vextra) throw new DerError("validity has extra fields");
     this.notBefore = readTime(der, nb, "notBefore");
     this.notAfter = readTime(der, na, "notAfter");
+    const encodedAsProfiled = (t: Tlv | undefined, d: Date) => {
+      const year = d.getUTCFullYear();
+      return year < 1950 || (year < 2050 ? t?.tag === TAG.UTC_TIME : t?.tag === TAG.GENERALIZED_TIME);
+    };
+    this.validityEncodingConforms = encodedAsProfiled(nb, this.notBefore) && encodedAsProfiled(na, this.notAfter);
     this.subject = parseDistinguishedName(der, expectTag(fields[i++], TAG.SEQUENCE, "subject"));
     const spkiTlv = expectTag(fields[i++], TAG.SEQUENCE, "subjectPublicKeyInfo");
     this.spki = slice(der, spkiTlv);
@@ -158,9 +170,13 @@ export class ParsedCertificate {
     this.signatureAlgorithm = algorithm;
 
     const extensions: RawExtension[] = [];
+    let uniqueIds = false;
     for (; i < fields.length; i++) {
       const f = fields[i]!;
-      if (f.tag === 0x81 || f.tag === 0x82) continue; // issuer/subject unique identifiers: unused by §6.1
+      if (f.tag === 0x81 || f.tag === 0x82) {
+        uniqueIds = true; // issuer/subject unique identifiers: unused by §6.1
+        continue;
+      }
       if (f.tag !== ctxCons(3)) throw new DerError(`unexpected TBSCertificate field 0x${f.tag.toString(16)}`);
       for (const e of items(der, readTlv(der, f.contentStart, f.end), "extensions")) {
         const parts = items(der, e, "Extension");
@@ -171,6 +187,7 @@ export class ParsedCertificate {
       }
     }
     this.extensions = extensions;
+    this.hasUniqueIdentifiers = uniqueIds;
     const decoded = this.decodeExtensions(extensions);
     this.ext = decoded.ext;
     this.duplicateExtensions = decoded.duplicates;

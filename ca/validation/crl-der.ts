@@ -121,6 +121,7 @@ class DerCrlView implements CrlView {
   readonly thisUpdate: Date;
   readonly nextUpdate?: Date;
   readonly crlNumber?: bigint;
+  readonly crlNumberCritical?: boolean;
   readonly authorityKeyId?: string;
   readonly signatureAlgorithm: string;
   readonly deltaBaseCrlNumber?: bigint;
@@ -173,7 +174,10 @@ class DerCrlView implements CrlView {
     if (extField?.tag === ctxCons(0)) {
       const list = readTlv(der, extField.contentStart, extField.end);
       for (const e of readExtensions(der, list)) {
-        if (e.oid === CRL_EXT.crlNumber) this.crlNumber = readBigInteger(e.value, rootOf(e.value, TAG.INTEGER, "cRLNumber"), "cRLNumber");
+        if (e.oid === CRL_EXT.crlNumber) {
+          this.crlNumber = readBigInteger(e.value, rootOf(e.value, TAG.INTEGER, "cRLNumber"), "cRLNumber");
+          if (e.critical) this.crlNumberCritical = true;
+        }
         else if (e.oid === CRL_EXT.deltaCrlIndicator) this.deltaBaseCrlNumber = readBigInteger(e.value, rootOf(e.value, TAG.INTEGER, "BaseCRLNumber"), "BaseCRLNumber");
         else if (e.oid === CRL_EXT.issuingDistributionPoint) this.issuingDistributionPoint = decodeIdp(e.value);
         else if (e.oid === EXT.authorityKeyIdentifier) {

@@ -65,6 +65,8 @@ export interface CrlView {
   readonly thisUpdate: Date;
   readonly nextUpdate?: Date;
   readonly crlNumber?: bigint;
+  /** True when the cRLNumber extension is marked critical (RFC 5280 §5.2.3 forbids it). */
+  readonly crlNumberCritical?: boolean;
   /** authorityKeyIdentifier's keyIdentifier, lower-case hex. */
   readonly authorityKeyId?: string;
   /** The outer signatureAlgorithm's OID (SHA-1 signatures are refused like certificates'). */

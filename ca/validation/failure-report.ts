@@ -15,7 +15,7 @@ export interface FailedPath {
 
 const subjects = (certs: readonly ParsedCertificate[]) => certs.map((c) => c.subject.text);
 
-function invalid(check: CheckName, section: string, index: number, cert: ParsedCertificate, reason: string, path: readonly ParsedCertificate[], anchored: boolean, checks: readonly Check[], attempts: FailedAttempt[]): InvalidPath {
+function invalid(check: CheckName, section: string, index: number, cert: ParsedCertificate, reason: string, path: readonly ParsedCertificate[], anchored: boolean, checks: readonly Check[], attempts: FailedAttempt[]): Omit<InvalidPath, "maxDepth" | "profile"> {
   const revoked = checks[checks.length - 1]?.revoked;
   return {
     valid: false,
@@ -30,7 +30,7 @@ function invalid(check: CheckName, section: string, index: number, cert: ParsedC
   };
 }
 
-export function explainFailure(leaf: ParsedCertificate, failures: readonly FailedPath[], report: SearchReport, pool: CertificatePool, maxDepth: number): InvalidPath {
+export function explainFailure(leaf: ParsedCertificate, failures: readonly FailedPath[], report: SearchReport, pool: CertificatePool, maxDepth: number): Omit<InvalidPath, "maxDepth" | "profile"> {
   const attempts: FailedAttempt[] = [
     ...failures.map((f) => ({ path: subjects([...f.candidate.certs, f.candidate.anchor]), check: f.outcome.failure.check, index: f.outcome.failure.index, reason: f.outcome.failure.detail })),
     ...report.badSignatures.map((b) => ({ path: subjects([...b.path, b.issuer]), check: "signature" as const, index: b.path.length - 1, reason: b.reason })),
@@ -55,7 +55,7 @@ export function explainFailure(leaf: ParsedCertificate, failures: readonly Faile
   }
   if (report.tooDeep) {
     const path = report.tooDeep;
-    return invalid("max-depth", CHECKS["max-depth"], path.length - 1, path[path.length - 1]!, `every path to a trust anchor is longer than the maximum depth of ${maxDepth} certificates`, path, false, [], attempts);
+    return invalid("max-depth", CHECKS["max-depth"], path.length - 1, path[path.length - 1]!, `every path to a trust anchor is longer than the maximum depth of ${maxDepth} intermediate CA certificate(s) (self-issued ones not counted)`, path, false, [], attempts);
   }
   const path = report.deadEnd ?? [leaf];
   const top = path[path.length - 1]!;

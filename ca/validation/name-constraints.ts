@@ -15,6 +15,7 @@ import type { ParsedCertificate } from "./certificate.js";
 import type { NameConstraints } from "./extensions.js";
 import { describeGeneralName, type GeneralName, type NameForm } from "./general-names.js";
 import { isDnWithin } from "./names.js";
+import { dnsNameSyntaxError, emailSyntaxError } from "./name-syntax.js";
 
 export const DEFAULT_COMPARISON_BUDGET = 1_000_000;
 
@@ -78,6 +79,37 @@ function ipWithin(address: Uint8Array, base: Uint8Array): boolean {
     if ((address[i]! & mask) !== (base[i]! & mask)) return false;
   }
   return true;
+}
+
+/**
+ * §4.2.1.10 with RFC 6125 §6.4.3 wildcards: "*.example.com" stands for every name one label left
+ * of example.com, so an excluded subtree that holds any of them excludes it. That is: the base
+ * holds the wildcard's parent domain, or the base is itself one label left of it
+ * ("bar.example.com", or ".example.com" style bases deeper than that cannot hold a one-label name).
+ */
+function wildcardMayBeWithin(name: string, base: string): boolean {
+  if (!name.startsWith("*.")) return false;
+  const parent = lower(name.slice(2)).replace(/\.$/, "");
+  const b = lower(base).replace(/\.$/, "");
+  if (b.startsWith(".")) return `x.${parent}`.endsWith(b);
+  const dot = b.indexOf(".");
+  return dnsWithin(parent, b) || (dot > 0 && b.slice(dot + 1) === parent);
+}
+
+/**
+ * Whether `name` lies within the permitted subtree `base`. A malformed name (§4.2.1.6 syntax) is
+ * never shown to be inside a permitted subtree, whatever its text happens to end with.
+ */
+function permittedWithin(name: GeneralName, base: GeneralName): boolean | undefined {
+  if (name.kind === "dns" && dnsNameSyntaxError(name.value) !== undefined) return false;
+  if (name.kind === "email" && emailSyntaxError(name.value) !== undefined) return false;
+  return within(name, base);
+}
+
+/** Whether `name` may lie in the excluded subtree `base`: any name a wildcard stands for counts. */
+function excludedWithin(name: GeneralName, base: GeneralName): boolean | undefined {
+  if (name.kind === "dns" && base.kind === "dns" && wildcardMayBeWithin(name.value, base.value)) return true;
+  return within(name, base);
 }
 
 /** Whether `name` lies in the subtree `base` of the same form; undefined when the form is not understood. */
@@ -146,7 +178,7 @@ export class NameConstraintState {
       for (const layer of layers) {
         let inside = false;
         for (const base of layer) {
-          const r = within(name, base);
+          const r = permittedWithin(name, base);
           if (r === undefined) return `the name ${describeGeneralName(name)} is of a form (${name.kind}) whose constraints are not supported`;
           if (r) {
             inside = true;
@@ -156,7 +188,7 @@ export class NameConstraintState {
         if (!inside) return `${describeGeneralName(name)} is not within the permitted subtrees (${layer.map(describeGeneralName).slice(0, 5).join(", ")}${layer.length > 5 ? ", ..." : ""})`;
       }
       for (const base of excluded) {
-        const r = within(name, base);
+        const r = excludedWithin(name, base);
         if (r === undefined) return `the name ${describeGeneralName(name)} is of a form (${name.kind}) whose constraints are not supported`;
         if (r) return `${describeGeneralName(name)} is within the excluded subtree ${describeGeneralName(base)}`;
       }

@@ -14,6 +14,7 @@ import { caPurposeViolation, targetPurposeViolation, type Purpose } from "./purp
 import { CHECKS, type Check, type CheckName, type RevocationDetails } from "./result.js";
 import { checkRevocation, type RevocationContext } from "./revocation.js";
 import { verifySignature } from "./signature.js";
+import { isSelfSigned, profileViolation } from "./profile.js";
 import { checkSubjectPublicKey } from "../x509/spki.js";
 
 /** Why the target's key must not be trusted, or undefined (checks without importing the key). */
@@ -37,6 +38,8 @@ export interface PathOptions {
   readonly initialAnyPolicyInhibit: boolean;
   readonly policyNodeLimit: number;
   readonly nameConstraintComparisons: number;
+  /** Apply the strict profile (RFC 5280 §4 MUSTs) to every certificate of the path; false: --lenient. */
+  readonly strict: boolean;
   /** Extra keyUsage the target must have (cRLSign for a CRL signer), with its name. */
   readonly targetKeyUsage?: { readonly bits: number; readonly name: string };
   readonly revocation: RevocationContext;
@@ -98,6 +101,17 @@ export function processPath(anchor: ParsedCertificate, certs: readonly ParsedCer
   let maxPathLength = n;
 
   try {
+    // RFC 5937 §2-3: a trust anchor given as a certificate brings its own constraints.
+    index = n;
+    checkAnchor();
+    const anchorPathLen = anchor.ext.basicConstraints?.pathLen;
+    if (anchorPathLen !== undefined && anchorPathLen < maxPathLength) maxPathLength = anchorPathLen;
+    if (anchor.ext.nameConstraints) nameConstraints.add(anchor.ext.nameConstraints);
+    pass(
+      "anchor-constraints",
+      `${anchorPathLen === undefined ? "no pathLenConstraint" : `pathLenConstraint ${anchorPathLen}`}; ${anchor.ext.nameConstraints ? "its name constraints apply to every certificate below" : "no name constraints"}`,
+    );
+
     for (let i = 1; i <= n; i++) {
       const cert = certs[i - 1]!;
       const last = i === n;
@@ -165,6 +179,12 @@ export function processPath(anchor: ParsedCertificate, certs: readonly ParsedCer
       } else {
         wrapUp(cert);
       }
+      // RFC 5280 §4: the strict profile, after §6.1 so that an algorithm failure is reported first.
+      if (o.strict) {
+        const bad = profileViolation(cert);
+        if (bad) fail("profile", `${bad.detail} (strict profile; --lenient skips it)`, bad.section);
+        pass("profile", "conforms to the RFC 5280 §4 profile");
+      }
     }
   } catch (e) {
     if (e instanceof Failed) return { ok: false, checks, failure: e.failure };
@@ -178,6 +198,33 @@ export function processPath(anchor: ParsedCertificate, certs: readonly ParsedCer
 
   // §6.1.5(g): the user-constrained policy set.
   return { ok: true, checks, policies: tree.isNull ? [] : tree.policiesAt(n) };
+
+  /** The trust anchor's own validity, CA-ness, key usage and critical extensions (RFC 5937 §3), and its profile. */
+  function checkAnchor(): void {
+    const t = o.time.getTime();
+    if (t < anchor.notBefore.getTime()) fail("anchor-validity", `the trust anchor is not valid before ${anchor.notBefore.toISOString()} (validation time ${o.time.toISOString()})`);
+    if (t > anchor.notAfter.getTime()) fail("anchor-validity", `the trust anchor expired at ${anchor.notAfter.toISOString()} (validation time ${o.time.toISOString()})`);
+    pass("anchor-validity", `${anchor.validityText[0]} .. ${anchor.validityText[1]}`);
+    // A version 1 self-signed root cannot say it is a CA; it is taken as one, as every verifier does.
+    const legacyRoot = anchor.version === 1 && isSelfSigned(anchor);
+    if (!legacyRoot) {
+      if (!anchor.ext.basicConstraints) fail("anchor-basic-constraints", "the trust anchor certificate has no basicConstraints: it is not a CA");
+      if (!anchor.isCa) fail("anchor-basic-constraints", "the trust anchor certificate's basicConstraints says cA FALSE: it is not a CA");
+    }
+    pass("anchor-basic-constraints", legacyRoot ? "version 1 self-signed root (no extensions): taken as a CA" : "cA TRUE");
+    if (anchor.ext.keyUsage !== undefined && (anchor.ext.keyUsage & KEY_USAGE.keyCertSign) === 0) fail("anchor-key-usage", "the trust anchor certificate's keyUsage does not allow keyCertSign");
+    pass("anchor-key-usage", anchor.ext.keyUsage === undefined ? "no keyUsage extension" : "keyCertSign");
+    if (anchor.unknownCriticalExtensions.length > 0) fail("anchor-critical-extensions", `the trust anchor has unrecognised critical extension(s) ${anchor.unknownCriticalExtensions.join(", ")}`);
+    if (anchor.duplicateExtensions.length > 0 || anchor.malformedExtensions.length > 0) {
+      fail("anchor-critical-extensions", `the trust anchor's extensions do not decode: ${[...anchor.duplicateExtensions.map((d) => `${d} twice`), ...anchor.malformedExtensions.map((m) => `${m.oid}: ${m.reason}`)].join("; ")}`);
+    }
+    pass("anchor-critical-extensions", "every critical extension is recognised");
+    if (o.strict) {
+      const bad = profileViolation(anchor);
+      if (bad) fail("profile", `the trust anchor: ${bad.detail} (strict profile; --lenient skips it)`, bad.section);
+      pass("profile", "the trust anchor conforms to the RFC 5280 §4 profile");
+    }
+  }
 
   /** §6.1.4: preparation for certificate i+1. */
   function prepareForNext(cert: ParsedCertificate, i: number): void {

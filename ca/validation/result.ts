@@ -24,6 +24,14 @@ export const CHECKS = {
   "critical-extensions": "6.1.4(o)",
   "extended-key-usage": "4.2.1.12",
   "max-depth": "6.1",
+  /** The strict profile (RFC 5280 §4 MUSTs); the failing check names the exact section. */
+  profile: "4",
+  /** A trust anchor given as a certificate brings its constraints (RFC 5937 §2, §3). */
+  "anchor-validity": "6.1.1(d)",
+  "anchor-basic-constraints": "6.1.1(d)",
+  "anchor-key-usage": "6.1.1(d)",
+  "anchor-critical-extensions": "6.1.1(d)",
+  "anchor-constraints": "6.1.1(d)",
   "path-building": "6.1",
 } as const;
 
@@ -70,6 +78,10 @@ export interface ValidPath {
   readonly checks: readonly Check[];
   /** Candidate paths examined before this one succeeded (1 when the first did). */
   readonly attempts: number;
+  /** The maximum number of (non-self-issued) intermediate CA certificates allowed. */
+  readonly maxDepth: number;
+  /** Whether the strict profile (RFC 5280 §4, §5) was applied. */
+  readonly profile: "strict" | "lenient";
 }
 
 export interface FailedAttempt {
@@ -94,6 +106,8 @@ export interface InvalidPath {
   readonly checks: readonly Check[];
   /** Every candidate path examined (at most 20 listed), with why it failed. */
   readonly attempts: readonly FailedAttempt[];
+  readonly maxDepth: number;
+  readonly profile: "strict" | "lenient";
 }
 
 export type ValidationResult = ValidPath | InvalidPath;

@@ -36,6 +36,8 @@ export interface RevocationContext {
   readonly mode: RevocationMode;
   readonly time: Date;
   readonly allowSha1: boolean;
+  /** The CRL profile of §5 (cRLNumber present, non-critical); false under --lenient. */
+  readonly strict: boolean;
   readonly crls: readonly PreparedCrl[];
   /** Certificates (anchors and intermediates) whose subject has this name key. */
   certificatesNamed(nameKey: string): readonly ParsedCertificate[];
@@ -102,6 +104,10 @@ export function checkRevocation(cert: ParsedCertificate, issuer: ParsedCertifica
     const why = (r: string, authentic = false) => (unusable.push(`${serialOf(crl)} from ${crl.issuer.text}: ${r}`), { authentic, fresh: false, reasons: 0 });
     if ((v.unsupportedCriticalExtensions ?? []).length > 0) return why(`it has unsupported critical extensions (${v.unsupportedCriticalExtensions!.join(", ")})`);
     if (!ctx.allowSha1 && SHA1_SIGNATURES.has(v.signatureAlgorithm)) return why("it is signed with SHA-1");
+    // §5.2.3: "CRL issuers conforming to this profile MUST include this extension in all CRLs and
+    // MUST mark this extension as non-critical." Without it, CRLs cannot be ordered nor deltas tied.
+    if (ctx.strict && v.crlNumber === undefined) return why("it has no cRLNumber extension (RFC 5280 §5.2.3; --lenient accepts it)");
+    if (ctx.strict && v.crlNumberCritical === true) return why("its cRLNumber extension is marked critical (RFC 5280 §5.2.3; --lenient accepts it)");
     const scope = applicability(crl, cert);
     if (!scope.applies) return why(scope.why);
     const signer = crlSigner(crl, issuer, anchor, ctx);

@@ -30,6 +30,14 @@ export interface ValidatorOptions {
   readonly intermediates?: readonly Uint8Array[];
   /** CRLs, as DER or as any decoder's CrlView. */
   readonly crls?: readonly (Uint8Array | CrlView)[];
+  /**
+   * Skip the strict profile (RFC 5280 §4 MUSTs on every certificate, and the CRL profile of §5:
+   * cRLNumber present and non-critical). For forensic use; the §6.1 algorithm is never relaxed.
+   * Default false: strict, as `openssl verify -x509_strict`.
+   */
+  readonly lenient?: boolean;
+  /** The default maxDepth of this validator's calls (see ValidationRequest.maxDepth). */
+  readonly maxDepth?: number;
   /** Accept SHA-1 signatures (legacy test corpora only). Default false. */
   readonly allowSha1Signatures?: boolean;
   /** Reuse decoded certificates and signature outcomes across calls (a PathValidator makes its own otherwise). */
@@ -44,8 +52,14 @@ export interface ValidationRequest {
   readonly time?: Date;
   /** What the target certificate is for (default "any"). */
   readonly purpose?: Purpose;
-  /** Certificates in a path, trust anchor excluded (default 10). */
+  /**
+   * At most this many intermediate CA certificates between the trust anchor and the target
+   * (default 10), as OpenSSL's -verify_depth and RFC 5280's max_path_length count them: 0 means
+   * the anchor signs the target directly; self-issued intermediates are not counted.
+   */
   readonly maxDepth?: number;
+  /** Overrides the validator's `lenient` for this call. */
+  readonly lenient?: boolean;
   /** "require": every certificate needs a current CRL; "if-available" (default): checked when one is given; "off". */
   readonly revocation?: RevocationMode;
   /** user-initial-policy-set (§6.1.1(c)); default any-policy. */
@@ -71,6 +85,7 @@ interface Session {
   readonly mode: RevocationMode;
   readonly allowSha1: boolean;
   readonly maxDepth: number;
+  readonly strict: boolean;
   /** Candidate issuers the whole call may examine, CRL signers' paths included. */
   readonly budget: SearchBudget;
   readonly policyNodes: number;
@@ -81,7 +96,7 @@ interface Session {
 
 function checkedRequest(o: ValidationRequest): void {
   if (o.purpose !== undefined && !PURPOSES.includes(o.purpose)) throw new TrustlineError("USAGE", `unknown purpose "${o.purpose}" (one of ${PURPOSES.join(", ")})`);
-  if (o.maxDepth !== undefined && (!Number.isInteger(o.maxDepth) || o.maxDepth < 1)) throw new TrustlineError("USAGE", `maxDepth must be a positive integer, not ${o.maxDepth}`);
+  if (o.maxDepth !== undefined && (!Number.isSafeInteger(o.maxDepth) || o.maxDepth < 0)) throw new TrustlineError("USAGE", `maxDepth must be a non-negative integer, not ${o.maxDepth}`);
   if (o.revocation !== undefined && !["require", "if-available", "off"].includes(o.revocation)) throw new TrustlineError("USAGE", `unknown revocation mode "${o.revocation}"`);
   if (o.time !== undefined && Number.isNaN(o.time.getTime())) throw new TrustlineError("USAGE", "the validation time is not a valid date");
 }
@@ -108,9 +123,12 @@ export class PathValidator {
   private readonly crls: readonly PreparedCrl[];
   private readonly limits: NonNullable<ValidatorOptions["limits"]>;
   private readonly allowSha1: boolean;
+  private readonly lenient: boolean;
+  private readonly maxDepth: number;
 
   constructor(options: ValidatorOptions) {
     if (options.trustAnchors.length === 0) throw new TrustlineError("USAGE", "no trust anchor given: nothing can be trusted");
+    checkedRequest({ ...(options.maxDepth !== undefined ? { maxDepth: options.maxDepth } : {}) });
     this.cache = options.cache ?? new CertificateCache();
     const anchors = options.trustAnchors.map((d, i) => this.parse(d, `trust anchor ${i + 1}`));
     const intermediates = (options.intermediates ?? []).map((d, i) => this.parse(d, `untrusted certificate ${i + 1}`));
@@ -118,6 +136,8 @@ export class PathValidator {
     this.crls = prepareCrls(options.crls ?? []);
     this.limits = options.limits ?? {};
     this.allowSha1 = options.allowSha1Signatures ?? false;
+    this.lenient = options.lenient ?? false;
+    this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   }
 
   private parse(der: Uint8Array, what: string): ParsedCertificate {
@@ -140,7 +160,8 @@ export class PathValidator {
       time: request.time ?? new Date(),
       mode: request.revocation ?? "if-available",
       allowSha1: this.allowSha1,
-      maxDepth: request.maxDepth ?? DEFAULT_MAX_DEPTH,
+      maxDepth: request.maxDepth ?? this.maxDepth,
+      strict: !(request.lenient ?? this.lenient),
       budget: { remaining: this.limits.searchBudget ?? DEFAULT_SEARCH_BUDGET },
       policyNodes: this.limits.policyTreeNodes ?? DEFAULT_POLICY_NODE_LIMIT,
       comparisons: this.limits.nameConstraintComparisons ?? DEFAULT_COMPARISON_BUDGET,
@@ -193,6 +214,7 @@ function validateIn(s: Session, leaf: ParsedCertificate, pool: CertificatePool, 
     mode: s.mode,
     time: s.time,
     allowSha1: s.allowSha1,
+    strict: s.strict,
     crls: s.crls,
     certificatesNamed: (key) => [...(s.pool.anchors.get(key) ?? []), ...(s.pool.intermediates.get(key) ?? [])],
     validateCrlSigner: (signer, anchor) => validateCrlSigner(s, signer, anchor, goal.nesting),
@@ -207,6 +229,7 @@ function validateIn(s: Session, leaf: ParsedCertificate, pool: CertificatePool, 
     initialAnyPolicyInhibit: goal.initialAnyPolicyInhibit,
     policyNodeLimit: s.policyNodes,
     nameConstraintComparisons: s.comparisons,
+    strict: s.strict,
     ...(goal.targetKeyUsage ? { targetKeyUsage: goal.targetKeyUsage } : {}),
     revocation,
   };
@@ -222,16 +245,19 @@ function validateIn(s: Session, leaf: ParsedCertificate, pool: CertificatePool, 
 
   if (success) {
     const { candidate, outcome } = success;
-    const depthCheck: Check = { check: "max-depth", rfcSection: CHECKS["max-depth"], index: 0, ok: true, detail: `${candidate.certs.length} certificate(s) below the trust anchor (at most ${s.maxDepth})` };
+    const counted = candidate.certs.slice(1).filter((c) => !c.selfIssued).length;
+    const depthCheck: Check = { check: "max-depth", rfcSection: CHECKS["max-depth"], index: 0, ok: true, detail: `${counted} intermediate CA certificate(s) counted (self-issued ones are not), at most ${s.maxDepth}` };
     return {
       valid: true,
       path: describePath([...candidate.certs, candidate.anchor], true),
       policies: outcome.policies,
       checks: [depthCheck, ...outcome.checks],
       attempts: failures.length + 1,
+      maxDepth: s.maxDepth,
+      profile: s.strict ? "strict" : "lenient",
     };
   }
-  return explainFailure(leaf, failures, report, s.pool, s.maxDepth);
+  return { ...explainFailure(leaf, failures, report, s.pool, s.maxDepth), maxDepth: s.maxDepth, profile: s.strict ? "strict" : "lenient" };
 }
 
 /** §6.3.3(f): a CRL signed by another certificate than the issuer counts when that certificate validates to the same anchor, for cRLSign. */

@@ -21,6 +21,7 @@ interface VerifyOptions {
   inhibitPolicyMapping?: boolean;
   inhibitAnyPolicy?: boolean;
   allowSha1?: boolean;
+  lenient?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -49,9 +50,10 @@ function parseTime(value: string): Date {
   return d;
 }
 
+/** Any non-negative whole number (255 included); only a negative or non-numeric value is a usage error. */
 function parseDepth(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new TrustlineError("USAGE", `--max-depth takes a whole number from 1 to 100, not "${value}"`);
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n)) throw new TrustlineError("USAGE", `--max-depth takes a non-negative whole number (0: the trust anchor signs the certificate directly), not "${value}"`);
   return n;
 }
 
@@ -65,6 +67,7 @@ function describeValid(file: string, r: ValidPath, purpose: Purpose, time: Date,
     `  purpose     ${purpose}`,
     `  time        ${time.toISOString()}`,
     `  policies    ${r.policies.length > 0 ? r.policies.join(", ") : "none required"}`,
+    `  profile     ${r.profile === "strict" ? "strict (RFC 5280 §4, as openssl -x509_strict)" : "lenient (profile checks skipped)"}; max depth ${r.maxDepth}`,
     `  revocation  ${revocation === "off" ? "not checked (--revocation off)" : revocationChecks.map((c) => c.detail).join("; ")}`,
   ].join("\n");
 }
@@ -78,7 +81,8 @@ export function certVerifyCommand(): Command {
     .option("--crl <file>", "CRLs (PEM or DER); repeat for more files. Implies --revocation require", collect)
     .option("--at <iso-time>", "validate at this time instead of now, e.g. 2026-03-01T12:00:00Z", parseTime)
     .addOption(new Option("--purpose <purpose>", "what the certificate is for").choices([...PURPOSES]).default("any"))
-    .option("--max-depth <n>", "at most this many certificates below the trust anchor (default 10)", parseDepth)
+    .option("--max-depth <n>", "at most this many intermediate CA certificates between the trust anchor and the certificate (0: signed by the anchor; self-issued ones not counted; default 10)", parseDepth)
+    .option("--lenient", "skip the strict profile checks (RFC 5280 §4 MUSTs on every certificate, cRLNumber on CRLs): for forensic use")
     .addOption(new Option("--revocation <mode>", "require: every certificate needs a current CRL; if-available; off (default: require with --crl, else off)").choices(["require", "if-available", "off"]))
     .option("--policy <oid>", "acceptable certificate policy (user-initial-policy-set); repeat for more", collect)
     .option("--explicit-policy", "require a valid policy (initial-explicit-policy)")
@@ -92,6 +96,12 @@ export function certVerifyCommand(): Command {
         "trustline cert verify dev-0001.pem --trust root.pem --untrusted chain.pem --crl device-ca.crl --crl root.crl --json",
         "trustline cert verify ci-signer.pem --trust root.pem --untrusted firmware-ca.pem --purpose codesign --at 2026-03-01T12:00:00Z",
       )}
+Strict by default (as openssl verify -x509_strict): every certificate, the trust anchor included,
+must meet RFC 5280 §4's MUSTs (key identifiers, critical basicConstraints on CAs, keyUsage
+consistent with cA, name syntax in subjectAltName, serial numbers, ...) and CRLs must carry a
+non-critical cRLNumber; --lenient skips those profile checks, never the §6.1 algorithm. A trust
+anchor certificate's validity, basicConstraints, keyUsage, pathLenConstraint, name constraints and
+critical extensions apply. --max-depth counts intermediate CA certificates (0: the anchor signs it).
 Exit status: 0 a valid path exists; 1 none does (the reason, the failing certificate and the
 RFC 5280 section are printed; --json prints the path tried and every check); 2 usage; 3 unreadable input.
 `,
@@ -118,6 +128,7 @@ RFC 5280 section are printed; --json prints the path tried and every check); 2 u
         initialPolicyMappingInhibit: opts.inhibitPolicyMapping === true,
         initialAnyPolicyInhibit: opts.inhibitAnyPolicy === true,
         allowSha1Signatures: opts.allowSha1 === true,
+        lenient: opts.lenient === true,
       });
       if (!result.valid) {
         const where = `certificate ${result.failing.index} (${result.failing.subject}, serial ${result.failing.serial})`;

@@ -31,6 +31,7 @@ describe("trustline cert verify", () => {
     writeFileSync(f("dev.der"), dev.der);
     writeFileSync(f("dev-with-chain.pem"), dev.pem + ca.pem);
     writeFileSync(f("expired.pem"), expired.pem);
+    writeFileSync(f("no-aki.pem"), issue(ca, { subject: "/CN=dev-no-aki", noKeyIdentifiers: true }).pem);
     writeFileSync(f("crls.pem"), crl(root, {}).pem + crl(ca, {}).pem);
     writeFileSync(f("revoking.pem"), crl(root, {}).pem + crl(ca, { revoked: [{ serial: 42n, reason: "keyCompromise" }] }).pem);
     writeFileSync(f("ca.crl"), crl(ca, {}).der);
@@ -94,13 +95,34 @@ describe("trustline cert verify", () => {
     expectOk(await verify("dev.pem", "--trust", "root.pem", "--untrusted", "ca.pem", "--policy", POLICY(1), "--explicit-policy"));
     const r = await verify("dev.pem", "--trust", "root.pem", "--untrusted", "ca.pem", "--policy", POLICY(2), "--explicit-policy");
     assert.equal(r.status, 1, describeRun(r));
-    const deep = await verify("dev.pem", "--trust", "root.pem", "--untrusted", "ca.pem", "--max-depth", "1");
+    // --max-depth counts intermediate CAs: the device CA is one.
+    expectOk(await verify("dev.pem", "--trust", "root.pem", "--untrusted", "ca.pem", "--max-depth", "1"));
+    expectOk(await verify("dev.pem", "--trust", "root.pem", "--untrusted", "ca.pem", "--max-depth", "255"));
+    const deep = await verify("dev.pem", "--trust", "root.pem", "--untrusted", "ca.pem", "--max-depth", "0");
     assert.equal(deep.status, 1);
-    assert.match(deep.stderr, /maximum depth of 1/);
+    assert.match(deep.stderr, /maximum depth of 0/);
+    const doc = json(await runCliAsync(["--json", "cert", "verify", f("dev.pem"), "--trust", f("root.pem"), "--untrusted", f("ca.pem"), "--max-depth", "3", ...AT]));
+    assert.equal(doc.maxDepth, 3);
+    assert.equal(doc.profile, "strict");
+  });
+
+  test("strict by default; --lenient skips the RFC 5280 §4 profile checks (exit 1 strict, 0 lenient)", async () => {
+    const r = expectError(await runCliAsync(["--json", "cert", "verify", f("no-aki.pem"), "--trust", f("root.pem"), "--untrusted", f("ca.pem"), ...AT]), 1, "PATH_INVALID");
+    assert.equal(r.details.check, "profile");
+    assert.equal(r.details.rfcSection, "4.2.1.1");
+    const lenient = await runCliAsync(["--json", "cert", "verify", f("no-aki.pem"), "--trust", f("root.pem"), "--untrusted", f("ca.pem"), "--lenient", ...AT]);
+    expectOk(lenient);
+    assert.equal(json(lenient).profile, "lenient");
+  });
+
+  test("the trust anchor's checks are named in --json", async () => {
+    const doc = json(await runCliAsync(["--json", "cert", "verify", f("dev.pem"), "--trust", f("root.pem"), "--untrusted", f("ca.pem"), ...AT]));
+    const names = doc.checks.filter((c: { index: number }) => c.index === 2).map((c: { check: string }) => c.check);
+    for (const n of ["anchor-validity", "anchor-basic-constraints", "anchor-key-usage", "anchor-critical-extensions", "anchor-constraints"]) assert.ok(names.includes(n), n);
   });
 
   test("usage errors exit 2: no --trust, a bad --at, --max-depth or --purpose", async () => {
-    for (const args of [["dev.pem"], ["dev.pem", "--trust", "root.pem", "--at", "tomorrow"], ["dev.pem", "--trust", "root.pem", "--max-depth", "0"], ["dev.pem", "--trust", "root.pem", "--purpose", "email"]]) {
+    for (const args of [["dev.pem"], ["dev.pem", "--trust", "root.pem", "--at", "tomorrow"], ["dev.pem", "--trust", "root.pem", "--max-depth", "-1"], ["dev.pem", "--trust", "root.pem", "--max-depth", "two"], ["dev.pem", "--trust", "root.pem", "--purpose", "email"]]) {
       const r = await runCliAsync(["--json", "cert", "verify", ...args.map((a) => (a.endsWith(".pem") ? f(a) : a))]);
       assert.equal(r.status, 2, describeRun(r));
       assert.equal(json(r).error.code, "USAGE");

@@ -100,6 +100,8 @@ export function time(d: Date): Uint8Array {
   return year >= 1950 && year < 2050 ? tlv(0x17, ascii(`${iso.slice(2)}Z`)) : tlv(0x18, ascii(`${iso}Z`));
 }
 
+export const generalizedTime = (d: Date): Uint8Array => tlv(0x18, ascii(`${d.toISOString().replace(/[-:T]/g, "").slice(0, 14)}Z`));
+
 /** A named-bit BIT STRING with trailing zero bits removed (DER). */
 export function namedBits(bits: readonly number[]): Uint8Array {
   if (bits.length === 0) return tlv(0x03, Uint8Array.of(0));
@@ -324,9 +326,13 @@ export interface CertSpec {
   readonly issuerName?: string | Uint8Array;
   readonly key?: KeyPair;
   readonly serial?: bigint | number;
+  /** The serialNumber INTEGER's content bytes as written (negative or oversized serials, §4.1.2.2). */
+  readonly rawSerial?: Uint8Array;
   readonly notBefore?: Date;
   readonly notAfter?: Date;
   readonly version?: 1 | 2 | 3;
+  /** Encode both validity dates as GeneralizedTime whatever the year (against RFC 5280 §4.1.2.5 before 2050). */
+  readonly generalizedTime?: boolean;
   /** A CA certificate (basicConstraints cA TRUE, keyUsage keyCertSign + cRLSign), with an optional pathLen. */
   readonly ca?: boolean | { readonly pathLen?: number };
   readonly keyUsage?: readonly KeyUsageName[] | null;
@@ -373,7 +379,8 @@ function extensionsFor(spec: CertSpec, spki: Uint8Array, issuerSpki: Uint8Array)
     list.push(ext.subjectKeyIdentifier(spki));
     list.push(ext.authorityKeyIdentifier(issuerSpki));
   }
-  if (spec.san) list.push(ext.subjectAltName(spec.san));
+  // RFC 5280 §4.2.1.6: with an empty subject the SAN MUST be critical.
+  if (spec.san) list.push(ext.subjectAltName(spec.san, asName(spec.subject).length === 2));
   if (spec.nameConstraints) list.push(ext.nameConstraints(spec.nameConstraints));
   if (spec.policies) list.push(ext.certificatePolicies(spec.policies));
   if (spec.policyMappings) list.push(ext.policyMappings(spec.policyMappings));
@@ -400,10 +407,10 @@ function build(spec: CertSpec, issuer: { name: Uint8Array; key: KeyPair } | "sel
   const extensions = version === 3 ? extensionsFor(spec, key.spki, issuerKey.spki) : [];
   const tbs = sequence(
     ...(version > 1 ? [tlv(0xa0, integer(version - 1))] : []),
-    integer(serial),
+    spec.rawSerial ? tlv(0x02, spec.rawSerial) : integer(serial),
     algorithmIdentifier(spec.tbsSignatureAlg ?? alg),
     issuerName,
-    sequence(time(notBefore), time(notAfter)),
+    spec.generalizedTime ? sequence(generalizedTime(notBefore), generalizedTime(notAfter)) : sequence(time(notBefore), time(notAfter)),
     subject,
     spec.omitKeyParameters ? withoutParameters(key.spki) : key.spki,
     ...(extensions.length > 0 ? [encodeExtensions(extensions)] : []),
@@ -451,6 +458,9 @@ export interface CrlSpec {
   /** null: no nextUpdate. */
   readonly nextUpdate?: Date | null;
   readonly number?: bigint | number;
+  /** Leave the cRLNumber out, or mark it critical (both against RFC 5280 §5.2.3). */
+  readonly noNumber?: boolean;
+  readonly numberCritical?: boolean;
   /** Entries; `certificateIssuer` (a Name) starts a run of entries for another issuer (indirect CRLs). */
   readonly revoked?: readonly { readonly serial: bigint | number; readonly date?: Date; readonly reason?: ReasonName; readonly certificateIssuer?: string | Uint8Array }[];
   /** issuingDistributionPoint fields. */
@@ -484,7 +494,7 @@ export function crl(issuer: Issued, spec: CrlSpec = {}): IssuedCrl {
   });
   const crlExtensions: ExtensionSpec[] = [
     { oid: "2.5.29.35", value: sequence(tlv(0x80, keyIdentifier(subjectPublicKeyBits(signer.spki)))) },
-    { oid: "2.5.29.20", value: integer(spec.number ?? 1) },
+    ...(spec.noNumber ? [] : [{ oid: "2.5.29.20", critical: spec.numberCritical === true, value: integer(spec.number ?? 1) }]),
   ];
   if (spec.deltaBase !== undefined) crlExtensions.push({ oid: "2.5.29.27", critical: true, value: integer(spec.deltaBase) });
   if (spec.idp) {

@@ -255,6 +255,8 @@ describe("the CrlView interface", () => {
       issuerDer: decoded.issuerDer,
       thisUpdate: decoded.thisUpdate,
       ...(decoded.nextUpdate ? { nextUpdate: decoded.nextUpdate } : {}),
+      // RFC 5280 §5.2.3: a view must expose the cRLNumber, or the strict profile does not use the CRL.
+      ...(decoded.crlNumber !== undefined ? { crlNumber: decoded.crlNumber } : {}),
       signatureAlgorithm: decoded.signatureAlgorithm,
       verifySignature: (spki) => decoded.verifySignature(spki),
       lookup: (serial) => (listed.has(serial) ? { revocationDate: at(-3), reason: "superseded" } : undefined),

@@ -144,9 +144,11 @@ describe("RFC 5280 §6.1.3(a)(2) validity", () => {
   });
 
   test("RFC 5280 §4.1.2.5 dates after 2049 are GeneralizedTime and compare correctly", () => {
-    const long = issue(root, { subject: "/CN=Long CA", ca: true, notAfter: new Date("2060-01-01T00:00:00Z") });
-    assertValid(validate(issue(long, { subject: "/CN=dev" }), { anchors: [root], intermediates: [long] }));
-    assertInvalid(validate(issue(long, { subject: "/CN=dev" }), { anchors: [root], intermediates: [long], time: new Date("2060-01-02T00:00:00Z") }), "validity");
+    const longRoot = selfSigned({ subject: "/CN=Long Root", notAfter: new Date("2070-01-01T00:00:00Z") });
+    const long = issue(longRoot, { subject: "/CN=Long CA", ca: true, notAfter: new Date("2060-01-01T00:00:00Z") });
+    const dev = issue(long, { subject: "/CN=dev", notAfter: new Date("2065-01-01T00:00:00Z") });
+    assertValid(validate(dev, { anchors: [longRoot], intermediates: [long] }));
+    assertInvalid(validate(dev, { anchors: [longRoot], intermediates: [long], time: new Date("2060-01-02T00:00:00Z") }), "validity", 1);
   });
 });
 
@@ -222,9 +224,10 @@ describe("RFC 5280 §6.1.4(l)-(m) pathLenConstraint", () => {
 });
 
 describe("RFC 5280 §6.1.4(n) keyUsage", () => {
-  test("RFC 5280 §6.1.4(n) keyUsage: a CA with keyCertSign, or without keyUsage, may certify", () => {
+  test("RFC 5280 §6.1.4(n) keyUsage: a CA with keyCertSign, or without keyUsage, may certify (§6.1; the strict profile wants keyUsage, §4.2.1.3)", () => {
     const noKu = issue(root, { subject: "/CN=No KU CA", ca: true, keyUsage: null });
-    assertValid(validate(issue(noKu, { subject: "/CN=dev" }), { anchors: [root], intermediates: [noKu] }));
+    assertValid(validate(issue(noKu, { subject: "/CN=dev" }), { anchors: [root], intermediates: [noKu], lenient: true }));
+    assert.equal(assertInvalid(validate(issue(noKu, { subject: "/CN=dev" }), { anchors: [root], intermediates: [noKu] }), "profile", 1).rfcSection, "4.2.1.3");
   });
 
   test("RFC 5280 §6.1.4(n) keyUsage: a CA whose keyUsage lacks keyCertSign is refused", () => {
@@ -304,13 +307,15 @@ describe("RFC 5280 §6.1 maximum depth", () => {
   for (let i = 0; i < 5; i++) chain.push(issue(chain[chain.length - 1]!, { subject: `/CN=CA ${i}`, ca: true }));
   const deep = issue(chain[chain.length - 1]!, { subject: "/CN=deep leaf" });
 
-  test("RFC 5280 §6.1 a path of 6 certificates below the anchor validates with maxDepth 6", () => {
-    assert.equal(assertValid(validate(deep, { anchors: [root], intermediates: chain.slice(1), maxDepth: 6 })).path.length, 7);
+  test("RFC 5280 §6.1 maxDepth counts intermediate CAs: a path with 5 validates with maxDepth 5", () => {
+    const r = assertValid(validate(deep, { anchors: [root], intermediates: chain.slice(1), maxDepth: 5 }));
+    assert.equal(r.path.length, 7);
+    assert.equal(r.maxDepth, 5);
   });
 
-  test("RFC 5280 §6.1 a path longer than maxDepth is refused", () => {
-    const r = assertInvalid(validate(deep, { anchors: [root], intermediates: chain.slice(1), maxDepth: 5 }), "max-depth");
-    assert.match(r.reason, /maximum depth of 5/);
+  test("RFC 5280 §6.1 a path with more intermediate CAs than maxDepth is refused", () => {
+    const r = assertInvalid(validate(deep, { anchors: [root], intermediates: chain.slice(1), maxDepth: 4 }), "max-depth");
+    assert.match(r.reason, /maximum depth of 4/);
   });
 
   test("every check names its RFC 5280 section", () => {
