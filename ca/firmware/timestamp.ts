@@ -17,8 +17,18 @@ export interface TstInfo {
   readonly nonce?: string;
 }
 
+/** A positive INTEGER's DER content for an unsigned big-endian number: minimal (X.690 §8.3.2), so strict TSAs accept it. */
+function unsignedInteger(bytes: Uint8Array): Uint8Array {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const n = bytes.subarray(start);
+  return n[0]! & 0x80 ? Uint8Array.from([0, ...n]) : n;
+}
+
 export function encodeTimeStampRequest(imprint: Uint8Array, nonce: Uint8Array): Uint8Array {
-  const n = nonce[0]! & 0x80 ? Uint8Array.from([0, ...nonce]) : nonce;
+  // A random nonce starting with a zero byte was sent non-minimal, and OpenSSL's TSA refused it
+  // (PKIStatus rejection): one time-stamp request in 512 failed.
+  const n = unsignedInteger(nonce);
   return sequence(tlv(0x02, Uint8Array.of(1)), sequence(digestAlgorithmIdentifier("sha256"), tlv(0x04, imprint)), tlv(0x02, n), Uint8Array.of(0x01, 0x01, 0xff));
 }
 

@@ -96,3 +96,18 @@ describe("malformed fields are refused with a reason, not a crash", () => {
     assert.ok(refused > sig.length, `${refused} variants refused`);
   });
 });
+
+test("RFC 3161 §2.4.1: a time-stamp request's nonce is a minimal DER INTEGER whatever its random bytes (a leading zero byte was refused by OpenSSL's TSA)", async () => {
+  const { encodeTimeStampRequest } = await import("../../ca/firmware/timestamp.js");
+  const { execFileSync } = await import("node:child_process");
+  const { mkdtempSync, writeFileSync: write } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "trustline-tsq-"));
+  for (const nonce of [[0, 1, 2, 3, 4, 5, 6, 7], [0, 0x80, 2, 3, 4, 5, 6, 7], [0, 0, 0, 0, 0, 0, 0, 0], [0xff, 1, 2, 3, 4, 5, 6, 7]]) {
+    const tsq = encodeTimeStampRequest(new Uint8Array(32).fill(7), Uint8Array.from(nonce));
+    write(join(dir, "q.tsq"), tsq);
+    // OpenSSL's strict DER decoder reads it back, nonce included.
+    const text = execFileSync("openssl", ["ts", "-query", "-in", join(dir, "q.tsq"), "-text"], { encoding: "utf8" });
+    assert.match(text, /Nonce: 0x/);
+  }
+});
