@@ -411,7 +411,7 @@ describe("revocation, with OpenSSL as referee", { timeout: 120_000 }, () => {
         outcome = `request failed: ${(e as Error).message}`;
       }
       await stillServing();
-      assert.match(outcome, /^413 text\/plain |^request failed: /);
+      assert.equal(outcome, `200 application/ocsp-response ${MALFORMED_REQUEST}`);
     });
 
     test("malformed: a GET whose request is not valid percent-encoding → HTTP 200 malformedRequest; still serving", async () => {
@@ -423,7 +423,7 @@ describe("revocation, with OpenSSL as referee", { timeout: 120_000 }, () => {
         outcome = `request failed: ${(e as Error).message}`;
       }
       await stillServing();
-      assert.match(outcome, /^413 text\/plain |^request failed: /);
+      assert.equal(outcome, `200 application/ocsp-response ${MALFORMED_REQUEST}`);
     });
 
     test("malformed: a 70 KB POST body (over the 64 KiB limit) → HTTP 413 without reading it, connection closed; still serving", async () => {
