@@ -49,6 +49,11 @@ export function readInputFile(path: string, what: string, limit: number): Uint8A
       const n = readSync(fd, buffer, length, buffer.length - length, null);
       if (n === 0) break;
       length += n;
+      if (length === stat.size && stat.size > 0 && stat.size < buffer.length) {
+        // The size the file claimed: one more read only to learn it did not grow (the common case
+        // skips it, as readFileSync does; a file growing under us is still caught next call).
+        break;
+      }
     }
     if (length > limit) throw tooLarge(what, path, limit);
     return new Uint8Array(buffer.buffer, buffer.byteOffset, length);

@@ -127,11 +127,11 @@ function realFolder(dir: string): string | undefined {
 function outputProblem(path: string, claimed: ReadonlySet<string>): string | undefined {
   if (claimed.has(path)) return `another request of this batch writes ${basename(path)} already (same name, another extension); rename one and run the batch again`;
   try {
-    lstatSync(path);
+    // No exception for the common case (nothing there): this runs for every new certificate.
+    if (lstatSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
     return `the output ${basename(path)} already exists in the output folder and is never overwritten; move it away and run the batch again`;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return undefined;
     return `the output ${basename(path)} cannot be created: ${code === "ENAMETOOLONG" ? "the name is too long for the file system" : code}`;
   }
 }

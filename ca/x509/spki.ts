@@ -83,6 +83,20 @@ export function describeSpki(spki: Uint8Array): KeyDescription {
 
 const OTHER_KEYS: Readonly<Record<string, string>> = { "1.3.101.112": "ed25519", "1.3.101.113": "ed448", "1.3.101.110": "x25519", "1.2.840.10040.4.1": "dsa" };
 
+const ecPrefixes = new Map<string, Buffer>();
+
+/** The bytes of a canonical EC SPKI before its (uncompressed) point, per curve, made once. */
+function canonicalEcPrefix(curveOid: string, coordinateBytes: number): Buffer {
+  let prefix = ecPrefixes.get(curveOid);
+  if (!prefix) {
+    const pointLength = 1 + 2 * coordinateBytes;
+    const whole = canonicalSpki(OID_EC, oid(curveOid), new Uint8Array(pointLength));
+    prefix = Buffer.from(whole.subarray(0, whole.length - pointLength));
+    ecPrefixes.set(curveOid, prefix);
+  }
+  return prefix;
+}
+
 type VettedKey =
   | { readonly kind: "ec"; readonly curve: { name: string; bytes: number }; readonly point: Uint8Array }
   | { readonly kind: "rsa"; readonly n: Uint8Array; readonly e: Uint8Array }
@@ -98,8 +112,11 @@ function vetSpki(spki: Uint8Array): VettedKey {
     const curve = paramsOid === undefined ? undefined : CURVES[paramsOid];
     if (!curve || !paramsOid) throw new PublicKeyRejected(`the EC key's curve ${paramsOid ?? "(explicit parameters)"} is not supported (P-256, P-384, P-521 by name)`);
     checkEcPoint(point, curve.bytes, curve.name);
-    // Cheap for the batch's hot path: a byte compare with a 91-byte re-encoding (P-256).
-    requireCanonical(spki, canonicalSpki(OID_EC, oid(paramsOid), point));
+    // The batch's hot path: the canonical encoding is a fixed prefix per curve, then the point.
+    const prefix = canonicalEcPrefix(paramsOid, curve.bytes);
+    if (spki.length !== prefix.length + point.length || Buffer.compare(Buffer.from(spki.buffer, spki.byteOffset, prefix.length), prefix) !== 0) {
+      requireCanonical(spki, canonicalSpki(OID_EC, oid(paramsOid), point)); // refuses, with the reason
+    }
     return { kind: "ec", curve, point };
   }
   if (type === OID_RSA) {
