@@ -279,8 +279,10 @@ export class FileInventory implements Store {
     try {
       const buf = Buffer.alloc(entry.length);
       readSync(fd, buf, 0, entry.length, entry.offset);
-      return JSON.parse(buf.toString("utf8")) as CertificateRecord;
+      // The newline ends the record (entry.length includes it).
+      return parseLine(buf.toString("utf8").trimEnd(), entry.segment, entry.offset);
     } catch (e) {
+      if (e instanceof TrustlineError) throw e;
       throw new TrustlineError("STORE_CORRUPT", `the inventory record at segment ${entry.segment} offset ${entry.offset} is unreadable`, { cause: e });
     } finally {
       closeSync(fd);
@@ -520,9 +522,9 @@ export class FileInventory implements Store {
       if (pending !== undefined && pending.length > 0) {
         let record: CertificateRecord | undefined;
         try {
-          record = JSON.parse(pending) as CertificateRecord;
+          record = parseLine(pending, n, offset);
         } catch {
-          record = undefined;
+          record = undefined; // the torn end of a write that never finished: never acknowledged
         }
         if (record && matches(record, filter, now, revoked.get(record.serial))) yield record;
       }
@@ -565,10 +567,27 @@ function parseRevocationLine(line: string, path: string, where: string): Revocat
   return e as RevocationEntry;
 }
 
+const RECORD_TEXT_FIELDS = ["ca", "profile", "subject", "commonName", "notBefore", "notAfter", "der", "requestSha256", "operator", "station", "issuedAt"] as const;
+
+/** One inventory record: valid JSON with the fields every reader relies on, or STORE_CORRUPT naming where. */
 function parseLine(line: string, segment: number, offset: number): CertificateRecord {
+  let record: Record<string, unknown> | null = null;
+  let cause: unknown;
   try {
-    return JSON.parse(line) as CertificateRecord;
+    record = JSON.parse(line) as Record<string, unknown> | null;
   } catch (e) {
-    throw new TrustlineError("STORE_CORRUPT", `the inventory is damaged: segment ${segment}, byte ${offset} is not a record`, { cause: e, details: { segment, offset } });
+    cause = e;
   }
+  const whole =
+    record !== null &&
+    typeof record === "object" &&
+    typeof record.serial === "string" &&
+    /^[0-9a-f]{1,40}$/.test(record.serial) &&
+    RECORD_TEXT_FIELDS.every((f) => typeof record![f] === "string") &&
+    Array.isArray(record.policyOids) &&
+    (record.batch === null || typeof record.batch === "string");
+  if (!whole) {
+    throw new TrustlineError("STORE_CORRUPT", `the inventory is damaged: segment ${segment}, byte ${offset} is not a certificate record`, { ...(cause ? { cause } : {}), details: { segment, offset } });
+  }
+  return record as unknown as CertificateRecord;
 }

@@ -8,6 +8,7 @@ import { Low, type Adapter } from "lowdb";
 import type { CaProfileName, KeyAlgorithm } from "../../policy/index.js";
 import { TrustlineError } from "../errors.js";
 import { writeFileAtomic } from "./atomic.js";
+import { checkStateShape } from "./state-shape.js";
 
 export interface CaRecord {
   readonly name: string;
@@ -84,11 +85,14 @@ class DurableJsonFile implements Adapter<HomeState> {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw e;
     }
+    let value: unknown;
     try {
-      return JSON.parse(text) as HomeState;
+      value = JSON.parse(text);
     } catch (e) {
       throw new TrustlineError("STORE_CORRUPT", `the home's state file ${this.path} is not valid JSON; restore it from a backup`, { cause: e });
     }
+    // Not a home at all (another format) is StateFile.read's to say; a home with damaged fields is here.
+    return checkStateShape(value, this.path);
   }
 
   async write(data: HomeState): Promise<void> {
@@ -109,7 +113,7 @@ export class StateFile {
     await this.#db.read();
     const state = this.#db.data;
     if (state === null) throw new TrustlineError("CONFIG_INVALID", `no CA home at ${this.path}; run "trustline init" first`);
-    if (state.format !== "trustline-home/1") throw new TrustlineError("CONFIG_INVALID", `${this.path} is not a Trustline home (format ${String(state.format)})`);
+    if (typeof state !== "object" || state.format !== "trustline-home/1") throw new TrustlineError("CONFIG_INVALID", `${this.path} is not a Trustline home (format ${String(state.format)})`);
     return state;
   }
 
