@@ -13,6 +13,7 @@ import { join } from "node:path";
 import {
   createCsr,
   exportCa,
+  dersOf,
   generateDeviceCertificate,
   Home,
   initHome,
@@ -36,6 +37,8 @@ import {
   showCertificate,
   newKeyPair,
   verifyAuditLog,
+  auditCheckpoint,
+  checkStore,
 } from "../ca/index.js";
 
 const keep = process.argv.includes("--keep");
@@ -158,9 +161,18 @@ try {
     revokedCount += r.status === "revoked" ? 1 : 0;
   }
   console.log(`   batch DEMO-B1 holds ${count} device certificates, ${revokedCount} revoked`);
-  const verdict = await verifyAuditLog(line);
-  console.log(verdict.intact ? `   audit log intact: ${verdict.entries} entries, head signed through ${verdict.signedThrough}` : `   AUDIT LOG BROKEN at ${verdict.firstBad}: ${verdict.problem}`);
-  if (!verdict.intact) process.exitCode = 1;
+  // The auditor pins the root from outside the home and keeps a checkpoint outside it too.
+  const pinnedRoot = dersOf(Buffer.from(await exportCa(line, "root")), "CERTIFICATE")[0]!;
+  const checkpoint = await auditCheckpoint(line, { root: { certificate: pinnedRoot } });
+  const verdict = await verifyAuditLog(line, { root: { certificate: pinnedRoot }, checkpoints: [checkpoint] });
+  console.log(
+    verdict.intact
+      ? `   audit log intact: ${verdict.entries} entries, head signed through ${verdict.signedThrough} by an audit key the pinned root certified; checkpoint at entry ${checkpoint.seq} found`
+      : `   AUDIT LOG BROKEN at ${verdict.firstBad}: ${verdict.problem}`,
+  );
+  const store = await checkStore(line);
+  console.log(`   store check: ${store.consistent ? "consistent with the audit trail" : "NOT consistent"} (${store.certificatesInTrail} certificates issued, ${store.revocationsInTrail} revoked per the trail)`);
+  if (!verdict.intact || !store.consistent) process.exitCode = 1;
 
   console.log(`\nDone.${keep ? ` The home is kept at ${homeDir}` : " (temporary home removed; run with -- --keep to keep it)"}`);
 } finally {
