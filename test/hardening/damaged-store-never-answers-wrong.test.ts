@@ -148,3 +148,39 @@ describe("a damaged store is reported, never read as a smaller one", () => {
     );
   });
 });
+
+test("a revocation log damaged while serving: serve keeps answering from its last good state and says so once", async () => {
+  const { appendFileSync: append } = await import("node:fs");
+  const { exportCa, generateDeviceCertificate, revokeCertificate, startServer } = await import("../../ca/index.js");
+  const { makeHome, reopen } = await import("../helpers/pki.js");
+  const { execFileSync } = await import("node:child_process");
+  const t = tempDir("trustline-serve-damage-");
+  try {
+    const home = await makeHome(t.dir);
+    const live = await reopen(home, { clock: () => new Date() });
+    const device = await generateDeviceCertificate(live, "dev-serve-damage");
+    await revokeCertificate(live, device.record.serial, { reason: "keyCompromise" });
+    writeFileSync(join(t.dir, "dev.pem"), device.pem);
+    writeFileSync(join(t.dir, "ca.pem"), await exportCa(live, "device"));
+    execFileSync("openssl", ["ocsp", "-issuer", join(t.dir, "ca.pem"), "-cert", join(t.dir, "dev.pem"), "-no_nonce", "-reqout", join(t.dir, "req.der")]);
+    const request = new Uint8Array(readFileSync(join(t.dir, "req.der")));
+    const logged: string[] = [];
+    const server = await startServer(live, { port: 0, log: (line) => logged.push(line) });
+    try {
+      append(join(live.dir, "inventory", "revocations.jsonl"), "{damaged\n");
+      await new Promise((r) => setTimeout(r, 300));
+      server.responder.poll(); // the poll that reads the damaged line
+      server.responder.poll();
+      const after = await server.responder.respond("device", request);
+      // Still "revoked": the last good state (OpenSSL reads the answer).
+      writeFileSync(join(t.dir, "resp.der"), after);
+      const text = execFileSync("openssl", ["ocsp", "-respin", join(t.dir, "resp.der"), "-resp_text", "-noverify"], { encoding: "utf8" });
+      assert.match(text, /Cert Status: revoked/);
+      assert.equal(logged.filter((l) => /revocation log cannot be read; answering from the last good state/.test(l)).length, 1, logged.join("\n"));
+    } finally {
+      await server.close();
+    }
+  } finally {
+    t.cleanup();
+  }
+});
