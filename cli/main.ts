@@ -80,4 +80,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (`trustline cert list --help | head`) closes our stdout: end quietly
+// with the status so far (0 for help), never with a stack trace.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") throw e;
+  process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
+});
+
 process.exitCode = await main(process.argv.slice(2));
