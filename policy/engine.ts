@@ -3,7 +3,7 @@
  * template or the complete list of violations. No I/O, no crypto: the caller describes the key and
  * the issuer; the engine decides what the certificate may say.
  */
-import type { ExtendedKeyUsage } from "./oids.js";
+import { type ExtendedKeyUsage, oidUnderArc, TRUSTLINE_ARC } from "./oids.js";
 import { displayNameProblems, MAX_COMMON_NAME_LENGTH, registrationIdProblems, verificationCodeProblems } from "./names.js";
 import type { CaProfileName, KeyAlgorithm, KeyUsage, Profile } from "./profiles.js";
 
@@ -31,6 +31,8 @@ export interface IssuerFacts {
   readonly organization: string;
   /** Base URL for CRL distribution points and AIA (no trailing slash). */
   readonly baseUrl: string;
+  /** The home's policy arc: the profile's policy OIDs are minted under it (default TRUSTLINE_ARC). */
+  readonly policyArc?: string;
 }
 
 export interface CertificateTemplate {
@@ -176,7 +178,7 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
       basicConstraints: profile.basicConstraints,
       keyUsage: profile.keyUsage,
       extendedKeyUsage: profile.extendedKeyUsage,
-      policyOids: profile.policyOids,
+      policyOids: issuer.policyArc === undefined || issuer.policyArc === TRUSTLINE_ARC ? profile.policyOids : profile.policyOids.map((oid) => oidUnderArc(oid, issuer.policyArc!)),
       crlDistributionPoints: pointers ? [urls.crl] : [],
       ocspUrls: pointers ? [urls.ocsp] : [],
       caIssuersUrls: pointers ? [urls.caIssuers] : [],

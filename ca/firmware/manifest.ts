@@ -3,12 +3,12 @@
  * level. It rides inside the CMS signature as a signed attribute, so the signature covers it.
  * Field names mirror SUIT (RFC 9124) where one exists.
  */
-import { TRUSTLINE_ARC } from "../../policy/index.js";
+import { LEGACY_TRUSTLINE_ARC } from "../../policy/index.js";
 import { canonicalJson } from "../audit/canonical-json.js";
 import { TrustlineError } from "../errors.js";
 
 /** The signed attribute that carries the manifest: an OCTET STRING of canonical JSON (UTF-8). */
-export const MANIFEST_ATTRIBUTE_OID = `${TRUSTLINE_ARC}.2.1`;
+export const MANIFEST_ATTRIBUTE_OID = `${LEGACY_TRUSTLINE_ARC}.2.1`;
 
 export interface FirmwareManifest {
   readonly format: "trustline-firmware-manifest/1";

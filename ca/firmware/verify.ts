@@ -13,7 +13,7 @@
  * dependency on issuing code or the store: an update server embeds it.
  */
 import { createHash } from "node:crypto";
-import { POLICY_OIDS, REVOCATION_REASONS } from "../../policy/index.js";
+import { LEGACY_TRUSTLINE_ARC, oidUnderArc, POLICY_OIDS, REVOCATION_REASONS } from "../../policy/index.js";
 import { dersOf } from "../pem.js";
 import { decodeTime } from "../revocation/crl-codec.js";
 import { crlViewFromDer } from "../validation/crl-der.js";
@@ -57,8 +57,12 @@ export interface FirmwareVerifyOptions {
   readonly tsaTrust?: readonly Uint8Array[];
   readonly minSecurityVersion?: number;
   readonly hardware?: string;
-  /** Policy the signer must be certified under (default: Trustline's firmware-signing policy). */
-  readonly requiredPolicy?: string;
+  /**
+   * Policy the signer must be certified under, or several (any one will do). Default: the
+   * firmware-signing policy under the default arc or the legacy arc; a home with its own arc
+   * passes `firmwarePolicyUnder(arc)`.
+   */
+  readonly requiredPolicy?: string | readonly string[];
   /** The current time (CRL freshness, and T without a time-stamp). */
   readonly now?: Date;
 }
@@ -92,6 +96,14 @@ const FORBIDDEN_EKU: Readonly<Record<string, string>> = {
   "1.3.6.1.5.5.7.3.4": "emailProtection",
   "1.3.6.1.5.5.7.3.8": "timeStamping",
 };
+
+/** The firmware-signing policy OID of a home whose policy arc is `arc`. */
+export function firmwarePolicyUnder(arc: string): string {
+  return oidUnderArc(POLICY_OIDS.firmwareSigning, arc);
+}
+
+/** Accepted when the caller names no policy: the default arc's and the legacy arc's firmware-signing policy. */
+export const DEFAULT_FIRMWARE_POLICIES: readonly string[] = [POLICY_OIDS.firmwareSigning, firmwarePolicyUnder(LEGACY_TRUSTLINE_ARC)];
 
 const ders = (inputs: readonly Uint8Array[], label: string): Uint8Array[] => inputs.flatMap((input) => dersOf(input, label));
 
@@ -201,14 +213,14 @@ async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in k
   evidence.trustedTime = { time: trustedTime.toISOString(), source: timestamped ? "timestamp" : "now" };
 
   // 5. Path validation at T, to the pinned root, firmware policy required.
-  const requiredPolicy = options.requiredPolicy ?? POLICY_OIDS.firmwareSigning;
+  const requiredPolicy = options.requiredPolicy ?? DEFAULT_FIRMWARE_POLICIES;
   const result = validatePath(signer.der, {
     trustAnchors: ders(options.trust, "CERTIFICATE"),
     intermediates: [...sd.certificates.filter((c) => c !== signer.der), ...ders(options.intermediates ?? [], "CERTIFICATE")],
     time: trustedTime,
     purpose: "codesign",
     revocation: "off", // firmware revocation has its own time semantics (step 7)
-    initialPolicySet: [requiredPolicy],
+    initialPolicySet: typeof requiredPolicy === "string" ? [requiredPolicy] : [...requiredPolicy],
     initialExplicitPolicy: true,
   });
   evidence.path = result.path;

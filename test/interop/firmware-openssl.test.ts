@@ -22,13 +22,13 @@ import {
 } from "../../ca/index.js";
 import { CMS_OIDS, parseSignedData } from "../../ca/firmware/cms.js";
 import { children, content, oidText, readRoot, readTlv, slice } from "../../ca/x509/der.js";
-import { TRUSTLINE_ARC } from "../../policy/oids.js";
+import { MANIFEST_ATTRIBUTE_OID } from "../../ca/firmware/manifest.js";
 import { type SignerFiles, writeSigner } from "../helpers/firmware-signer.js";
 import { FIXED_NOW, fixedClock, makeHome, REPO_ROOT, tempDir } from "../helpers/pki.js";
 import { type LocalTsa, startTsa } from "../helpers/tsa.js";
 import { openssl, opensslOk } from "./openssl.js";
 
-const MANIFEST_OID = `${TRUSTLINE_ARC}.2.1`;
+const MANIFEST_OID = MANIFEST_ATTRIBUTE_OID;
 const VERIFY_NOW = new Date(FIXED_NOW.getTime() + 3_600_000);
 
 interface Signer extends SignerFiles {
