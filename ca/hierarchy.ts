@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { type CaProfileName, DEFAULT_POLICY_ARC, type KeyAlgorithm, policyArcProblems, PROFILES } from "../policy/index.js";
+import { type CaProfileName, DEFAULT_POLICY_ARC, defaultDeviceUriTemplate, deviceUriTemplateProblems, type KeyAlgorithm, policyArcProblems, PROFILES } from "../policy/index.js";
 import { TrustlineError } from "./errors.js";
 import { Home, type HomeOptions } from "./home.js";
 import { DEFAULT_SCRYPT } from "./keys/encrypted-pkcs8.js";
@@ -23,6 +23,8 @@ export interface InitOptions extends HomeOptions {
   readonly baseUrl?: string;
   /** The arc of the home's certificate-policy OIDs (default DEFAULT_POLICY_ARC). */
   readonly policyArc?: string;
+  /** Device certificates' subjectAltName URI template ({registration-id} inside); null: none. Default urn:<org-id>:device:{registration-id}. */
+  readonly deviceUriTemplate?: string | null;
 }
 
 export interface InitResult {
@@ -30,6 +32,8 @@ export interface InitResult {
   readonly organization: string;
   readonly baseUrl: string;
   readonly policyArc: string;
+  /** The device subjectAltName template, or null when device certificates carry none. */
+  readonly deviceUriTemplate: string | null;
   readonly cas: readonly CaSummary[];
   readonly operator: string;
 }
@@ -95,6 +99,9 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
   if (!CA_ALGORITHMS.includes(algorithm)) throw new TrustlineError("USAGE", `--algorithm must be one of ${CA_ALGORITHMS.join(", ")}`);
   const baseUrl = normalizeBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL);
   const policyArc = checkPolicyArc(options.policyArc ?? DEFAULT_POLICY_ARC);
+  const deviceUriTemplate = options.deviceUriTemplate === undefined ? defaultDeviceUriTemplate(options.organization) : options.deviceUriTemplate;
+  const sanProblems = deviceUriTemplate === null ? [] : deviceUriTemplateProblems(deviceUriTemplate);
+  if (sanProblems.length > 0) throw new TrustlineError("USAGE", `--device-san: ${sanProblems.join("; ")}`, { details: { deviceUriTemplate, problems: sanProblems } });
   mkdirSync(dirname(target), { recursive: true });
   const staging = join(dirname(target), `.${basename(target)}.init-${randomBytes(6).toString("hex")}`);
   mkdirSync(staging, { mode: 0o700 });
@@ -110,6 +117,7 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
       organization: options.organization,
       baseUrl,
       policyArc,
+      ...(deviceUriTemplate !== null ? { deviceUriTemplate } : {}),
       createdAt: clock().toISOString(),
       kdf: { salt: salt.toString("base64"), cost: kdf.cost, blockSize: kdf.blockSize, parallelization: kdf.parallelization },
       auditKey: { keyUri: auditKey.uri, keyAlgorithm: auditKey.algorithm, publicKey: Buffer.from(auditKey.publicKey).toString("base64") },
@@ -121,7 +129,7 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
     await home.transaction(async () => {
       await home.stateFile.create(state);
       home.setState(state);
-      await home.record([{ action: "init", outcome: "ok", ...home.who, details: { organization: options.organization, algorithm, baseUrl, policyArc } }]);
+      await home.record([{ action: "init", outcome: "ok", ...home.who, details: { organization: options.organization, algorithm, baseUrl, policyArc, deviceUriTemplate } }]);
     });
     await createCa(home, { name: "root", profile: "root-ca", algorithm });
     await createCa(home, { name: "device", profile: "device-ca", parent: "root", algorithm });
@@ -134,6 +142,7 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
       organization: options.organization,
       baseUrl,
       policyArc,
+      deviceUriTemplate,
       cas: Object.values(home.state.cas).map(summarizeCa),
       operator: home.actor.operator,
     };

@@ -125,6 +125,7 @@ export function issuerFacts(home: Home, ca: CaRecord | undefined, selfName: stri
     organization: home.state.organization,
     baseUrl: home.state.baseUrl,
     policyArc: home.policyArc,
+    ...(home.state.deviceUriTemplate !== undefined ? { deviceUriTemplate: home.state.deviceUriTemplate } : {}),
   };
 }
 

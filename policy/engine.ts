@@ -4,7 +4,7 @@
  * the issuer; the engine decides what the certificate may say.
  */
 import { type ExtendedKeyUsage, oidUnderArc, TRUSTLINE_ARC } from "./oids.js";
-import { displayNameProblems, MAX_COMMON_NAME_LENGTH, registrationIdProblems, verificationCodeProblems } from "./names.js";
+import { deviceUri, deviceUriProblems, displayNameProblems, MAX_COMMON_NAME_LENGTH, registrationIdProblems, verificationCodeProblems } from "./names.js";
 import type { CaProfileName, KeyAlgorithm, KeyUsage, Profile } from "./profiles.js";
 
 /** The public key as the engine sees it (ca/x509 derives this from the SPKI). */
@@ -33,6 +33,11 @@ export interface IssuerFacts {
   readonly baseUrl: string;
   /** The home's policy arc: the profile's policy OIDs are minted under it (default TRUSTLINE_ARC). */
   readonly policyArc?: string;
+  /**
+   * The home's device URI template (REGISTRATION_ID_PLACEHOLDER inside), for profiles whose
+   * subjectAltName is "device-uri"; absent (homes made before it): no subjectAltName.
+   */
+  readonly deviceUriTemplate?: string;
 }
 
 export interface CertificateTemplate {
@@ -48,6 +53,8 @@ export interface CertificateTemplate {
   readonly ocspUrls: readonly string[];
   readonly caIssuersUrls: readonly string[];
   readonly ocspNoCheck: boolean;
+  /** subjectAltName uniformResourceIdentifier entries (absent or empty: no subjectAltName). */
+  readonly subjectAltNameUris?: readonly string[];
 }
 
 export type ViolationCode =
@@ -148,6 +155,10 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
     });
   }
 
+  // subjectAltName: made from the CN, checked as strictly.
+  const sanUris = profile.subjectAltName === "device-uri" && issuer.deviceUriTemplate !== undefined ? [deviceUri(issuer.deviceUriTemplate, cn)] : [];
+  if (nameProblems.length === 0) for (const uri of sanUris) for (const message of deviceUriProblems(uri)) violations.push({ code: "NAME_INVALID", message });
+
   // Validity: requested days within the cap; never beyond the issuer (clamped, see CP 6.3.2).
   const days = request.validityDays ?? profile.validityDays.default;
   if (!Number.isInteger(days) || days < 1 || days > profile.validityDays.max) {
@@ -183,6 +194,7 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
       ocspUrls: pointers ? [urls.ocsp] : [],
       caIssuersUrls: pointers ? [urls.caIssuers] : [],
       ocspNoCheck: profile.ocspNoCheck,
+      ...(sanUris.length > 0 ? { subjectAltNameUris: sanUris } : {}),
     },
   };
 }

@@ -51,6 +51,8 @@ export function certificateExtensions(template: CertificateTemplate, subjectPubl
     extensions.push(new x509.ExtendedKeyUsageExtension(template.extendedKeyUsage.map((u) => EKU_OIDS[u]), false));
   }
   extensions.push(new x509.SubjectKeyIdentifierExtension(hex(keyIdentifier(subjectPublicKeyBits(subjectPublicKey)))));
+  // subjectAltName right after the key id: the per-certificate extensions sit together (the fast encoder's layout).
+  if (template.subjectAltNameUris?.length) extensions.push(new x509.SubjectAlternativeNameExtension(template.subjectAltNameUris.map((value) => ({ type: "url" as const, value })), false));
   extensions.push(new x509.AuthorityKeyIdentifierExtension(hex(keyIdentifier(subjectPublicKeyBits(issuerPublicKey)))));
   if (template.policyOids.length > 0) extensions.push(new x509.CertificatePolicyExtension([...template.policyOids], false));
   if (template.crlDistributionPoints.length > 0) extensions.push(new x509.CRLDistributionPointsExtension([...template.crlDistributionPoints], false));

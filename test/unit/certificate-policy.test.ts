@@ -22,6 +22,7 @@ const ROWS = [
   "Validity, default (days)",
   "Validity, maximum (days)",
   "Subject",
+  "subjectAltName",
   "CRL DP and AIA",
   "Suspension (certificateHold)",
   "id-pkix-ocsp-nocheck",
@@ -164,6 +165,7 @@ export function expectedRows(p: Profile): Record<Row, string | number | readonly
     "Validity, default (days)": p.validityDays.default,
     "Validity, maximum (days)": p.validityDays.max,
     Subject: p.subject,
+    subjectAltName: p.subjectAltName ?? "none",
     "CRL DP and AIA": p.revocationPointers ? "yes" : "no",
     "Suspension (certificateHold)": p.allowHold ? "yes" : "no",
     "id-pkix-ocsp-nocheck": p.ocspNoCheck ? "yes" : "no",
@@ -191,7 +193,8 @@ export function parseCell(row: Row, cell: string): Parsed {
       const m = /^`(\d+)`$/.exec(cell);
       return m ? { ok: true, value: Number(m[1]) } : { ok: false, error: `expected \`<days>\`, found ${JSON.stringify(cell)}` };
     }
-    case "Subject": {
+    case "Subject":
+    case "subjectAltName": {
       // The rule in backticks first; a plain-words explanation may follow.
       const m = /^`([^`]+)`/.exec(cell);
       return m ? { ok: true, value: m[1]! } : { ok: false, error: `expected \`<subject rule>\` first, found ${JSON.stringify(cell)}` };
