@@ -34,6 +34,7 @@ export function firmwareCommand(): Command {
     .option("--version <v>", "firmware version, recorded in the signed manifest")
     .option("--hardware <model>", "hardware model the image is for, recorded in the signed manifest")
     .option("--security-version <n>", "anti-rollback counter, recorded in the signed manifest", wholeNumber("--security-version"))
+    .option("--policy-arc <oid>", "the organisation's OID arc for the RFC 4108 package and hardware OIDs (default: the arc of the signer certificate's firmware policy)")
     .option("--out <file>", "where the signature goes (default: <image>.p7s)")
     .option("--tsa <url>", "RFC 3161 time-stamp authority to time-stamp the signature")
     .option("--force", "overwrite --out if it exists")
@@ -44,7 +45,7 @@ export function firmwareCommand(): Command {
         "trustline firmware sign fw.bin --cert ci-signer.pem --key ci.key --tsa http://tsa.example.com/tsr",
       ),
     )
-    .action(async (image: string, opts: { cert: string; key: string; keyPassphraseFile?: string; chain?: string; version?: string; hardware?: string; securityVersion?: number; out?: string; tsa?: string; force?: boolean }, command: Command) => {
+    .action(async (image: string, opts: { cert: string; key: string; keyPassphraseFile?: string; chain?: string; version?: string; hardware?: string; securityVersion?: number; policyArc?: string; out?: string; tsa?: string; force?: boolean }, command: Command) => {
       const out = opts.out ?? `${image}.p7s`;
       const signer = signerFromKeyFile(opts.key, keyPassphrase(opts.keyPassphraseFile));
       const signature = await signFirmware({
@@ -56,10 +57,12 @@ export function firmwareCommand(): Command {
         ...(opts.hardware !== undefined ? { hardware: opts.hardware } : {}),
         ...(opts.securityVersion !== undefined ? { securityVersion: opts.securityVersion } : {}),
         ...(opts.tsa ? { tsaUrl: opts.tsa } : {}),
+        ...(opts.policyArc !== undefined ? { policyArc: opts.policyArc } : {}),
       });
+      const pkg = signature.manifest.firmwarePackage;
       writeOutput(out, signature.der, { force: opts.force === true });
       emit(command, { signature: out, signer: signature.signer, manifest: signature.manifest, timestamped: signature.timestamped }, () =>
-        `Signed ${image} (${signature.manifest.imageSize} bytes, sha256 ${signature.manifest.imageSha256})\n  signer ${signature.signer.subject}, serial ${signature.signer.serial}\n  version ${signature.manifest.version}, hardware ${signature.manifest.hardware}, security version ${signature.manifest.securityVersion}${signature.timestamped ? ", time-stamped" : ""}\n  wrote ${out}`,
+        `Signed ${image} (${signature.manifest.imageSize} bytes, sha256 ${signature.manifest.imageSha256})\n  signer ${signature.signer.subject}, serial ${signature.signer.serial}\n  version ${signature.manifest.version}, hardware ${signature.manifest.hardware}, security version ${signature.manifest.securityVersion}${signature.timestamped ? ", time-stamped" : ""}${pkg ? `\n  RFC 4108 package ${pkg.packageOid} version ${pkg.versionNumber}${pkg.staleVersion !== undefined ? ` (stale ${pkg.staleVersion})` : ""}${pkg.targetHardwareOids.length ? `, hardware ${pkg.targetHardwareOids.join(", ")}` : ""}` : ""}\n  wrote ${out}`,
       );
     });
 

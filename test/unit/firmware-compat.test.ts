@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { verifyFirmware } from "../../ca/index.js";
 import { LEGACY_TRUSTLINE_ARC } from "../../policy/index.js";
-import { REPO_ROOT } from "../helpers/pki.js";
+import { REPO_ROOT, runCli } from "../helpers/pki.js";
 
 const FIXTURE = join(REPO_ROOT, "test", "fixtures", "firmware-v1");
 const file = (name: string) => readFileSync(join(FIXTURE, name));
@@ -50,4 +50,13 @@ test("--min-security-version still refuses the old format below the minimum, and
 test("the old signature over another image is refused (message-digest)", async () => {
   const v = await verifyLegacy({ image: join(FIXTURE, "root.pem") });
   assert.equal(!v.valid && v.check, "message-digest");
+});
+
+test("trustline firmware verify (CLI) on the old format: --min-security-version 7 passes, 8 refuses (exit 1, check manifest)", () => {
+  const args = ["firmware", "verify", join(FIXTURE, "fw.bin"), "--signature", join(FIXTURE, "fw.bin.p7s"), "--trust", join(FIXTURE, "root.pem"), "--no-revocation", "--hardware", "tc-100", "--json"];
+  const ok = runCli([...args, "--min-security-version", "7"]);
+  assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+  const low = runCli([...args, "--min-security-version", "8"]);
+  assert.equal(low.status, 1);
+  assert.deepEqual([JSON.parse(low.stdout).check, JSON.parse(low.stdout).reason], ["manifest", "security version 7 is below the minimum 8 (anti-rollback)"]);
 });
