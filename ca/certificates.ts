@@ -13,11 +13,13 @@ export interface CertificateTrace extends Omit<CertificateRecord, "der"> {
   readonly status: CertificateStatus;
   readonly revocation?: RevocationEntry;
   readonly profileTitle: string;
+  /** The arc of the home's certificate-policy OIDs. */
+  readonly policyArc: string;
   readonly certificate: CertificateSummary;
   readonly pem: string;
 }
 
-async function trace(record: CertificateRecord, now: Date, revocation: RevocationEntry | undefined): Promise<CertificateTrace> {
+async function trace(record: CertificateRecord, now: Date, revocation: RevocationEntry | undefined, policyArc: string): Promise<CertificateTrace> {
   const der = new Uint8Array(Buffer.from(record.der, "base64"));
   const rest = withoutDer(record);
   return {
@@ -25,6 +27,7 @@ async function trace(record: CertificateRecord, now: Date, revocation: Revocatio
     status: statusAt(record, now, revocation),
     ...(revocation ? { revocation } : {}),
     profileTitle: PROFILES[record.profile]?.title ?? record.profile,
+    policyArc,
     certificate: await summarizeCertificate(await parseCertificate(der)),
     pem: toPem(der, "CERTIFICATE"),
   };
@@ -42,7 +45,7 @@ export async function showCertificate(home: Home, query: { serial: string } | { 
       throw new TrustlineError("NOT_FOUND", `serial ${serial} is in the inventory, but the given certificate is not the one this home issued under it`, { details: { serial } });
     }
   }
-  return trace(record, home.clock(), (await home.inventory.revocations(record.ca)).get(record.serial));
+  return trace(record, home.clock(), (await home.inventory.revocations(record.ca)).get(record.serial), home.policyArc);
 }
 
 /** The recorded certificate as PEM (with its issuing chain, root excluded, on request): to deliver it again. */

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { type CaProfileName, type KeyAlgorithm, PROFILES } from "../policy/index.js";
+import { type CaProfileName, DEFAULT_POLICY_ARC, defaultDeviceUriTemplate, deviceUriTemplateProblems, type KeyAlgorithm, policyArcProblems, PROFILES } from "../policy/index.js";
 import { TrustlineError } from "./errors.js";
 import { Home, type HomeOptions } from "./home.js";
 import { DEFAULT_SCRYPT } from "./keys/encrypted-pkcs8.js";
@@ -21,12 +21,19 @@ export interface InitOptions extends HomeOptions {
   readonly organization: string;
   readonly algorithm?: KeyAlgorithm;
   readonly baseUrl?: string;
+  /** The arc of the home's certificate-policy OIDs (default DEFAULT_POLICY_ARC). */
+  readonly policyArc?: string;
+  /** Device certificates' subjectAltName URI template ({registration-id} inside); null: none. Default urn:<org-id>:device:{registration-id}. */
+  readonly deviceUriTemplate?: string | null;
 }
 
 export interface InitResult {
   readonly home: string;
   readonly organization: string;
   readonly baseUrl: string;
+  readonly policyArc: string;
+  /** The device subjectAltName template, or null when device certificates carry none. */
+  readonly deviceUriTemplate: string | null;
   readonly cas: readonly CaSummary[];
   readonly operator: string;
 }
@@ -41,6 +48,15 @@ export interface CaSummary {
   readonly keyUri: string;
   readonly notBefore: string;
   readonly notAfter: string;
+  /** The home's policy arc, under which the CA's policy OIDs sit (in `ca list`; absent from summarizeCa alone). */
+  readonly policyArc?: string;
+}
+
+/** The arc `init --policy-arc` asked for, checked (USAGE with every problem otherwise). */
+export function checkPolicyArc(arc: string): string {
+  const problems = policyArcProblems(arc);
+  if (problems.length > 0) throw new TrustlineError("USAGE", `--policy-arc: ${problems.join("; ")}`, { details: { policyArc: arc, problems } });
+  return arc;
 }
 
 function normalizeBaseUrl(input: string): string {
@@ -82,6 +98,10 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
   const algorithm = options.algorithm ?? "p256";
   if (!CA_ALGORITHMS.includes(algorithm)) throw new TrustlineError("USAGE", `--algorithm must be one of ${CA_ALGORITHMS.join(", ")}`);
   const baseUrl = normalizeBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL);
+  const policyArc = checkPolicyArc(options.policyArc ?? DEFAULT_POLICY_ARC);
+  const deviceUriTemplate = options.deviceUriTemplate === undefined ? defaultDeviceUriTemplate(options.organization) : options.deviceUriTemplate;
+  const sanProblems = deviceUriTemplate === null ? [] : deviceUriTemplateProblems(deviceUriTemplate);
+  if (sanProblems.length > 0) throw new TrustlineError("USAGE", `--device-san: ${sanProblems.join("; ")}`, { details: { deviceUriTemplate, problems: sanProblems } });
   mkdirSync(dirname(target), { recursive: true });
   const staging = join(dirname(target), `.${basename(target)}.init-${randomBytes(6).toString("hex")}`);
   mkdirSync(staging, { mode: 0o700 });
@@ -96,6 +116,8 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
       format: "trustline-home/1",
       organization: options.organization,
       baseUrl,
+      policyArc,
+      ...(deviceUriTemplate !== null ? { deviceUriTemplate } : {}),
       createdAt: clock().toISOString(),
       kdf: { salt: salt.toString("base64"), cost: kdf.cost, blockSize: kdf.blockSize, parallelization: kdf.parallelization },
       auditKey: { keyUri: auditKey.uri, keyAlgorithm: auditKey.algorithm, publicKey: Buffer.from(auditKey.publicKey).toString("base64") },
@@ -107,7 +129,7 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
     await home.transaction(async () => {
       await home.stateFile.create(state);
       home.setState(state);
-      await home.record([{ action: "init", outcome: "ok", ...home.who, details: { organization: options.organization, algorithm, baseUrl } }]);
+      await home.record([{ action: "init", outcome: "ok", ...home.who, details: { organization: options.organization, algorithm, baseUrl, policyArc, deviceUriTemplate } }]);
     });
     await createCa(home, { name: "root", profile: "root-ca", algorithm });
     await certifyAuditKey(home);
@@ -120,6 +142,8 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
       home: target,
       organization: options.organization,
       baseUrl,
+      policyArc,
+      deviceUriTemplate,
       cas: Object.values(home.state.cas).map(summarizeCa),
       operator: home.actor.operator,
     };
@@ -214,7 +238,7 @@ export async function certifyAuditKey(home: Home): Promise<{ serial: string; not
 }
 
 export function listCas(home: Home): CaSummary[] {
-  return Object.values(home.state.cas).map(summarizeCa);
+  return Object.values(home.state.cas).map((ca) => ({ ...summarizeCa(ca), policyArc: home.policyArc }));
 }
 
 export interface CaDetails extends CaSummary {
@@ -225,7 +249,7 @@ export interface CaDetails extends CaSummary {
 
 export async function showCa(home: Home, name: string): Promise<CaDetails> {
   const ca = getCa(home, name);
-  return { ...summarizeCa(ca), certificate: ca.certificate, profileTitle: PROFILES[ca.profile].title, summary: await summarizeCertificate(await parseCertificate(caCertificateDer(ca))) };
+  return { ...summarizeCa(ca), policyArc: home.policyArc, certificate: ca.certificate, profileTitle: PROFILES[ca.profile].title, summary: await summarizeCertificate(await parseCertificate(caCertificateDer(ca))) };
 }
 
 /** The CA certificate (PEM), with `chain` also its parents up to and including the root. Audited. */

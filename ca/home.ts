@@ -19,6 +19,7 @@ import type { Signer } from "./keys/signer.js";
 import { FileInventory } from "./store/file-inventory.js";
 import { withLock } from "./store/lock.js";
 import { type HomeState, StateFile } from "./store/state.js";
+import { LEGACY_TRUSTLINE_ARC } from "../policy/index.js";
 
 export type Clock = () => Date;
 
@@ -89,6 +90,11 @@ export class Home {
   get state(): HomeState {
     if (!this.#state) throw new TrustlineError("CONFIG_INVALID", `the home at ${this.dir} is not open`);
     return this.#state;
+  }
+
+  /** The arc of this home's certificate-policy OIDs (homes made before `--policy-arc`: the legacy arc). */
+  get policyArc(): string {
+    return this.state.policyArc ?? LEGACY_TRUSTLINE_ARC;
   }
 
   /** Re-read the state (after another process may have changed it). */

@@ -14,6 +14,7 @@ export {
   certifyAuditKey,
   CA_ALGORITHMS,
   DEFAULT_BASE_URL,
+  checkPolicyArc,
   type InitOptions,
   type InitResult,
   type CaSummary,
@@ -54,7 +55,7 @@ export type { ValidationResult, ValidPath, InvalidPath, Check, CheckName, PathCe
 export { PURPOSES, type Purpose } from "./validation/purpose.js";
 export type { RevocationMode } from "./validation/revocation.js";
 export { signFirmware, type FirmwareSignOptions, type FirmwareSignature } from "./firmware/sign.js";
-export { verifyFirmware, type FirmwareVerifyOptions, type FirmwareVerdict, type FirmwareEvidence, type FirmwareCheck } from "./firmware/verify.js";
+export { verifyFirmware, firmwarePolicyUnder, DEFAULT_FIRMWARE_POLICIES, type FirmwareVerifyOptions, type FirmwareVerdict, type FirmwareEvidence, type FirmwareCheck } from "./firmware/verify.js";
 export type { FirmwareManifest } from "./firmware/manifest.js";
 export { signerFromKeyFile } from "./keys/key-file.js";
 export { DPS_API_VERSION, DPS_BULK_MAX_ITEMS, ALLOCATION_POLICIES, enrollmentGroupIdProblems, bulkBodies } from "./dps/model.js";

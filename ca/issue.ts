@@ -124,6 +124,8 @@ export function issuerFacts(home: Home, ca: CaRecord | undefined, selfName: stri
     notAfter: new Date(ca?.notAfter ?? 8.64e15),
     organization: home.state.organization,
     baseUrl: home.state.baseUrl,
+    policyArc: home.policyArc,
+    ...(home.state.deviceUriTemplate !== undefined ? { deviceUriTemplate: home.state.deviceUriTemplate } : {}),
   };
 }
 

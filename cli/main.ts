@@ -80,11 +80,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-// A reader that stops early (`trustline cert list --help | head`) closes our stdout: end quietly
-// with the status so far (0 for help), never with a stack trace.
-process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-  if (e.code !== "EPIPE") throw e;
-  process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
-});
+/**
+ * A reader that closed the pipe (`trustline init --help | head`) is not a failure: stop writing and
+ * finish quietly, with the command's own status (0 for help), never a stack trace. The command
+ * itself runs to its end, so a closed pipe never leaves an operation half done.
+ */
+function quietWhenThePipeCloses(stream: NodeJS.WriteStream): void {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE" || e.code === "ERR_STREAM_DESTROYED") return;
+    throw e;
+  });
+}
+quietWhenThePipeCloses(process.stdout);
+quietWhenThePipeCloses(process.stderr);
 
 process.exitCode = await main(process.argv.slice(2));

@@ -3,8 +3,8 @@
  * template or the complete list of violations. No I/O, no crypto: the caller describes the key and
  * the issuer; the engine decides what the certificate may say.
  */
-import type { ExtendedKeyUsage } from "./oids.js";
-import { displayNameProblems, MAX_COMMON_NAME_LENGTH, registrationIdProblems, verificationCodeProblems } from "./names.js";
+import { EKU_OIDS, oidUnderArc } from "./oids.js";
+import { deviceUri, deviceUriProblems, displayNameProblems, MAX_COMMON_NAME_LENGTH, registrationIdProblems, verificationCodeProblems } from "./names.js";
 import type { CaProfileName, KeyAlgorithm, KeyUsage, Profile } from "./profiles.js";
 
 /** The public key as the engine sees it (ca/x509 derives this from the SPKI). */
@@ -31,6 +31,13 @@ export interface IssuerFacts {
   readonly organization: string;
   /** Base URL for CRL distribution points and AIA (no trailing slash). */
   readonly baseUrl: string;
+  /** The home's policy arc: the profile's policy OIDs are minted under it (default TRUSTLINE_ARC). */
+  readonly policyArc?: string;
+  /**
+   * The home's device URI template (REGISTRATION_ID_PLACEHOLDER inside), for profiles whose
+   * subjectAltName is "device-uri"; absent (homes made before it): no subjectAltName.
+   */
+  readonly deviceUriTemplate?: string;
 }
 
 export interface CertificateTemplate {
@@ -40,12 +47,15 @@ export interface CertificateTemplate {
   readonly notAfter: Date;
   readonly basicConstraints: Profile["basicConstraints"];
   readonly keyUsage: readonly KeyUsage[];
-  readonly extendedKeyUsage: readonly ExtendedKeyUsage[];
+  /** extendedKeyUsage OIDs (Trustline's own purposes already under the home's arc). */
+  readonly extendedKeyUsage: readonly string[];
   readonly policyOids: readonly string[];
   readonly crlDistributionPoints: readonly string[];
   readonly ocspUrls: readonly string[];
   readonly caIssuersUrls: readonly string[];
   readonly ocspNoCheck: boolean;
+  /** subjectAltName uniformResourceIdentifier entries (absent or empty: no subjectAltName). */
+  readonly subjectAltNameUris?: readonly string[];
 }
 
 export type ViolationCode =
@@ -146,6 +156,10 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
     });
   }
 
+  // subjectAltName: made from the CN, checked as strictly.
+  const sanUris = profile.subjectAltName === "device-uri" && issuer.deviceUriTemplate !== undefined ? [deviceUri(issuer.deviceUriTemplate, cn)] : [];
+  if (nameProblems.length === 0) for (const uri of sanUris) for (const message of deviceUriProblems(uri)) violations.push({ code: "NAME_INVALID", message });
+
   // Validity: requested days within the cap; never beyond the issuer (clamped, see CP 6.3.2).
   const days = request.validityDays ?? profile.validityDays.default;
   if (!Number.isInteger(days) || days < 1 || days > profile.validityDays.max) {
@@ -159,6 +173,7 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
   const notAfter = profile.issuedBy !== "self" && requestedEnd > issuer.notAfter ? issuer.notAfter : requestedEnd;
   const urls = revocationUrls(issuer.baseUrl, issuer.name);
   const pointers = profile.revocationPointers;
+  const underHomeArc = (oid: string) => (issuer.policyArc === undefined ? oid : oidUnderArc(oid, issuer.policyArc));
   const subject =
     profile.subject === "ca-name"
       ? { commonName: caCommonName(issuer.organization, cn), organization: issuer.organization }
@@ -175,12 +190,13 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
       notAfter,
       basicConstraints: profile.basicConstraints,
       keyUsage: profile.keyUsage,
-      extendedKeyUsage: profile.extendedKeyUsage,
-      policyOids: profile.policyOids,
+      extendedKeyUsage: profile.extendedKeyUsage.map((u) => underHomeArc(EKU_OIDS[u])),
+      policyOids: profile.policyOids.map(underHomeArc),
       crlDistributionPoints: pointers ? [urls.crl] : [],
       ocspUrls: pointers ? [urls.ocsp] : [],
       caIssuersUrls: pointers ? [urls.caIssuers] : [],
       ocspNoCheck: profile.ocspNoCheck,
+      ...(sanUris.length > 0 ? { subjectAltNameUris: sanUris } : {}),
     },
   };
 }

@@ -48,6 +48,11 @@ export interface Profile {
   readonly allowHold: boolean;
   /** id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): only on delegated OCSP responder certificates. */
   readonly ocspNoCheck: boolean;
+  /**
+   * subjectAltName (non-critical): "device-uri" names the device by a URI made from its registration
+   * ID with the home's template (new homes: urn:<org-id>:device:<registration-id>); absent: none.
+   */
+  readonly subjectAltName?: "device-uri";
 }
 
 const CA_KEYS: readonly KeyAlgorithm[] = ["p256", "p384", "rsa3072", "rsa4096"];
@@ -117,6 +122,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
     revocationPointers: true,
     allowHold: true,
     ocspNoCheck: false,
+    subjectAltName: "device-uri",
   },
   "firmware-signer": {
     name: "firmware-signer",

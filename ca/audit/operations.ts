@@ -9,7 +9,7 @@
  * (rollback), or a log rewritten from some point by the holder of the audit key (fork).
  */
 import { createHash, verify as nodeVerify } from "node:crypto";
-import { EKU_OIDS, type KeyAlgorithm } from "../../policy/index.js";
+import { auditLogSigningOids, type KeyAlgorithm } from "../../policy/index.js";
 import { TrustlineError } from "../errors.js";
 import { derFromPemOrDer, toPem } from "../pem.js";
 import { parseCertificateForValidation } from "../validation/certificate.js";
@@ -21,6 +21,8 @@ import { auditHeadMessage, type AuditEntry, type AuditHead, type AuditLog, type 
 /** What the trail's checks need from a home (structural: the audit module does not import the home). */
 export interface AuditedHome {
   readonly audit: AuditLog;
+  /** The arc the home mints its OIDs under (the audit key purpose among them). */
+  readonly policyArc: string;
   readonly state: {
     readonly auditKey: { readonly keyAlgorithm: KeyAlgorithm; readonly publicKey: string; readonly certificate?: string };
     readonly cas: Readonly<Record<string, { readonly certificate: string }>>;
@@ -85,13 +87,13 @@ function headSignatureHolds(spki: Uint8Array): (message: Buffer, signature: Buff
  * The key an audit-signer certificate certifies, when the certificate chains to `rootDer` at
  * `time` and names the audit-log purpose; otherwise why not.
  */
-function certifiedAuditKey(certificatePem: string, rootDer: Uint8Array, time: Date): { spki: Uint8Array; serial: string } | { problem: string } {
+function certifiedAuditKey(certificatePem: string, rootDer: Uint8Array, time: Date, purposes: readonly string[]): { spki: Uint8Array; serial: string } | { problem: string } {
   const der = derFromPemOrDer(Buffer.from(certificatePem), ["CERTIFICATE"]);
   if (!der) return { problem: "the audit key's certificate cannot be read" };
   const result = validatePath(der, { trustAnchors: [rootDer], time, revocation: "off" });
   if (!result.valid) return { problem: `the audit key's certificate is not valid under the root: ${result.reason}` };
   const cert = parseCertificateForValidation(der);
-  if (!cert.ext.extendedKeyUsage?.includes(EKU_OIDS.auditLogSigning)) return { problem: "the audit key's certificate is not an audit-signer certificate (extendedKeyUsage auditLogSigning)" };
+  if (!cert.ext.extendedKeyUsage?.some((oid) => purposes.includes(oid))) return { problem: "the audit key's certificate is not an audit-signer certificate (extendedKeyUsage auditLogSigning)" };
   return { spki: cert.spki, serial: cert.serial };
 }
 
@@ -124,7 +126,7 @@ export async function verifyAuditLog(home: AuditedHome, options: AuditVerifyOpti
   let auditKey: AuditReport["auditKey"];
   const certificate = home.state.auditKey.certificate;
   if (certificate) {
-    const certified = certifiedAuditKey(certificate, rootDer, Number.isNaN(time.getTime()) ? new Date() : time);
+    const certified = certifiedAuditKey(certificate, rootDer, Number.isNaN(time.getTime()) ? new Date() : time, auditLogSigningOids(home.policyArc));
     if ("problem" in certified) return refused(certified.problem);
     spki = certified.spki;
     auditKey = { certified: true, serial: certified.serial };
@@ -139,18 +141,18 @@ export async function verifyAuditLog(home: AuditedHome, options: AuditVerifyOpti
   if (!verdict.intact) return summary(verdict, auditKey);
 
   for (const checkpoint of checkpoints) {
-    const problem = checkpointProblem(checkpoint, rootDer, spki, hashes, verdict.entries);
+    const problem = checkpointProblem(checkpoint, rootDer, spki, hashes, verdict.entries, auditLogSigningOids(home.policyArc));
     if (problem) return summary({ intact: false, entries: verdict.entries, firstBad: Math.min(checkpoint.seq, verdict.entries + 1), problem }, auditKey);
   }
   return summary(verdict, auditKey);
 }
 
 /** Why a checkpoint does not hold against this log, or undefined. */
-function checkpointProblem(cp: AuditCheckpoint, rootDer: Uint8Array, homeSpki: Uint8Array, hashes: ReadonlyMap<number, string>, entries: number): string | undefined {
+function checkpointProblem(cp: AuditCheckpoint, rootDer: Uint8Array, homeSpki: Uint8Array, hashes: ReadonlyMap<number, string>, entries: number, purposes: readonly string[]): string | undefined {
   const taken = `the checkpoint taken at ${cp.time} (entry ${cp.seq})`;
   let spki = homeSpki;
   if (cp.auditCertificate) {
-    const certified = certifiedAuditKey(cp.auditCertificate, rootDer, new Date(cp.time));
+    const certified = certifiedAuditKey(cp.auditCertificate, rootDer, new Date(cp.time), purposes);
     if ("problem" in certified) return `${taken} is not signed by an audit key of this root: ${certified.problem}`;
     spki = certified.spki;
   }

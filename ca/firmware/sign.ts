@@ -1,7 +1,8 @@
 /**
  * Signing a firmware image: a detached CMS SignedData (DER, .p7s) over the streamed image, with
  * signed attributes contentType, messageDigest, signingTime, signingCertificateV2,
- * CMSAlgorithmProtection and the Trustline manifest, DER-sorted; certificates = signer + chain;
+ * CMSAlgorithmProtection and the manifest (RFC 4108 firmwarePackageID, targetHardwareIDs,
+ * firmwarePackageInfo, and the remaining Trustline fields under <arc>.2.2), DER-sorted; certificates = signer + chain;
  * optionally an RFC 3161 time-stamp of the signature as an unsigned attribute.
  */
 import { createHash } from "node:crypto";
@@ -9,7 +10,7 @@ import { basename } from "node:path";
 import { TrustlineError } from "../errors.js";
 import { SIGNATURE_ALGORITHMS, type Signer } from "../keys/signer.js";
 import { dersOf } from "../pem.js";
-import { certificateDer, isSelfIssued, issuerNameDer, serialContentOf, serialOfCertificate, spkiOfCertificate, subjectString } from "../x509/cert-fields.js";
+import { certificateDer, certificatePolicyOids, isSelfIssued, issuerNameDer, serialContentOf, serialOfCertificate, spkiOfCertificate, subjectString } from "../x509/cert-fields.js";
 import { content, oid, readRoot, sequence, tlv } from "../x509/der.js";
 import { encodeTime } from "../x509/tbs-encoder.js";
 import {
@@ -21,7 +22,8 @@ import {
   signedAttributesToSign,
 } from "./cms.js";
 import { digestFile } from "./digest.js";
-import { checkManifestInput, encodeManifest, type FirmwareManifest, MANIFEST_ATTRIBUTE_OID } from "./manifest.js";
+import { checkManifestInput, firmwareArcOf, type FirmwareManifest, manifestAttributes } from "./manifest.js";
+import { policyArcProblems } from "../../policy/index.js";
 import { requestTimestamp } from "./timestamp.js";
 
 export interface FirmwareSignOptions {
@@ -34,6 +36,11 @@ export interface FirmwareSignOptions {
   readonly version?: string;
   readonly hardware?: string;
   readonly securityVersion?: number;
+  /**
+   * The organisation's arc, under which the package, hardware and Trustline-attribute OIDs are
+   * minted. Default: the arc of the signer certificate's firmware-signing policy (`<arc>.1.2`).
+   */
+  readonly policyArc?: string;
   /** An RFC 3161 time-stamp authority (HTTP POST). */
   readonly tsaUrl?: string;
   readonly clock?: () => Date;
@@ -44,6 +51,12 @@ export interface FirmwareSignature {
   readonly manifest: FirmwareManifest;
   readonly signer: { readonly subject: string; readonly serial: string };
   readonly timestamped: boolean;
+}
+
+function checkedArc(arc: string): string {
+  const problems = policyArcProblems(arc);
+  if (problems.length > 0) throw new TrustlineError("USAGE", `--policy-arc: ${problems.join("; ")}`);
+  return arc;
 }
 
 function certificatesOf(input: Uint8Array | undefined): Uint8Array[] {
@@ -64,15 +77,15 @@ export async function signFirmware(options: FirmwareSignOptions): Promise<Firmwa
   const digestName = algorithm.hash; // the digest matches the signature's hash (RFC 5753 §3.1, reference §Algorithms)
   const { digests, size } = await digestFile(options.image, [digestName, "sha256"]);
   const now = (options.clock ?? (() => new Date()))();
-  const manifest: FirmwareManifest = {
-    format: "trustline-firmware-manifest/1",
+  const arc = options.policyArc !== undefined ? checkedArc(options.policyArc) : firmwareArcOf(certificatePolicyOids(signerCert));
+  const { attributes: manifestAttrs, manifest } = manifestAttributes(arc, {
     name: basename(options.image),
     ...manifestInput,
     imageSha256: Buffer.from(digests.get("sha256")!).toString("hex"),
     imageSize: size,
     createdAt: new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString(),
     signerCertificateSha256: createHash("sha256").update(signerCert).digest("hex"),
-  };
+  });
   const digestAlgorithm = digestAlgorithmIdentifier(digestName);
   const signedAttributes = [
     encodeAttribute(CMS_OIDS.contentType, oid(CMS_OIDS.data)),
@@ -82,7 +95,7 @@ export async function signFirmware(options: FirmwareSignOptions): Promise<Firmwa
     encodeAttribute(CMS_OIDS.signingCertificateV2, sequence(sequence(sequence(tlv(0x04, createHash("sha256").update(signerCert).digest()))))),
     // RFC 6211: binds the digest and signature algorithms into what is signed.
     encodeAttribute(CMS_OIDS.algorithmProtection, sequence(digestAlgorithm, tlv(0xa1, content(algorithm.algorithmIdentifier, readRoot(algorithm.algorithmIdentifier))))),
-    encodeAttribute(MANIFEST_ATTRIBUTE_OID, tlv(0x04, encodeManifest(manifest))),
+    ...manifestAttrs.map(([type, value]) => encodeAttribute(type, value)),
   ];
   const signature = await options.signer.sign(signedAttributesToSign(signedAttributes));
   const unsigned = options.tsaUrl ? [encodeAttribute(CMS_OIDS.timeStampToken, await requestTimestamp(options.tsaUrl, signature))] : [];

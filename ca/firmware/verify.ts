@@ -13,7 +13,7 @@
  * dependency on issuing code or the store: an update server embeds it.
  */
 import { createHash } from "node:crypto";
-import { POLICY_OIDS, REVOCATION_REASONS } from "../../policy/index.js";
+import { LEGACY_TRUSTLINE_ARC, oidUnderArc, POLICY_OIDS, REVOCATION_REASONS } from "../../policy/index.js";
 import { dersOf } from "../pem.js";
 import { decodeTime } from "../revocation/crl-codec.js";
 import { crlViewFromDer } from "../validation/crl-der.js";
@@ -26,7 +26,7 @@ import type { PathCertificate } from "../validation/result.js";
 import { children, content, oidText, readRoot } from "../x509/der.js";
 import { CMS_OIDS, DIGEST_OIDS, isSortedSet, parseSignedData, signedBytesOf, type ParsedSignerInfo } from "./cms.js";
 import { digestFile } from "./digest.js";
-import { decodeManifest, type FirmwareManifest, MANIFEST_ATTRIBUTE_OID } from "./manifest.js";
+import { type FirmwareManifest, packageFitsHardware, readSignedManifest, type SignedManifest } from "./manifest.js";
 import { parseTstInfo } from "./timestamp.js";
 
 export type FirmwareCheck =
@@ -57,8 +57,12 @@ export interface FirmwareVerifyOptions {
   readonly tsaTrust?: readonly Uint8Array[];
   readonly minSecurityVersion?: number;
   readonly hardware?: string;
-  /** Policy the signer must be certified under (default: Trustline's firmware-signing policy). */
-  readonly requiredPolicy?: string;
+  /**
+   * Policy the signer must be certified under, or several (any one will do). Default: the
+   * firmware-signing policy under the default arc or the legacy arc; a home with its own arc
+   * passes `firmwarePolicyUnder(arc)`.
+   */
+  readonly requiredPolicy?: string | readonly string[];
   /** The current time (CRL freshness, and T without a time-stamp). */
   readonly now?: Date;
 }
@@ -92,6 +96,14 @@ const FORBIDDEN_EKU: Readonly<Record<string, string>> = {
   "1.3.6.1.5.5.7.3.4": "emailProtection",
   "1.3.6.1.5.5.7.3.8": "timeStamping",
 };
+
+/** The firmware-signing policy OID of a home whose policy arc is `arc`. */
+export function firmwarePolicyUnder(arc: string): string {
+  return oidUnderArc(POLICY_OIDS.firmwareSigning, arc);
+}
+
+/** Accepted when the caller names no policy: the default arc's and the legacy arc's firmware-signing policy. */
+export const DEFAULT_FIRMWARE_POLICIES: readonly string[] = [POLICY_OIDS.firmwareSigning, firmwarePolicyUnder(LEGACY_TRUSTLINE_ARC)];
 
 const ders = (inputs: readonly Uint8Array[], label: string): Uint8Array[] => inputs.flatMap((input) => dersOf(input, label));
 
@@ -216,14 +228,14 @@ async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in k
   evidence.trustedTime = { time: trustedTime.toISOString(), source: timestamped ? "timestamp" : "now" };
 
   // 5. Path validation at T, to the pinned root, firmware policy required.
-  const requiredPolicy = options.requiredPolicy ?? POLICY_OIDS.firmwareSigning;
+  const requiredPolicy = options.requiredPolicy ?? DEFAULT_FIRMWARE_POLICIES;
   const result = validatePath(signer.der, {
     trustAnchors: ders(options.trust, "CERTIFICATE"),
     intermediates: [...sd.certificates.filter((c) => c !== signer.der), ...ders(options.intermediates ?? [], "CERTIFICATE")],
     time: trustedTime,
     purpose: "codesign",
     revocation: "off", // firmware revocation has its own time semantics (step 7)
-    initialPolicySet: [requiredPolicy],
+    initialPolicySet: typeof requiredPolicy === "string" ? [requiredPolicy] : [...requiredPolicy],
     initialExplicitPolicy: true,
   });
   evidence.path = result.path;
@@ -272,26 +284,31 @@ async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in k
     evidence.revocation = "checked";
   }
 
-  // 8. The manifest.
-  const manifestAttr = attr(si, MANIFEST_ATTRIBUTE_OID)[0];
-  if (manifestAttr) {
-    const v = manifestAttr.values[0]!;
-    let manifest: FirmwareManifest;
-    try {
-      manifest = decodeManifest(content(v, readRoot(v, 0x04)));
-    } catch (e) {
-      throw new Failure("manifest", (e as Error).message);
-    }
+  // 8. The manifest: format 2 (RFC 4108 attributes + the Trustline fields) or format 1 (one JSON attribute).
+  let signed: SignedManifest;
+  try {
+    signed = readSignedManifest(si.signedAttributes);
+  } catch (e) {
+    throw new Failure("manifest", (e as Error).message);
+  }
+  if (signed.kind === "manifest") {
+    const manifest = signed.manifest;
     evidence.manifest = manifest;
     if (manifest.imageSha256 !== evidence.image.sha256 || manifest.imageSize !== size) throw new Failure("manifest", "the manifest's image digest or size does not match the image");
     if (manifest.signerCertificateSha256 !== signer.id) throw new Failure("manifest", "the manifest names another signer certificate");
     if (options.hardware !== undefined && manifest.hardware !== options.hardware) throw new Failure("manifest", `the image is for hardware "${manifest.hardware}", not "${options.hardware}"`);
-    if (options.minSecurityVersion !== undefined && manifest.securityVersion < options.minSecurityVersion) {
-      throw new Failure("manifest", `security version ${manifest.securityVersion} is below the minimum ${options.minSecurityVersion} (anti-rollback)`);
+  } else if (signed.kind === "package-only") {
+    evidence.notes.push(`the signature carries RFC 4108 attributes (package ${signed.firmwarePackage.packageOid}, version ${signed.firmwarePackage.versionNumber}) but no Trustline manifest: only the image digest binds it`);
+    if (options.hardware !== undefined && !packageFitsHardware(signed.firmwarePackage, options.hardware)) {
+      throw new Failure("manifest", `the package's targetHardwareIDs (${signed.firmwarePackage.targetHardwareOids.join(", ") || "none"}) do not name hardware "${options.hardware}"`);
     }
   } else {
     if (options.hardware !== undefined || options.minSecurityVersion !== undefined) throw new Failure("manifest", "the signature has no manifest, so hardware and security version cannot be checked");
     evidence.notes.push("the signature has no Trustline manifest (e.g. made by openssl cms): only the image digest binds it");
+  }
+  const securityVersion = signed.kind === "manifest" ? signed.manifest.securityVersion : signed.kind === "package-only" ? signed.firmwarePackage.versionNumber : undefined;
+  if (securityVersion !== undefined && options.minSecurityVersion !== undefined && securityVersion < options.minSecurityVersion) {
+    throw new Failure("manifest", `security version ${securityVersion} is below the minimum ${options.minSecurityVersion} (anti-rollback)`);
   }
 }
 

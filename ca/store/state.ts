@@ -36,6 +36,16 @@ export interface HomeState {
   readonly format: "trustline-home/1";
   readonly organization: string;
   readonly baseUrl: string;
+  /**
+   * The arc under which this home mints its certificate-policy OIDs (`init --policy-arc`). Absent in
+   * homes made before it existed: those keep the legacy 2.25 arc (policy/oids.ts).
+   */
+  readonly policyArc?: string;
+  /**
+   * The URI template of device certificates' subjectAltName, `{registration-id}` inside (`init
+   * --device-san`; new homes: urn:<org-id>:device:{registration-id}). Absent: no subjectAltName.
+   */
+  readonly deviceUriTemplate?: string;
   readonly createdAt: string;
   /** scrypt parameters shared by the file-backend keys of this home (salt base64). */
   readonly kdf: { readonly salt: string; readonly cost: number; readonly blockSize: number; readonly parallelization: number };

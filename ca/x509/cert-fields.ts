@@ -4,7 +4,7 @@
  */
 import { TrustlineError } from "../errors.js";
 import { derFromPemOrDer } from "../pem.js";
-import { children, content, readRoot, slice, type Tlv } from "./der.js";
+import { children, content, oidText, readRoot, slice, type Tlv } from "./der.js";
 import { nameToString, parseName } from "./name.js";
 import { serialHex } from "./serial.js";
 
@@ -54,4 +54,19 @@ export function signedParts(der: Uint8Array): { tbs: Uint8Array; signature: Uint
   const [tbs, , sig] = children(der, readRoot(der));
   if (!tbs || !sig) throw new TrustlineError("INPUT_INVALID", "not a signed structure");
   return { tbs: slice(der, tbs), signature: content(der, sig).subarray(1) };
+}
+
+/** The certificatePolicies OIDs of a certificate (empty without the extension), read from the DER. */
+export function certificatePolicyOids(der: Uint8Array): string[] {
+  const tbs = children(der, readRoot(der))[0];
+  if (!tbs) return [];
+  const explicit = children(der, tbs).find((t) => t.tag === 0xa3);
+  if (!explicit) return [];
+  for (const ext of children(der, children(der, explicit)[0]!)) {
+    const [id, ...rest] = children(der, ext);
+    if (!id || oidText(content(der, id)) !== "2.5.29.32") continue;
+    const value = content(der, rest[rest.length - 1]!);
+    return children(value, readRoot(value)).map((info) => oidText(content(value, children(value, info)[0]!)));
+  }
+  return [];
 }

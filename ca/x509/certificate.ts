@@ -4,7 +4,6 @@
  */
 import { x509 } from "./peculiar.js";
 import type { CertificateTemplate, KeyUsage } from "../../policy/index.js";
-import { EKU_OIDS } from "../../policy/index.js";
 import { SIGNATURE_ALGORITHMS, keyIdentifier, type Signer } from "../keys/signer.js";
 import { children, readRoot, slice } from "./der.js";
 import { subjectPublicKeyBits } from "./keys.js";
@@ -48,9 +47,11 @@ export function certificateExtensions(template: CertificateTemplate, subjectPubl
     new x509.KeyUsagesExtension(template.keyUsage.reduce((flags, u) => flags | KEY_USAGE_FLAGS[u], 0), true),
   ];
   if (template.extendedKeyUsage.length > 0) {
-    extensions.push(new x509.ExtendedKeyUsageExtension(template.extendedKeyUsage.map((u) => EKU_OIDS[u]), false));
+    extensions.push(new x509.ExtendedKeyUsageExtension([...template.extendedKeyUsage], false));
   }
   extensions.push(new x509.SubjectKeyIdentifierExtension(hex(keyIdentifier(subjectPublicKeyBits(subjectPublicKey)))));
+  // subjectAltName right after the key id: the per-certificate extensions sit together (the fast encoder's layout).
+  if (template.subjectAltNameUris?.length) extensions.push(new x509.SubjectAlternativeNameExtension(template.subjectAltNameUris.map((value) => ({ type: "url" as const, value })), false));
   extensions.push(new x509.AuthorityKeyIdentifierExtension(hex(keyIdentifier(subjectPublicKeyBits(issuerPublicKey)))));
   if (template.policyOids.length > 0) extensions.push(new x509.CertificatePolicyExtension([...template.policyOids], false));
   if (template.crlDistributionPoints.length > 0) extensions.push(new x509.CRLDistributionPointsExtension([...template.crlDistributionPoints], false));

@@ -2,12 +2,11 @@
  * The fast path: a fixed-layout DER encoder for TBSCertificate. Everything constant for one issuing
  * CA and profile (signature algorithm, issuer name, authority key id, key usages, policies,
  * distribution points) is encoded once; per certificate only the serial, validity, subject, public
- * key and subject key id are written around it. @peculiar/x509 spends ~3.7 ms of JavaScript ASN.1
+ * key, subject key id and (device) subjectAltName are written around it. @peculiar/x509 spends ~3.7 ms of JavaScript ASN.1
  * per certificate; this spends microseconds. A differential test proves the output byte-identical
  * to the general path (x509/certificate.ts) over many random inputs.
  */
 import type { CertificateTemplate, KeyUsage } from "../../policy/index.js";
-import { EKU_OIDS } from "../../policy/index.js";
 import { keyIdentifier, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from "../keys/signer.js";
 import { concat, headerLength, oid, sequence, tlv, writeHeader } from "./der.js";
 import { subjectPublicKeyBits } from "./keys.js";
@@ -19,6 +18,7 @@ const OID = {
   keyUsage: oid("2.5.29.15"),
   extKeyUsage: oid("2.5.29.37"),
   subjectKeyId: oid("2.5.29.14"),
+  subjectAltName: oid("2.5.29.17"),
   authorityKeyId: oid("2.5.29.35"),
   certificatePolicies: oid("2.5.29.32"),
   crlDistributionPoints: oid("2.5.29.31"),
@@ -29,6 +29,7 @@ const OID = {
 };
 
 const TRUE = Uint8Array.of(0x01, 0x01, 0xff);
+const EMPTY = new Uint8Array(0);
 const VERSION_3 = Uint8Array.of(0xa0, 0x03, 0x02, 0x01, 0x02);
 const utf8 = new TextEncoder();
 
@@ -127,7 +128,7 @@ export class TbsEncoder {
       extension(OID.basicConstraints, true, bc.ca ? sequence(Uint8Array.of(0x01, 0x01, 0xff), smallInteger(bc.pathLen)) : sequence()),
       extension(OID.keyUsage, true, keyUsageBits(t.keyUsage)),
     ];
-    if (t.extendedKeyUsage.length > 0) before.push(extension(OID.extKeyUsage, false, sequence(...t.extendedKeyUsage.map((u) => oid(EKU_OIDS[u])))));
+    if (t.extendedKeyUsage.length > 0) before.push(extension(OID.extKeyUsage, false, sequence(...t.extendedKeyUsage.map((u) => oid(u)))));
     const after = [this.#aki];
     if (t.policyOids.length > 0) after.push(extension(OID.certificatePolicies, false, sequence(...t.policyOids.map((p) => sequence(oid(p))))));
     if (t.crlDistributionPoints.length > 0) {
@@ -163,10 +164,12 @@ export class TbsEncoder {
     const keyId = keyIdentifier(subjectPublicKeyBits(subjectPublicKey));
     const validity = this.#validity(template.notBefore, template.notAfter);
     const name = encodeName(template.subject);
+    // subjectAltName (per certificate, after the key id): SEQUENCE OF [6] IA5String URIs.
+    const san = template.subjectAltNameUris?.length ? extension(OID.subjectAltName, false, sequence(...template.subjectAltNameUris.map((u) => tlv(0x86, utf8.encode(u))))) : EMPTY;
     // subjectKeyIdentifier: SEQUENCE { OID, OCTET STRING { OCTET STRING keyId } }, between the constant parts.
     const skiKey = headerLength(keyId.length) + keyId.length;
     const skiBody = OID.subjectKeyId.length + headerLength(skiKey) + skiKey;
-    const extList = ext.before.length + headerLength(skiBody) + skiBody + ext.after.length;
+    const extList = ext.before.length + headerLength(skiBody) + skiBody + san.length + ext.after.length;
     const extSequence = headerLength(extList) + extList;
     const body =
       VERSION_3.length + headerLength(serial.length) + serial.length + this.#head.length + validity.length + name.length + subjectPublicKey.length + headerLength(extSequence) + extSequence;
@@ -191,6 +194,7 @@ export class TbsEncoder {
     at = writeHeader(out, at, 0x04, skiKey);
     at = writeHeader(out, at, 0x04, keyId.length);
     put(keyId);
+    put(san);
     put(ext.after);
     return out;
   }

@@ -12,7 +12,9 @@ export function caCommand(): Command {
     .action(async (_opts: unknown, command: Command) => {
       const home = await openHome(command, false);
       const cas = listCas(home);
-      emit(command, cas, () => cas.map((c) => `${c.name.padEnd(12)} ${c.profile.padEnd(12)} parent ${String(c.parent ?? "-").padEnd(10)} ${c.keyAlgorithm.padEnd(8)} until ${c.notAfter}  ${c.subject}`).join("\n"));
+      emit(command, cas, () =>
+        [`policy OID arc ${home.policyArc}`, ...cas.map((c) => `${c.name.padEnd(12)} ${c.profile.padEnd(12)} parent ${String(c.parent ?? "-").padEnd(10)} ${c.keyAlgorithm.padEnd(8)} until ${c.notAfter}  ${c.subject}`)].join("\n"),
+      );
     });
 
   ca.command("show")
@@ -28,6 +30,7 @@ export function caCommand(): Command {
           `  subject     ${d.summary.subject}`,
           `  issuer      ${d.summary.issuer}`,
           `  serial      ${d.serial}`,
+          `  policy arc  ${d.policyArc}`,
           `  valid       ${d.notBefore} .. ${d.notAfter}`,
           `  key         ${d.summary.publicKey} at ${d.keyUri}`,
           `  signature   ${d.summary.signatureAlgorithm}`,

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { Home, showCertificate, signerFromKeyFile, signFirmware, TrustlineError, verifyFirmware } from "../../ca/index.js";
+import { checkPolicyArc, DEFAULT_FIRMWARE_POLICIES, firmwarePolicyUnder, Home, showCertificate, signerFromKeyFile, signFirmware, TrustlineError, verifyFirmware } from "../../ca/index.js";
 import { emit, examples, globals } from "../context.js";
 import { readInput, writeOutput } from "../files.js";
 import { EXIT } from "../exit-codes.js";
@@ -34,6 +34,7 @@ export function firmwareCommand(): Command {
     .option("--version <v>", "firmware version, recorded in the signed manifest")
     .option("--hardware <model>", "hardware model the image is for, recorded in the signed manifest")
     .option("--security-version <n>", "anti-rollback counter, recorded in the signed manifest", wholeNumber("--security-version"))
+    .option("--policy-arc <oid>", "the organisation's OID arc for the RFC 4108 package and hardware OIDs (default: the arc of the signer certificate's firmware policy)")
     .option("--out <file>", "where the signature goes (default: <image>.p7s)")
     .option("--tsa <url>", "RFC 3161 time-stamp authority to time-stamp the signature")
     .option("--force", "overwrite --out if it exists")
@@ -44,7 +45,7 @@ export function firmwareCommand(): Command {
         "trustline firmware sign fw.bin --cert ci-signer.pem --key ci.key --tsa http://tsa.example.com/tsr",
       ),
     )
-    .action(async (image: string, opts: { cert: string; key: string; keyPassphraseFile?: string; chain?: string; version?: string; hardware?: string; securityVersion?: number; out?: string; tsa?: string; force?: boolean }, command: Command) => {
+    .action(async (image: string, opts: { cert: string; key: string; keyPassphraseFile?: string; chain?: string; version?: string; hardware?: string; securityVersion?: number; policyArc?: string; out?: string; tsa?: string; force?: boolean }, command: Command) => {
       const out = opts.out ?? `${image}.p7s`;
       const signer = signerFromKeyFile(opts.key, keyPassphrase(opts.keyPassphraseFile));
       const signature = await signFirmware({
@@ -56,10 +57,12 @@ export function firmwareCommand(): Command {
         ...(opts.hardware !== undefined ? { hardware: opts.hardware } : {}),
         ...(opts.securityVersion !== undefined ? { securityVersion: opts.securityVersion } : {}),
         ...(opts.tsa ? { tsaUrl: opts.tsa } : {}),
+        ...(opts.policyArc !== undefined ? { policyArc: opts.policyArc } : {}),
       });
+      const pkg = signature.manifest.firmwarePackage;
       writeOutput(out, signature.der, { force: opts.force === true });
       emit(command, { signature: out, signer: signature.signer, manifest: signature.manifest, timestamped: signature.timestamped }, () =>
-        `Signed ${image} (${signature.manifest.imageSize} bytes, sha256 ${signature.manifest.imageSha256})\n  signer ${signature.signer.subject}, serial ${signature.signer.serial}\n  version ${signature.manifest.version}, hardware ${signature.manifest.hardware}, security version ${signature.manifest.securityVersion}${signature.timestamped ? ", time-stamped" : ""}\n  wrote ${out}`,
+        `Signed ${image} (${signature.manifest.imageSize} bytes, sha256 ${signature.manifest.imageSha256})\n  signer ${signature.signer.subject}, serial ${signature.signer.serial}\n  version ${signature.manifest.version}, hardware ${signature.manifest.hardware}, security version ${signature.manifest.securityVersion}${signature.timestamped ? ", time-stamped" : ""}${pkg ? `\n  RFC 4108 package ${pkg.packageOid} version ${pkg.versionNumber}${pkg.staleVersion !== undefined ? ` (stale ${pkg.staleVersion})` : ""}${pkg.targetHardwareOids.length ? `, hardware ${pkg.targetHardwareOids.join(", ")}` : ""}` : ""}\n  wrote ${out}`,
       );
     });
 
@@ -74,6 +77,7 @@ export function firmwareCommand(): Command {
     .option("--tsa-trust <pem>", "pinned root of the time-stamp authority (repeatable)", collect)
     .option("--min-security-version <n>", "refuse images below this anti-rollback counter", wholeNumber("--min-security-version"))
     .option("--hardware <model>", "refuse images made for another hardware model")
+    .option("--policy-arc <oid>", "the signing home's policy OID arc: require its firmware-signing policy <arc>.1.2 (default: the home at --home, if any, plus the default and legacy arcs)")
     .option("--no-revocation", "do not check revocation (an explicit opt-out; the default fails without current CRLs)")
     .addHelpText(
       "after",
@@ -82,8 +86,19 @@ export function firmwareCommand(): Command {
         "trustline firmware verify fw.bin --signature fw.bin.p7s --trust root.pem --tsa-trust tsa-root.pem --crl firmware.crl --crl root.crl --json",
       ) + "\nExit status: 0 valid; 1 invalid (the first failing check is named); 2 usage; 3 unreadable input.\n",
     )
-    .action(async (image: string, opts: { signature: string; trust: string[]; crl?: string[]; untrusted?: string[]; tsaTrust?: string[]; minSecurityVersion?: number; hardware?: string; revocation: boolean }, command: Command) => {
+    .action(async (image: string, opts: { signature: string; trust: string[]; crl?: string[]; untrusted?: string[]; tsaTrust?: string[]; minSecurityVersion?: number; hardware?: string; policyArc?: string; revocation: boolean }, command: Command) => {
+      const g = globals(command);
+      // The verifier may run next to the CA home that certified the signer: its arc, and the signer's trace.
+      let home: Home | undefined;
+      try {
+        home = await Home.open({ home: g.home });
+      } catch {
+        home = undefined; // no home here: a device or update server
+      }
+      const requiredPolicy =
+        opts.policyArc !== undefined ? [firmwarePolicyUnder(checkPolicyArc(opts.policyArc))] : [...new Set([...(home ? [firmwarePolicyUnder(home.policyArc)] : []), ...DEFAULT_FIRMWARE_POLICIES])];
       const verdict = await verifyFirmware({
+        requiredPolicy,
         image,
         signature: readInput(opts.signature, "signature"),
         trust: opts.trust.map((f) => readInput(f, "trusted root")),
@@ -94,12 +109,9 @@ export function firmwareCommand(): Command {
         ...(opts.minSecurityVersion !== undefined ? { minSecurityVersion: opts.minSecurityVersion } : {}),
         ...(opts.hardware !== undefined ? { hardware: opts.hardware } : {}),
       });
-      // The signer's trace, when the verifier runs next to the CA home that certified it.
       let trace: unknown;
-      const g = globals(command);
-      if (verdict.evidence.signer) {
+      if (verdict.evidence.signer && home) {
         try {
-          const home = await Home.open({ home: g.home });
           const t = await showCertificate(home, { serial: verdict.evidence.signer.serial });
           trace = { certifiedBy: t.operator, station: t.station, issuedAt: t.issuedAt, profile: t.profile, policyOids: t.policyOids, ca: t.ca, requestSha256: t.requestSha256 };
         } catch {

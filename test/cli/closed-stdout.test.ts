@@ -1,27 +1,46 @@
 /**
- * A reader that stops early (`trustline <command> --help | head`) closes the CLI's stdout: the CLI
- * ends quietly, exit 0 for help, and no stack trace on stderr.
+ * `trustline <command> --help | head`: a reader that closes the pipe early is not a failure. The
+ * CLI ends quietly (exit 0 for help, nothing on stderr, no EPIPE stack trace), and a command keeps
+ * its own exit status.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { test } from "node:test";
-import { CLI } from "../helpers/pki.js";
+import { after, before, describe, test } from "node:test";
+import { CLI, tempDir } from "../helpers/pki.js";
+import { initCliHome, type TestHome } from "./cli-helpers.js";
 
-function runClosingEarly(args: readonly string[]): Promise<{ status: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+/** Run the CLI with its stdout pipe closed by the reader before anything is written. */
+function runWithClosedStdout(args: readonly string[]): Promise<{ status: number | null; signal: string | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" } });
+    child.stdout.destroy(); // the reader is gone: every write of the CLI meets EPIPE
     let stderr = "";
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    // Close our end at once, as `head` does once it has what it wants: every write of the CLI meets a closed pipe.
-    child.stdout.destroy();
-    child.once("exit", (status) => resolve({ status, stderr }));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (status, signal) => resolve({ status, signal, stderr }));
   });
 }
 
-for (const args of [["cert", "list", "--help"], ["issue", "--help"], ["--help"]]) {
-  test(`trustline ${args.join(" ")} | head: exit 0, no stack trace`, async () => {
-    const r = await runClosingEarly(args);
-    assert.equal(r.status, 0, r.stderr);
-    assert.doesNotMatch(r.stderr, /EPIPE|at .*\(|Error/);
+describe("a closed stdout", { timeout: 60_000 }, () => {
+  let t: ReturnType<typeof tempDir>;
+  let h: TestHome;
+  before(() => {
+    t = tempDir("trustline-cli-epipe-");
+    h = initCliHome(t.dir);
   });
-}
+  after(() => t.cleanup());
+
+  for (const args of [["--help"], ["init", "--help"], ["issue", "device", "--help"], ["firmware", "verify", "--help"], ["cert", "--help"]]) {
+    test(`trustline ${args.join(" ")} | (closed): exit 0, no trace`, async () => {
+      const r = await runWithClosedStdout(args);
+      assert.deepEqual(r, { status: 0, signal: null, stderr: "" });
+    });
+  }
+
+  test("a command that prints keeps its own status: ca list → 0, an unknown serial → 3 with its one-line error", async () => {
+    assert.deepEqual(await runWithClosedStdout([...h.gNoPass, "ca", "list"]), { status: 0, signal: null, stderr: "" });
+    const missing = await runWithClosedStdout([...h.gNoPass, "cert", "show", "0badc0de"]);
+    assert.equal(missing.status, 3);
+    assert.match(missing.stderr, /^trustline: no certificate with serial 0badc0de .*\[NOT_FOUND\]\n$/);
+  });
+});

@@ -4,6 +4,8 @@
  * sign, verify, and the documented exit statuses (0 valid, 1 invalid with the failing check named,
  * 3 unreadable input).
  */
+import { hardwareModelNumber } from "../../ca/firmware/manifest.js";
+import { DEFAULT_POLICY_ARC } from "../../policy/oids.js";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -76,8 +78,9 @@ describe("trustline firmware sign", () => {
     assert.equal(signOutput.signer.serial, signerSerial);
     const { createdAt, ...manifest } = signOutput.manifest;
     assert.ok(Math.abs(Date.parse(createdAt) - Date.now()) < 120_000, `createdAt ${createdAt} is the signing time`);
+    const model = hardwareModelNumber("tc-100");
     assert.deepEqual(manifest, {
-      format: "trustline-firmware-manifest/1",
+      format: "trustline-firmware-manifest/2",
       name: "fw.bin",
       version: "1.0",
       hardware: "tc-100",
@@ -85,6 +88,14 @@ describe("trustline firmware sign", () => {
       imageSha256: createHash("sha256").update(bytes).digest("hex"),
       imageSize: bytes.length,
       signerCertificateSha256: createHash("sha256").update(leafDer).digest("hex"),
+      firmwarePackage: {
+        packageOid: `${DEFAULT_POLICY_ARC}.4.${model}`,
+        versionNumber: 3,
+        staleVersion: 2,
+        targetHardwareOids: [`${DEFAULT_POLICY_ARC}.3.${model}`],
+        packageType: 1,
+        arc: DEFAULT_POLICY_ARC,
+      },
     });
   });
 

@@ -22,13 +22,18 @@ import {
 } from "../../ca/index.js";
 import { CMS_OIDS, parseSignedData } from "../../ca/firmware/cms.js";
 import { children, content, oidText, readRoot, readTlv, slice } from "../../ca/x509/der.js";
-import { TRUSTLINE_ARC } from "../../policy/oids.js";
+import { hardwareModelNumber } from "../../ca/firmware/manifest.js";
+import { RFC4108_OIDS } from "../../ca/firmware/rfc4108.js";
+import { DEFAULT_POLICY_ARC } from "../../policy/oids.js";
 import { type SignerFiles, writeSigner } from "../helpers/firmware-signer.js";
 import { FIXED_NOW, fixedClock, makeHome, REPO_ROOT, tempDir } from "../helpers/pki.js";
 import { type LocalTsa, startTsa } from "../helpers/tsa.js";
 import { openssl, opensslOk } from "./openssl.js";
 
-const MANIFEST_OID = `${TRUSTLINE_ARC}.2.1`;
+/** The Trustline attribute of format 2 (the fields RFC 4108 has none for), under the home's (default) arc. */
+const MANIFEST_OID = `${DEFAULT_POLICY_ARC}.2.2`;
+/** tc-100's model number: the first 7 bytes of its SHA-256, as an integer. */
+const TC100 = hardwareModelNumber("tc-100");
 const VERIFY_NOW = new Date(FIXED_NOW.getTime() + 3_600_000);
 
 interface Signer extends SignerFiles {
@@ -146,7 +151,7 @@ for (const label of ["p256", "p384"]) {
       assert.match(bad.stderr, /CMS_verify:content verify error/);
     });
 
-    test(`RFC 5652 §5.3 / RFC 5035 / RFC 6211 signed attributes as OpenSSL prints them: contentType, signingTime, messageDigest, signingCertificateV2, CMSAlgorithmProtection, the Trustline manifest (${label})`, async () => {
+    test(`RFC 5652 §5.3 / RFC 5035 / RFC 6211 / RFC 4108 §2.2 signed attributes as OpenSSL prints them: contentType, signingTime, messageDigest, signingCertificateV2, CMSAlgorithmProtection, firmwarePackageID, targetHardwareIDs, firmwarePackageInfo, the Trustline fields (${label})`, async () => {
       const s = signers.get(label)!;
       const { file, der } = await signWith(s);
       const print = opensslOk(["cms", "-cmsout", "-print", "-inform", "DER", "-in", file]);
@@ -156,7 +161,17 @@ for (const label of ["p256", "p384"]) {
       const attrs = printedSignedAttributes(print);
       assert.deepEqual(
         attrs.map((a) => a.oid).sort(),
-        [CMS_OIDS.contentType, CMS_OIDS.signingTime, CMS_OIDS.algorithmProtection, CMS_OIDS.messageDigest, CMS_OIDS.signingCertificateV2, MANIFEST_OID].sort(),
+        [
+          CMS_OIDS.contentType,
+          CMS_OIDS.signingTime,
+          CMS_OIDS.algorithmProtection,
+          CMS_OIDS.messageDigest,
+          CMS_OIDS.signingCertificateV2,
+          RFC4108_OIDS.firmwarePackageID,
+          RFC4108_OIDS.targetHardwareIDs,
+          RFC4108_OIDS.firmwarePackageInfo,
+          MANIFEST_OID,
+        ].sort(),
       );
       // OpenSSL lists them in file order, which is DER order (the X.690 test below checks the sort).
       const fileOrder = signedAttributeEncodings(der).items.map((a) => oidText(content(a, children(a, readRoot(a))[0]!)));
@@ -176,15 +191,19 @@ for (const label of ["p256", "p384"]) {
       assert.match(protection, new RegExp(`OBJECT +:${s.hash}\\n`));
       assert.match(protection, /cont \[ 1 \]/);
       assert.match(protection, new RegExp(`OBJECT +:${s.signatureName}\\n`));
+      // RFC 4108 §2.2.1 FirmwarePackageIdentifier { preferred { fwPkgID, verNum 3 }, stale 2 }, §2.2.2 TargetHardwareIdentifiers, §2.2.5 FirmwarePackageInfo { fwPkgType 1 }.
+      const asn1 = (oid: string) => [...by.get(oid)!.body.matchAll(/prim: +(\w+) +:(\S+)/g)].map((m) => `${m[1]} ${m[2]}`);
+      assert.deepEqual(asn1(RFC4108_OIDS.firmwarePackageID), [`OBJECT ${DEFAULT_POLICY_ARC}.4.${TC100}`, "INTEGER 03", "INTEGER 02"]);
+      assert.deepEqual(asn1(RFC4108_OIDS.targetHardwareIDs), [`OBJECT ${DEFAULT_POLICY_ARC}.3.${TC100}`]);
+      assert.deepEqual(asn1(RFC4108_OIDS.firmwarePackageInfo), ["INTEGER 01"]);
       const manifest = JSON.parse(Buffer.from(hexDump(by.get(MANIFEST_OID)!.body), "hex").toString("utf8")) as Record<string, unknown>;
       assert.deepEqual(manifest, {
         createdAt: FIXED_NOW.toISOString(),
-        format: "trustline-firmware-manifest/1",
+        format: "trustline-firmware-manifest/2",
         hardware: "tc-100",
         imageSha256: createHash("sha256").update(readFileSync(image)).digest("hex"),
         imageSize: readFileSync(image).length,
         name: "fw.bin",
-        securityVersion: 3,
         signerCertificateSha256: createHash("sha256").update(s.issued.der).digest("hex"),
         version: "1.0",
       });
@@ -207,12 +226,12 @@ for (const label of ["p256", "p384"]) {
       const s = signers.get(label)!;
       const { der } = await signWith(s);
       const { raw, items } = signedAttributeEncodings(der);
-      assert.equal(items.length, 6);
+      assert.equal(items.length, 9);
       for (let i = 1; i < items.length; i++) {
         assert.ok(Buffer.compare(Buffer.from(items[i - 1]!), Buffer.from(items[i]!)) < 0, `attribute ${i - 1} sorts before attribute ${i}`);
       }
       const types = items.map((a) => oidText(content(a, children(a, readRoot(a))[0]!)));
-      assert.deepEqual(new Set(types).size, 6, "no attribute type twice");
+      assert.deepEqual(new Set(types).size, 9, "no attribute type twice");
       // RFC 5652 §5.4: the signature is over the EXPLICIT SET OF (tag 0x31), not the [0] IMPLICIT form.
       const set = Uint8Array.from(raw);
       set[0] = 0x31;

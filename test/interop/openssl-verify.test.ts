@@ -259,11 +259,12 @@ for (const { algorithm, label, signature, caKeyText } of ALGORITHMS) {
       assert.equal(pki.dev.record.subject.includes("Ignored"), false);
     });
 
-    test(`RFC 5280 §4.2.1.9 / §4.2.1.3 / §4.2.1.12: device leaf is CA:FALSE critical, digitalSignature critical, EKU clientAuth only (${label})`, () => {
+    test(`RFC 5280 §4.2.1.9 / §4.2.1.3 / §4.2.1.12 / §4.2.1.6: device leaf is CA:FALSE critical, digitalSignature critical, EKU clientAuth only, SAN the device URN (${label})`, () => {
       const text = x509Text(pki.path("dev.pem"));
       assert.deepEqual(extension(text, "X509v3 Basic Constraints"), { critical: true, lines: ["CA:FALSE"] });
       assert.deepEqual(extension(text, "X509v3 Key Usage"), { critical: true, lines: ["Digital Signature"] });
       assert.deepEqual(extension(text, "X509v3 Extended Key Usage"), { critical: false, lines: ["TLS Web Client Authentication"] });
+      assert.deepEqual(extension(text, "X509v3 Subject Alternative Name"), { critical: false, lines: ["URI:urn:acme-devices:device:dev-0001"] });
       assert.deepEqual(
         [...extensions(text).keys()],
         [
@@ -271,6 +272,7 @@ for (const { algorithm, label, signature, caKeyText } of ALGORITHMS) {
           "X509v3 Key Usage",
           "X509v3 Extended Key Usage",
           "X509v3 Subject Key Identifier",
+          "X509v3 Subject Alternative Name",
           "X509v3 Authority Key Identifier",
           "X509v3 Certificate Policies",
           "X509v3 CRL Distribution Points",

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
-import { POLICY_OIDS, PROFILES, REGISTRATION_ID_PATTERN, type Profile } from "../../policy/index.js";
+import { DEFAULT_POLICY_ARC, oidUnderArc, POLICY_OIDS, PROFILES, REGISTRATION_ID_PATTERN, type Profile } from "../../policy/index.js";
 
 /** The rows of every profile table, in this order and no others. */
 const ROWS = [
@@ -22,6 +22,7 @@ const ROWS = [
   "Validity, default (days)",
   "Validity, maximum (days)",
   "Subject",
+  "subjectAltName",
   "CRL DP and AIA",
   "Suspension (certificateHold)",
   "id-pkix-ocsp-nocheck",
@@ -154,7 +155,8 @@ export function parseProfileSections(doc: string): ProfileSection[] {
 /** The profile's value of each row, in the form the table's cells are parsed into. */
 export function expectedRows(p: Profile): Record<Row, string | number | readonly string[]> {
   return {
-    "Policy OIDs": p.policyOids,
+    // The document writes the home's arc as the placeholder `<arc>`.
+    "Policy OIDs": p.policyOids.map((oid) => oidUnderArc(oid, "<arc>")),
     "Issued by": p.issuedBy === "self" ? ["self"] : p.issuedBy,
     "basicConstraints (critical)": p.basicConstraints.ca ? `CA:TRUE, pathLen ${p.basicConstraints.pathLen}` : "CA:FALSE",
     "keyUsage (critical)": p.keyUsage,
@@ -163,6 +165,7 @@ export function expectedRows(p: Profile): Record<Row, string | number | readonly
     "Validity, default (days)": p.validityDays.default,
     "Validity, maximum (days)": p.validityDays.max,
     Subject: p.subject,
+    subjectAltName: p.subjectAltName ?? "none",
     "CRL DP and AIA": p.revocationPointers ? "yes" : "no",
     "Suspension (certificateHold)": p.allowHold ? "yes" : "no",
     "id-pkix-ocsp-nocheck": p.ocspNoCheck ? "yes" : "no",
@@ -190,7 +193,8 @@ export function parseCell(row: Row, cell: string): Parsed {
       const m = /^`(\d+)`$/.exec(cell);
       return m ? { ok: true, value: Number(m[1]) } : { ok: false, error: `expected \`<days>\`, found ${JSON.stringify(cell)}` };
     }
-    case "Subject": {
+    case "Subject":
+    case "subjectAltName": {
       // The rule in backticks first; a plain-words explanation may follow.
       const m = /^`([^`]+)`/.exec(cell);
       return m ? { ok: true, value: m[1]! } : { ok: false, error: `expected \`<subject rule>\` first, found ${JSON.stringify(cell)}` };
@@ -265,10 +269,15 @@ test("certificate-policy.md has the nine RFC 3647 top-level sections, in order",
   assert.deepEqual(checkOutline(doc), []);
 });
 
-test("certificate-policy.md §1.2 identifies the document by POLICY_OIDS.certificatePolicy", () => {
+test("certificate-policy.md §1.2 identifies the document by POLICY_OIDS.certificatePolicy under <arc>, and states the default arc", () => {
   const s12 = sliceBetween(proseLines(doc), /^###\s+1\.2\s/, /^(###\s|##\s)/);
   assert.ok(s12, 'no "### 1.2" section');
-  assert.ok(s12.join("\n").includes(`\`${POLICY_OIDS.certificatePolicy}\``), `§1.2 does not name ${POLICY_OIDS.certificatePolicy}`);
+  const text = s12.join("\n");
+  const placeholder = oidUnderArc(POLICY_OIDS.certificatePolicy, "<arc>");
+  assert.equal(placeholder, "<arc>.1");
+  assert.ok(text.includes(`| \`${placeholder}\` | This document`), `§1.2 does not name ${placeholder}`);
+  for (const [name, oid] of Object.entries(POLICY_OIDS)) assert.ok(text.includes(`\`${oidUnderArc(oid, "<arc>")}\``) && text.includes(name), `§1.2 does not list ${name}`);
+  assert.ok(text.includes(`| \`<arc>\` | The organisation's arc (default \`${DEFAULT_POLICY_ARC}\`) |`), `§1.2 does not state the default arc ${DEFAULT_POLICY_ARC}`);
 });
 
 test("certificate-policy.md §7.1 has one section per profile in PROFILES and no others", () => {

@@ -1,7 +1,7 @@
 /** The policy engine: table-driven, one row per rule, each asserting the exact violations or template. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { evaluate, type IssuanceRequest, type IssuerFacts, PROFILES, POLICY_OIDS, type ViolationCode } from "../../policy/index.js";
+import { EKU_OIDS, evaluate, type IssuanceRequest, type IssuerFacts, PROFILES, POLICY_OIDS, type ViolationCode } from "../../policy/index.js";
 
 const NOW = new Date("2026-03-01T12:00:00.500Z");
 const deviceCa: IssuerFacts = {
@@ -82,7 +82,7 @@ test("device template: fields from the profile, second-aligned validity, URLs of
   assert.equal(t.notAfter.toISOString(), "2036-01-01T00:00:00.000Z", "clamped to the issuer's notAfter");
   assert.deepEqual(t.basicConstraints, { ca: false });
   assert.deepEqual(t.keyUsage, ["digitalSignature"]);
-  assert.deepEqual(t.extendedKeyUsage, ["clientAuth"]);
+  assert.deepEqual(t.extendedKeyUsage, [EKU_OIDS.clientAuth]);
   assert.deepEqual(t.policyOids, [POLICY_OIDS.deviceIdentity]);
   assert.deepEqual(t.crlDistributionPoints, ["http://pki.example.test/crl/device.crl"]);
   assert.deepEqual(t.ocspUrls, ["http://pki.example.test/ocsp/device"]);
@@ -97,7 +97,7 @@ test("short validity is not clamped; default validity is the profile's", () => {
   assert.ok(s.ok);
   assert.equal((s.template.notAfter.getTime() - s.template.notBefore.getTime()) / 86_400_000, 730);
   assert.deepEqual(s.template.subject, { commonName: "ci", organization: "Acme Devices" });
-  assert.deepEqual(s.template.extendedKeyUsage, ["codeSigning"]);
+  assert.deepEqual(s.template.extendedKeyUsage, [EKU_OIDS.codeSigning]);
 });
 
 test("root template: self-signed, no revocation pointers, CA name subject", () => {

@@ -1,7 +1,7 @@
 /**
  * Differential test: the fast fixed-layout encoder and the general @peculiar/x509 path produce the
  * same TBSCertificate, byte for byte, over many random inputs (names, dates on both sides of 2050,
- * key types, profiles, URLs).
+ * key types, profiles, URLs, device subjectAltName URIs or none).
  */
 import { newKeyPair } from "../helpers/keys.js";
 import assert from "node:assert/strict";
@@ -46,6 +46,7 @@ const ALGORITHMS: readonly SignatureAlgorithm[] = ["ecdsa-p256-sha256", "ecdsa-p
 test("fast TBS encoder == @peculiar/x509 general path, byte for byte, over 600 random inputs", async () => {
   const caKeys = { "ecdsa-p256-sha256": spki("p256"), "ecdsa-p384-sha384": spki("p384"), "rsa-pkcs1-sha256": spki("rsa2048") } as const;
   let compared = 0;
+  let withSan = 0;
   for (let i = 0; i < 600; i++) {
     const algorithm = ALGORITHMS[i % 3]!;
     const profile: ProfileName = (["device", "firmware-signer", "device-ca", "ocsp-responder", "dps-verification"] as const)[randomInt(5)]!;
@@ -61,6 +62,8 @@ test("fast TBS encoder == @peculiar/x509 general path, byte for byte, over 600 r
       notAfter: new Date(now.getTime() + randomInt(1, 40 * 365) * 86_400_000),
       organization: org,
       baseUrl: randomInt(2) ? "http://127.0.0.1:8080" : `https://pki-${randomBytes(3).toString("hex")}.example.test/a/b`,
+      // Device subjectAltName: the default URN form, another URI form, or none (a home made before it).
+      ...[{ deviceUriTemplate: `urn:${org.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").padEnd(2, "x")}:device:{registration-id}` }, { deviceUriTemplate: `https://devices-${randomInt(100)}.example.test/id/{registration-id}?v=1` }, {}][randomInt(3)]!,
     };
     const keyKind = (["p256", "p384", "rsa2048"] as const)[randomInt(profile === "firmware-signer" || profile === "ocsp-responder" ? 2 : 3)]!;
     const cn = profile === "device" ? randomRegistrationId() : profile === "firmware-signer" || profile === "ocsp-responder" ? randomSignerName() : profile === "dps-verification" ? randomBytes(16).toString("hex").toUpperCase() : `c${randomInt(1000)}`;
@@ -71,8 +74,10 @@ test("fast TBS encoder == @peculiar/x509 general path, byte for byte, over 600 r
     const fast = new TbsEncoder({ algorithm, issuerName, issuerPublicKey: caKeys[algorithm] }).encode(input.serial, input.template, input.subjectPublicKey);
     assert.equal(Buffer.from(fast).toString("hex"), Buffer.from(general).toString("hex"), `input ${i}: ${profile} ${cn} ${now.toISOString()} ${algorithm}`);
     compared++;
+    if (decision.template.subjectAltNameUris?.length) withSan++;
   }
   assert.ok(compared > 450, `only ${compared} inputs were comparable`);
+  assert.ok(withSan > 50, `only ${withSan} inputs had a subjectAltName`);
 });
 
 test("the encoder reuses one instance across certificates of a CA", async () => {
