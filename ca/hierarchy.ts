@@ -11,7 +11,7 @@ import { fsyncDirectory } from "./store/atomic.js";
 import type { CaRecord, HomeState } from "./store/state.js";
 import { describePublicKey, publicKeyFromSpki } from "./x509/keys.js";
 import { parseCertificate, summarizeCertificate, type CertificateSummary } from "./x509/inspect.js";
-import { FileKeyBackend } from "./keys/file-backend.js";
+import { DEFAULT_KEY_STORE, KeyBackends, keyScheme } from "./keys/registry.js";
 
 export const CA_ALGORITHMS: readonly KeyAlgorithm[] = ["p256", "p384", "rsa3072", "rsa4096"];
 export const DEFAULT_BASE_URL = "http://127.0.0.1:8080";
@@ -25,6 +25,13 @@ export interface InitOptions extends HomeOptions {
   readonly policyArc?: string;
   /** Device certificates' subjectAltName URI template ({registration-id} inside); null: none. Default urn:<org-id>:device:{registration-id}. */
   readonly deviceUriTemplate?: string | null;
+  /**
+   * Where the CA keys are created: a key URI prefix (`file:`, the default: encrypted files in the
+   * home; `azure-keyvault://<vault-host>/keys/`; `pkcs11:token=<label>`).
+   */
+  readonly keyStore?: string;
+  /** Where the audit key is created (default: keyStore). */
+  readonly auditKeyStore?: string;
 }
 
 export interface InitResult {
@@ -34,6 +41,8 @@ export interface InitResult {
   readonly policyArc: string;
   /** The device subjectAltName template, or null when device certificates carry none. */
   readonly deviceUriTemplate: string | null;
+  readonly keyStore: string;
+  readonly auditKeyUri: string;
   readonly cas: readonly CaSummary[];
   readonly operator: string;
 }
@@ -102,22 +111,27 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
   const deviceUriTemplate = options.deviceUriTemplate === undefined ? defaultDeviceUriTemplate(options.organization) : options.deviceUriTemplate;
   const sanProblems = deviceUriTemplate === null ? [] : deviceUriTemplateProblems(deviceUriTemplate);
   if (sanProblems.length > 0) throw new TrustlineError("USAGE", `--device-san: ${sanProblems.join("; ")}`, { details: { deviceUriTemplate, problems: sanProblems } });
+  const keyStore = options.keyStore ?? DEFAULT_KEY_STORE;
+  const auditKeyStore = options.auditKeyStore ?? keyStore;
+  keyScheme(keyStore);
+  keyScheme(auditKeyStore);
   mkdirSync(dirname(target), { recursive: true });
   const staging = join(dirname(target), `.${basename(target)}.init-${randomBytes(6).toString("hex")}`);
   mkdirSync(staging, { mode: 0o700 });
+  const home = Home.at({ ...options, home: staging });
   try {
-    const home = Home.at({ ...options, home: staging });
     const clock = home.clock;
     const salt = randomBytes(16);
     const kdf = { ...DEFAULT_SCRYPT, salt };
-    const keys = new FileKeyBackend(staging, kdf, home.passphrase);
-    const auditKey = await keys.generate("p256", "audit");
+    const keys = new KeyBackends({ homeDir: staging, passphrase: home.passphrase, kdf, env: home.env });
+    const auditKey = await keys.generate("p256", "audit", auditKeyStore).finally(() => keys.close());
     const state: HomeState = {
       format: "trustline-home/1",
       organization: options.organization,
       baseUrl,
       policyArc,
       ...(deviceUriTemplate !== null ? { deviceUriTemplate } : {}),
+      ...(keyStore !== DEFAULT_KEY_STORE ? { keyStore } : {}),
       createdAt: clock().toISOString(),
       kdf: { salt: salt.toString("base64"), cost: kdf.cost, blockSize: kdf.blockSize, parallelization: kdf.parallelization },
       auditKey: { keyUri: auditKey.uri, keyAlgorithm: auditKey.algorithm, publicKey: Buffer.from(auditKey.publicKey).toString("base64") },
@@ -129,12 +143,13 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
     await home.transaction(async () => {
       await home.stateFile.create(state);
       home.setState(state);
-      await home.record([{ action: "init", outcome: "ok", ...home.who, details: { organization: options.organization, algorithm, baseUrl, policyArc, deviceUriTemplate } }]);
+      await home.record([{ action: "init", outcome: "ok", ...home.who, details: { organization: options.organization, algorithm, baseUrl, policyArc, deviceUriTemplate, keyStore, auditKeyUri: auditKey.uri } }]);
     });
     await createCa(home, { name: "root", profile: "root-ca", algorithm });
     await certifyAuditKey(home);
     await createCa(home, { name: "device", profile: "device-ca", parent: "root", algorithm });
     await createCa(home, { name: "firmware", profile: "firmware-ca", parent: "root", algorithm });
+    await home.close();
     if (existsSync(target)) rmdirSync(target); // empty (checked above)
     renameSync(staging, target);
     fsyncDirectory(dirname(target));
@@ -144,10 +159,13 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
       baseUrl,
       policyArc,
       deviceUriTemplate,
+      keyStore,
+      auditKeyUri: auditKey.uri,
       cas: Object.values(home.state.cas).map(summarizeCa),
       operator: home.actor.operator,
     };
   } catch (e) {
+    await home.close().catch(() => undefined);
     rmSync(staging, { recursive: true, force: true });
     throw e;
   }
@@ -160,9 +178,16 @@ export interface CreateCaOptions {
   readonly parent?: string;
   readonly algorithm?: KeyAlgorithm;
   readonly validityDays?: number;
+  /** Where the new key is created (a key URI prefix; default the home's key store). */
+  readonly keyStore?: string;
+  /** An existing key to certify instead of a new one (a key URI: a vault key or a token object). */
+  readonly key?: string;
 }
 
-/** Create a CA: a new key in the key backend and a certificate from its parent (or self-signed root). */
+/**
+ * Create a CA: a new key in a key backend (or an existing one, `key`) and a certificate from its
+ * parent (or self-signed root).
+ */
 export async function createCa(home: Home, options: CreateCaOptions): Promise<CaSummary> {
   const { name, profile } = options;
   if (!CA_NAME.test(name)) throw new TrustlineError("USAGE", `CA name "${name.slice(0, 40)}" must be 1-32 lowercase letters, digits and -, starting and ending with a letter or digit`);
@@ -170,10 +195,15 @@ export async function createCa(home: Home, options: CreateCaOptions): Promise<Ca
   if (profile === "root-ca" && options.parent !== undefined) throw new TrustlineError("USAGE", "a root CA has no parent");
   if (profile !== "root-ca" && options.parent === undefined) throw new TrustlineError("USAGE", `a ${profile} needs a parent CA (--parent root)`);
   if (options.parent !== undefined) getCa(home, options.parent);
-  const algorithm = options.algorithm ?? (options.parent ? getCa(home, options.parent).keyAlgorithm : "p256");
+  if (options.key !== undefined && options.keyStore !== undefined) throw new TrustlineError("USAGE", "give either --key (an existing key) or --key-store (where to create one), not both");
+  const existing = options.key !== undefined ? await home.keys.describe(options.key) : undefined;
+  if (existing && options.algorithm !== undefined && existing.algorithm !== options.algorithm) {
+    throw new TrustlineError("USAGE", `the key ${existing.uri} is ${existing.algorithm}, not ${options.algorithm}`);
+  }
+  const algorithm = existing?.algorithm ?? options.algorithm ?? (options.parent ? getCa(home, options.parent).keyAlgorithm : "p256");
   if (!CA_ALGORITHMS.includes(algorithm)) throw new TrustlineError("USAGE", `CA keys must be one of ${CA_ALGORITHMS.join(", ")}`);
 
-  const keyRef = await home.keys.generate(algorithm, name);
+  const keyRef = existing ?? (await home.keys.generate(algorithm, name, options.keyStore ?? home.keyStore));
   const publicKey = publicKeyFromSpki(keyRef.publicKey);
   const selfSigner = profile === "root-ca" ? await home.keys.signer(keyRef) : undefined;
   const issued = await issueCertificate(home, {

@@ -13,8 +13,8 @@ import { userInfo } from "node:os";
 import { resolve, join } from "node:path";
 import { isTrustlineError, TrustlineError } from "./errors.js";
 import { AuditLog, type AuditEvent } from "./audit/log.js";
-import type { KeyBackend, PassphraseSource } from "./keys/backend.js";
-import { FileKeyBackend } from "./keys/file-backend.js";
+import type { PassphraseSource } from "./keys/backend.js";
+import { DEFAULT_KEY_STORE, KeyBackends } from "./keys/registry.js";
 import type { Signer } from "./keys/signer.js";
 import { FileInventory } from "./store/file-inventory.js";
 import { withLock } from "./store/lock.js";
@@ -37,6 +37,8 @@ export interface HomeOptions {
   readonly clock?: Clock;
   readonly operator?: string;
   readonly station?: string;
+  /** Where remote key backends read their configuration (PKCS#11 module and PIN, Azure token file); default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export function defaultActor(options: Pick<HomeOptions, "operator" | "station">): Actor {
@@ -61,8 +63,9 @@ export class Home {
   readonly inventory: FileInventory;
   readonly audit: AuditLog;
   readonly passphrase: PassphraseSource;
+  readonly env: NodeJS.ProcessEnv;
   #state: HomeState | undefined;
-  #keys: KeyBackend | undefined;
+  #keys: KeyBackends | undefined;
   #auditSigner: Promise<Signer> | undefined;
 
   private constructor(options: HomeOptions) {
@@ -70,6 +73,7 @@ export class Home {
     this.clock = options.clock ?? (() => new Date());
     this.actor = defaultActor(options);
     this.passphrase = memoize(options.passphrase ?? noPassphrase);
+    this.env = options.env ?? process.env;
     this.stateFile = new StateFile(join(this.dir, "state.json"));
     this.inventory = new FileInventory(join(this.dir, "inventory"));
     this.audit = new AuditLog(join(this.dir, "audit"), this.clock);
@@ -113,12 +117,24 @@ export class Home {
     this.#state = state;
   }
 
-  get keys(): KeyBackend {
+  /** Every key backend, chosen by each key's URI scheme (files in the home, Key Vault, PKCS#11). */
+  get keys(): KeyBackends {
     if (!this.#keys) {
       const kdf = this.state.kdf;
-      this.#keys = new FileKeyBackend(this.dir, { ...kdf, salt: Buffer.from(kdf.salt, "base64") }, this.passphrase);
+      this.#keys = new KeyBackends({ homeDir: this.dir, passphrase: this.passphrase, kdf: { ...kdf, salt: Buffer.from(kdf.salt, "base64") }, env: this.env });
     }
     return this.#keys;
+  }
+
+  /** Where new CA keys are created unless a command says otherwise (`init --key-store`; default files in the home). */
+  get keyStore(): string {
+    return this.state.keyStore ?? DEFAULT_KEY_STORE;
+  }
+
+  /** Release the key backends' sessions and connections (HSM sessions, vault clients). */
+  async close(): Promise<void> {
+    await this.#keys?.close();
+    this.#keys = undefined;
   }
 
   /**

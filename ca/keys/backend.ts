@@ -1,20 +1,49 @@
-/** Key backends: where CA private keys live. Chosen by the key URI's scheme, in one place. */
+/**
+ * Key backends: where CA private keys live. A key is named by a URI whose scheme picks the backend
+ * (`registry.ts`, the one place that knows them all); everything else holds a KeyRef and asks for
+ * a Signer, never learning which backend signs.
+ */
 import type { KeyAlgorithm } from "../../policy/index.js";
 import type { Signer } from "./signer.js";
 
 export interface KeyRef {
-  /** `file:keys/device.key.pem` (relative to the home); later `azure-keyvault://...`, `pkcs11:...`. */
+  /**
+   * `file:keys/device.key.pem` (relative to the home), `azure-keyvault://<host>/keys/<name>/<version>`,
+   * `pkcs11:token=<label>;object=<label>`.
+   */
   readonly uri: string;
   readonly algorithm: KeyAlgorithm;
   /** SubjectPublicKeyInfo, DER. */
   readonly publicKey: Uint8Array;
 }
 
+/** One backend, for one URI scheme. */
 export interface KeyBackend {
-  /** Create a key pair inside the backend; the private key never leaves it unencrypted. */
-  generate(algorithm: KeyAlgorithm, label: string): Promise<KeyRef>;
+  /**
+   * Create a key pair inside the backend, at `store` (a URI prefix of this scheme: `file:`,
+   * `azure-keyvault://<host>/keys/`, `pkcs11:token=<label>`), named after `label` (lowercase
+   * letters, digits and -; a backend may add a suffix so a retry never meets a half-made key).
+   * The private key never leaves the backend unencrypted.
+   */
+  generate(algorithm: KeyAlgorithm, label: string, store: string): Promise<KeyRef>;
+  /** An existing key (`ca create --key <uri>`): its algorithm and public key, read from the backend. */
+  describe(uri: string): Promise<KeyRef>;
+  /** A Signer for the key; checks that the backend's key is the one `ref.publicKey` names. */
   signer(ref: KeyRef): Promise<Signer>;
+  /** Release sessions and connections (the process may stay alive, e.g. a test runner). */
+  close(): Promise<void>;
 }
 
 /** Where a passphrase comes from (a file, the environment, a prompt): asked only when a key is opened. */
 export type PassphraseSource = () => Promise<string>;
+
+/** What a backend may need from its surroundings; each takes only its own part. */
+export interface KeyBackendContext {
+  /** The CA home (file keys are relative to it). */
+  readonly homeDir: string;
+  /** The file backend's passphrase and scrypt parameters (salt shared by the home's key files). */
+  readonly passphrase: PassphraseSource;
+  readonly kdf: { readonly salt: Uint8Array; readonly cost: number; readonly blockSize: number; readonly parallelization: number };
+  /** The environment remote backends read their configuration from (TRUSTLINE_PKCS11_*, TRUSTLINE_AZURE_*). */
+  readonly env: NodeJS.ProcessEnv;
+}

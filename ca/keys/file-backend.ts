@@ -11,7 +11,7 @@ import { derFromPemOrDer, toPem } from "../pem.js";
 import { writeFileAtomic } from "../store/atomic.js";
 import { DerError } from "../x509/der.js";
 import { describePublicKey, generateKeyPair, spkiOf } from "../x509/keys.js";
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import type { KeyBackend, KeyRef, PassphraseSource } from "./backend.js";
 import {
   decryptPrivateKey,
@@ -60,7 +60,8 @@ export class FileKeyBackend implements KeyBackend {
     return isAbsolute(rel) ? rel : join(this.#home, rel);
   }
 
-  async generate(algorithm: KeyAlgorithm, label: string): Promise<KeyRef> {
+  async generate(algorithm: KeyAlgorithm, label: string, store: string = FILE_KEY_SCHEME): Promise<KeyRef> {
+    if (store !== FILE_KEY_SCHEME) throw new TrustlineError("USAGE", `the file key store is "${FILE_KEY_SCHEME}" (keys in the home's keys/ folder), not "${store.slice(0, 60)}"`);
     if (!/^[a-z0-9][a-z0-9-]*$/.test(label)) throw new TrustlineError("USAGE", `key label "${label}" must be lowercase letters, digits and -`);
     const kek = await this.#kek(this.#kdf);
     const { privateKey, publicKey } = await generateKeyPair(algorithm);
@@ -76,7 +77,33 @@ export class FileKeyBackend implements KeyBackend {
     return { uri, algorithm, publicKey: spkiOf(publicKey) };
   }
 
+  /** An existing key file: opened (so the passphrase is asked) to read its public key. */
+  async describe(uri: string): Promise<KeyRef> {
+    const privateKey = await this.#open(uri);
+    const algorithm = keyAlgorithmOf(describePublicKey(createPublicKey(privateKey)));
+    if (!algorithm) throw new TrustlineError("KEY_UNAVAILABLE", `the key file ${this.#path(uri)} holds an unsupported key type`, { details: { uri } });
+    return { uri, algorithm, publicKey: spkiOf(createPublicKey(privateKey)) };
+  }
+
   async signer(ref: KeyRef): Promise<Signer> {
+    const path = this.#path(ref.uri);
+    const privateKey = await this.#open(ref.uri);
+    const publicKey = spkiOf(createPublicKey(privateKey));
+    if (!Buffer.from(publicKey).equals(Buffer.from(ref.publicKey))) {
+      throw new TrustlineError("KEY_UNAVAILABLE", `the key file ${path} holds a different key than the CA certificate names; was it replaced?`, { details: { uri: ref.uri } });
+    }
+    const algorithm = keyAlgorithmOf(describePublicKey(createPublicKey(privateKey)));
+    if (!algorithm) throw new TrustlineError("KEY_UNAVAILABLE", `the key file ${path} holds an unsupported key type`);
+    return keyObjectSigner(privateKey, signatureAlgorithmFor(algorithm), publicKey);
+  }
+
+  async close(): Promise<void> {
+    this.#derived.clear();
+  }
+
+  /** Decrypt the key file `uri` names. */
+  async #open(uri: string): Promise<KeyObject> {
+    const ref = { uri };
     const path = this.#path(ref.uri);
     if (!existsSync(path)) throw new TrustlineError("KEY_UNAVAILABLE", `the key file ${path} is missing`, { details: { uri: ref.uri } });
     let info;
@@ -99,12 +126,6 @@ export class FileKeyBackend implements KeyBackend {
       }
       throw e;
     }
-    const publicKey = spkiOf(createPublicKey(privateKey));
-    if (!Buffer.from(publicKey).equals(Buffer.from(ref.publicKey))) {
-      throw new TrustlineError("KEY_UNAVAILABLE", `the key file ${path} holds a different key than the CA certificate names; was it replaced?`, { details: { uri: ref.uri } });
-    }
-    const algorithm = keyAlgorithmOf(describePublicKey(createPublicKey(privateKey)));
-    if (!algorithm) throw new TrustlineError("KEY_UNAVAILABLE", `the key file ${path} holds an unsupported key type`);
-    return keyObjectSigner(privateKey, signatureAlgorithmFor(algorithm), publicKey);
+    return privateKey;
   }
 }

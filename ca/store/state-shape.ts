@@ -57,6 +57,9 @@ const CA_RECORD = fields({
 const STATE = fields({
   organization: text,
   baseUrl: text,
+  keyStore: optionalText,
+  policyArc: optionalText,
+  deviceUriTemplate: optionalText,
   kdf: fields({ salt: text, cost: count, blockSize: count, parallelization: count }),
   auditKey: fields({ keyUri: text, keyAlgorithm: oneOf(KEY_ALGORITHMS), publicKey: text, certificate: optionalText }),
   cas: recordOf(CA_RECORD),

@@ -48,6 +48,8 @@ export interface HomeState {
   readonly deviceUriTemplate?: string;
   readonly createdAt: string;
   /** scrypt parameters shared by the file-backend keys of this home (salt base64). */
+  /** Where new CA keys are created (`init --key-store`): a key URI prefix; absent: `file:` (encrypted files in the home). */
+  readonly keyStore?: string;
   readonly kdf: { readonly salt: string; readonly cost: number; readonly blockSize: number; readonly parallelization: number };
   /**
    * The key that signs the audit log's head, and its `audit-signer` certificate from the root (PEM;
