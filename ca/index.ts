@@ -54,10 +54,11 @@ export type { CrlView, RevokedEntry, RevocationReason as CrlRevocationReason, Is
 export type { ValidationResult, ValidPath, InvalidPath, Check, CheckName, PathCertificate, FailedAttempt } from "./validation/result.js";
 export { PURPOSES, type Purpose } from "./validation/purpose.js";
 export type { RevocationMode } from "./validation/revocation.js";
-export { signFirmware, type FirmwareSignOptions, type FirmwareSignature } from "./firmware/sign.js";
+export { openFirmwareKey, signFirmware, type FirmwareSignOptions, type FirmwareSignature } from "./firmware/sign.js";
 export { verifyFirmware, firmwarePolicyUnder, DEFAULT_FIRMWARE_POLICIES, type FirmwareVerifyOptions, type FirmwareVerdict, type FirmwareEvidence, type FirmwareCheck } from "./firmware/verify.js";
 export type { FirmwareManifest } from "./firmware/manifest.js";
 export { signerFromKeyFile } from "./keys/key-file.js";
+export { DEFAULT_KEY_STORE, isRemoteKeyUri, keyScheme, openRemoteSigner } from "./keys/registry.js";
 export { DPS_API_VERSION, DPS_BULK_MAX_ITEMS, ALLOCATION_POLICIES, enrollmentGroupIdProblems, bulkBodies } from "./dps/model.js";
 export type { EnrollmentGroup, IndividualEnrollment, BulkEnrollmentOperation, BulkEnrollmentOperationResult, BulkEnrollmentOperationError, AllocationPolicy, ProvisioningStatus, BulkMode } from "./dps/model.js";
 export { buildEnrollmentGroup, enrollmentGroupProblems, REPROVISION_CHOICES, type EnrollmentGroupOptions, type EnrollmentGroupExport, type ReprovisionChoice } from "./dps/enrollment-group.js";

@@ -1,6 +1,6 @@
 /** Global options, shared by every command, and printing (human or --json). */
 import type { Command } from "commander";
-import { DEFAULT_CSR_LIMIT, Home, type HomeOptions, parseSizeLimit } from "../ca/index.js";
+import { DEFAULT_CSR_LIMIT, Home, type HomeOptions, parseSizeLimit, TrustlineError } from "../ca/index.js";
 import { passphraseSource } from "./passphrase.js";
 
 export interface GlobalOptions {
@@ -72,8 +72,18 @@ export function homeOptions(g: GlobalOptions, keys: boolean, confirm = false): H
   };
 }
 
-export function openHome(command: Command, keys: boolean): Promise<Home> {
-  return Home.open(homeOptions(globals(command), keys));
+/** Homes this process opened: their key backends (token sessions, vault clients) are closed at exit. */
+const opened: Home[] = [];
+
+export async function openHome(command: Command, keys: boolean): Promise<Home> {
+  const home = await Home.open(homeOptions(globals(command), keys));
+  opened.push(home);
+  return home;
+}
+
+/** Release every opened home's key backends, so nothing keeps the process alive after its command. */
+export async function closeOpenedHomes(): Promise<void> {
+  await Promise.all(opened.splice(0).map((h) => h.close().catch(() => undefined)));
 }
 
 /** Print the result: JSON (one document) with --json, else the human text. */
@@ -92,4 +102,14 @@ export function note(command: Command, text: string): void {
 
 export function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+}
+
+/**
+ * The key store a command names (`--key-store`), with `--hsm` asking Key Vault for HSM-protected
+ * key types (EC-HSM, RSA-HSM: Premium vaults and Managed HSM).
+ */
+export function keyStoreOption(store: string | undefined, hsm: boolean | undefined): string | undefined {
+  if (!hsm) return store;
+  if (store === undefined || !store.startsWith("azure-keyvault://")) throw new TrustlineError("USAGE", "--hsm applies to an azure-keyvault:// --key-store (PKCS#11 keys are in the HSM already)");
+  return `${store}${store.includes("?") ? "&" : "?"}hsm=true`;
 }

@@ -14,7 +14,7 @@ import { firmwareCommand } from "./commands/firmware.js";
 import { dpsCommand } from "./commands/dps.js";
 import { storeCommand } from "./commands/store.js";
 import { EXIT, EXIT_FOR_CODE } from "./exit-codes.js";
-import { addGlobalOptions } from "./context.js";
+import { addGlobalOptions, closeOpenedHomes } from "./context.js";
 
 const EXIT_HELP = `
 Exit status:
@@ -77,6 +77,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ error: { code: "INTERNAL", message } })}\n`);
     process.stderr.write(`trustline: internal error: ${message}\n${e instanceof Error && process.env.TRUSTLINE_DEBUG ? `${e.stack}\n` : ""}`);
     return 70; // EX_SOFTWARE: a bug, not a user error
+  } finally {
+    await closeOpenedHomes();
   }
 }
 

@@ -243,12 +243,17 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
       await home.record([...rejections, ...intents], { sign: false });
       const now = home.clock().toISOString();
       const records: CertificateRecord[] = [];
-      for (const { id, result: r } of toIssue) {
-        const der = await signStructure(r.tbs, signer);
-        if (!checkedSignature) {
-          selfCheck(der, signer);
-          checkedSignature = true;
-        }
+      // Every signature of the group is asked for at once: a key in a vault or an HSM answers many
+      // in flight (its signer bounds and paces them); a file key signs each as it comes. The first
+      // signature of the run is checked before any other is asked for.
+      const first = !checkedSignature && toIssue.length > 0 ? await signStructure(toIssue[0]!.result.tbs, signer) : undefined;
+      if (first) {
+        selfCheck(first, signer);
+        checkedSignature = true;
+      }
+      const signed = await Promise.all(toIssue.map(({ result: r }, i) => (i === 0 && first ? first : signStructure(r.tbs, signer))));
+      for (const [i, { id, result: r }] of toIssue.entries()) {
+        const der = signed[i]!;
         const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
         const record: CertificateRecord = {
           serial: r.serial,

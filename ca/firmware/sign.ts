@@ -8,6 +8,8 @@
 import { createHash } from "node:crypto";
 import { basename } from "node:path";
 import { TrustlineError } from "../errors.js";
+import { signerFromKeyFile } from "../keys/key-file.js";
+import { isRemoteKeyUri, openRemoteSigner } from "../keys/registry.js";
 import { SIGNATURE_ALGORITHMS, type Signer } from "../keys/signer.js";
 import { dersOf } from "../pem.js";
 import { certificateDer, certificatePolicyOids, isSelfIssued, issuerNameDer, serialContentOf, serialOfCertificate, spkiOfCertificate, subjectString } from "../x509/cert-fields.js";
@@ -61,6 +63,18 @@ function checkedArc(arc: string): string {
 
 function certificatesOf(input: Uint8Array | undefined): Uint8Array[] {
   return input ? dersOf(input, "CERTIFICATE").map(certificateDer) : [];
+}
+
+/**
+ * The signer behind `firmware sign --key`: a key file (PEM, plain or encrypted with `passphrase`),
+ * or a key in Azure Key Vault or on a PKCS#11 token named by its URI, checked against the signer
+ * certificate's public key. `close` releases a vault client or token session.
+ */
+export async function openFirmwareKey(key: string, certificate: Uint8Array, options: { passphrase?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ signer: Signer; close: () => Promise<void> }> {
+  if (!isRemoteKeyUri(key)) return { signer: signerFromKeyFile(key, options.passphrase), close: async () => undefined };
+  const [signerCert] = certificatesOf(certificate);
+  if (!signerCert) throw new TrustlineError("INPUT_INVALID", "the --cert file holds no certificate");
+  return openRemoteSigner(key, spkiOfCertificate(signerCert), options.env);
 }
 
 export async function signFirmware(options: FirmwareSignOptions): Promise<FirmwareSignature> {

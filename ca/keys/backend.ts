@@ -41,9 +41,12 @@ export type PassphraseSource = () => Promise<string>;
 export interface KeyBackendContext {
   /** The CA home (file keys are relative to it). */
   readonly homeDir: string;
-  /** The file backend's passphrase and scrypt parameters (salt shared by the home's key files). */
-  readonly passphrase: PassphraseSource;
-  readonly kdf: { readonly salt: Uint8Array; readonly cost: number; readonly blockSize: number; readonly parallelization: number };
+  /**
+   * The file backend's passphrase and scrypt parameters (salt shared by the home's key files);
+   * absent outside a home (a CI signer's key in a vault or on a token).
+   */
+  readonly passphrase?: PassphraseSource;
+  readonly kdf?: { readonly salt: Uint8Array; readonly cost: number; readonly blockSize: number; readonly parallelization: number };
   /** The environment remote backends read their configuration from (TRUSTLINE_PKCS11_*, TRUSTLINE_AZURE_*). */
   readonly env: NodeJS.ProcessEnv;
 }

@@ -3,7 +3,8 @@
  * use, so a home whose keys are all files never loads the Azure SDK or the PKCS#11 module.
  */
 import { TrustlineError } from "../errors.js";
-import type { KeyAlgorithm } from "../../policy/index.js";
+import { type KeyAlgorithm, keyAlgorithmOf } from "../../policy/index.js";
+import { describePublicKey, publicKeyFromSpki } from "../x509/keys.js";
 import type { KeyBackend, KeyBackendContext, KeyRef } from "./backend.js";
 import { FileKeyBackend } from "./file-backend.js";
 import type { Signer } from "./signer.js";
@@ -11,7 +12,10 @@ import type { Signer } from "./signer.js";
 export type KeyScheme = "file" | "azure-keyvault" | "pkcs11";
 
 const LOADERS: Readonly<Record<KeyScheme, (context: KeyBackendContext) => Promise<KeyBackend>>> = {
-  file: async (c) => new FileKeyBackend(c.homeDir, { ...c.kdf, salt: Buffer.from(c.kdf.salt) }, c.passphrase),
+  file: async (c) => {
+    if (!c.kdf || !c.passphrase) throw new TrustlineError("USAGE", "file: key URIs name keys inside a CA home; give a key file path instead");
+    return new FileKeyBackend(c.homeDir, { ...c.kdf, salt: Buffer.from(c.kdf.salt) }, c.passphrase);
+  },
   "azure-keyvault": async (c) => new (await import("./azure-keyvault/backend.js")).AzureKeyVaultBackend(c.env),
   pkcs11: async (c) => new (await import("./pkcs11/backend.js")).Pkcs11Backend(c.env),
 };
@@ -67,5 +71,27 @@ export class KeyBackends {
     const backends = [...this.#loaded.values()];
     this.#loaded.clear();
     await Promise.all(backends.map(async (b) => (await b.catch(() => undefined))?.close()));
+  }
+}
+
+/** Whether `text` names a key in a remote backend (a vault key or a token object) rather than a file path. */
+export function isRemoteKeyUri(text: string): boolean {
+  return /^(azure-keyvault|pkcs11):/.test(text);
+}
+
+/**
+ * A Signer for a key outside any CA home (a CI pipeline's firmware-signing key in Key Vault or on
+ * a token), checked against the certificate's public key. `close` releases the backend.
+ */
+export async function openRemoteSigner(uri: string, publicKey: Uint8Array, env: NodeJS.ProcessEnv = process.env): Promise<{ signer: Signer; close: () => Promise<void> }> {
+  if (!isRemoteKeyUri(uri)) throw new TrustlineError("USAGE", `"${uri.slice(0, 60)}" is not a vault or token key URI`);
+  const algorithm = keyAlgorithmOf(describePublicKey(publicKeyFromSpki(publicKey)));
+  if (!algorithm) throw new TrustlineError("INPUT_INVALID", "the signer certificate's key is not P-256, P-384 or RSA 3072/4096");
+  const backends = new KeyBackends({ homeDir: process.cwd(), env });
+  try {
+    return { signer: await backends.signer({ uri, algorithm, publicKey }), close: () => backends.close() };
+  } catch (e) {
+    await backends.close();
+    throw e;
   }
 }

@@ -1,6 +1,6 @@
 import { Command, Option } from "commander";
 import { CA_ALGORITHMS, createCa, exportCa, type KeyAlgorithm, listCas, showCa } from "../../ca/index.js";
-import { emit, examples, note, openHome } from "../context.js";
+import { emit, examples, keyStoreOption, note, openHome } from "../context.js";
 import { writeOutput } from "../files.js";
 
 export function caCommand(): Command {
@@ -64,13 +64,26 @@ export function caCommand(): Command {
     .option("--parent <ca>", "the parent CA", "root")
     .addOption(new Option("--algorithm <alg>", "key algorithm (default: the parent's)").choices(CA_ALGORITHMS as string[]))
     .option("--days <n>", "validity in days (default: the profile's)", (v) => Number(v))
-    .addHelpText("after", examples("trustline ca create plant-lyon --profile device-ca --passphrase-file /run/secrets/ca-pass"))
-    .action(async (name: string, opts: { profile: "device-ca" | "firmware-ca"; parent: string; algorithm?: KeyAlgorithm; days?: number }, command: Command) => {
+    .option("--key-store <uri>", "where the new key is made (default: the home's): file:, azure-keyvault://<vault-host>/keys/, pkcs11:token=<label>")
+    .option("--hsm", "with an azure-keyvault key store: an HSM-protected key (Premium vault or Managed HSM)")
+    .option("--key <uri>", "certify an existing key instead of making one: azure-keyvault://<vault-host>/keys/<name>[/<version>] or pkcs11:token=<t>;object=<o>")
+    .addHelpText(
+      "after",
+      examples(
+        "trustline ca create plant-lyon --profile device-ca --passphrase-file /run/secrets/ca-pass",
+        "TRUSTLINE_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so TRUSTLINE_PKCS11_PIN_FILE=/run/secrets/hsm-pin trustline ca create plant-lyon --profile device-ca --key-store 'pkcs11:token=plant-lyon'",
+        "trustline ca create line-7 --profile device-ca --key 'azure-keyvault://acme-pki.vault.azure.net/keys/line-7-ca'",
+      ),
+    )
+    .action(async (name: string, opts: { profile: "device-ca" | "firmware-ca"; parent: string; algorithm?: KeyAlgorithm; days?: number; keyStore?: string; hsm?: boolean; key?: string }, command: Command) => {
       const home = await openHome(command, true);
+      const keyStore = keyStoreOption(opts.keyStore, opts.hsm);
       const created = await createCa(home, {
         name,
         profile: opts.profile,
         parent: opts.parent,
+        ...(keyStore !== undefined ? { keyStore } : {}),
+        ...(opts.key !== undefined ? { key: opts.key } : {}),
         ...(opts.algorithm ? { algorithm: opts.algorithm } : {}),
         ...(opts.days !== undefined ? { validityDays: opts.days } : {}),
       });

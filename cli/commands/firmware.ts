@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { checkPolicyArc, DEFAULT_FIRMWARE_POLICIES, firmwarePolicyUnder, Home, showCertificate, signerFromKeyFile, signFirmware, TrustlineError, verifyFirmware } from "../../ca/index.js";
+import { checkPolicyArc, DEFAULT_FIRMWARE_POLICIES, firmwarePolicyUnder, Home, showCertificate, isRemoteKeyUri, openFirmwareKey, signFirmware, TrustlineError, verifyFirmware } from "../../ca/index.js";
 import { emit, examples, globals } from "../context.js";
 import { readInput, writeOutput } from "../files.js";
 import { EXIT } from "../exit-codes.js";
@@ -28,7 +28,7 @@ export function firmwareCommand(): Command {
     .argument("<image>", "the firmware image (streamed: any size)")
     .description("sign an image: a detached CMS signature (.p7s) with a signed manifest, optionally time-stamped")
     .requiredOption("--cert <pem>", "the signer certificate, followed by its chain (`trustline issue signer --chain` writes both), so verifiers need only the root")
-    .requiredOption("--key <file>", "the signer's private key (PEM; encrypted keys take TRUSTLINE_KEY_PASSPHRASE or --key-passphrase-file)")
+    .requiredOption("--key <file|uri>", "the signer's private key: a PEM file (encrypted keys take TRUSTLINE_KEY_PASSPHRASE or --key-passphrase-file), or azure-keyvault://<vault>/keys/<name> or pkcs11:token=<t>;object=<o>")
     .option("--key-passphrase-file <file>", "passphrase of an encrypted --key")
     .option("--chain <pem>", "intermediate CA certificates to include")
     .option("--version <v>", "firmware version, recorded in the signed manifest")
@@ -43,22 +43,25 @@ export function firmwareCommand(): Command {
       examples(
         "trustline firmware sign build/fw-2.4.1.bin --cert ci-signer.pem --key ci.key --version 2.4.1 --hardware tc-100 --security-version 12 --json",
         "trustline firmware sign fw.bin --cert ci-signer.pem --key ci.key --tsa http://tsa.example.com/tsr",
+        "TRUSTLINE_AZURE_TOKEN_FILE=$RUNNER_TEMP/kv-token trustline firmware sign fw.bin --cert ci-signer.pem --key azure-keyvault://acme-ci.vault.azure.net/keys/fw-signer",
       ),
     )
     .action(async (image: string, opts: { cert: string; key: string; keyPassphraseFile?: string; chain?: string; version?: string; hardware?: string; securityVersion?: number; policyArc?: string; out?: string; tsa?: string; force?: boolean }, command: Command) => {
       const out = opts.out ?? `${image}.p7s`;
-      const signer = signerFromKeyFile(opts.key, keyPassphrase(opts.keyPassphraseFile));
+      const certificate = readInput(opts.cert, "signer certificate");
+      const passphrase = isRemoteKeyUri(opts.key) ? undefined : keyPassphrase(opts.keyPassphraseFile);
+      const key = await openFirmwareKey(opts.key, certificate, passphrase !== undefined ? { passphrase } : {});
       const signature = await signFirmware({
         image,
-        certificate: readInput(opts.cert, "signer certificate"),
+        certificate,
         ...(opts.chain ? { chain: readInput(opts.chain, "chain") } : {}),
-        signer,
+        signer: key.signer,
         ...(opts.version !== undefined ? { version: opts.version } : {}),
         ...(opts.hardware !== undefined ? { hardware: opts.hardware } : {}),
         ...(opts.securityVersion !== undefined ? { securityVersion: opts.securityVersion } : {}),
         ...(opts.tsa ? { tsaUrl: opts.tsa } : {}),
         ...(opts.policyArc !== undefined ? { policyArc: opts.policyArc } : {}),
-      });
+      }).finally(() => key.close());
       const pkg = signature.manifest.firmwarePackage;
       writeOutput(out, signature.der, { force: opts.force === true });
       emit(command, { signature: out, signer: signature.signer, manifest: signature.manifest, timestamped: signature.timestamped }, () =>

@@ -1,6 +1,11 @@
 import { Command, Option } from "commander";
 import { CA_ALGORITHMS, DEFAULT_BASE_URL, initHome, type KeyAlgorithm, policy } from "../../ca/index.js";
-import { emit, examples, globals, homeOptions } from "../context.js";
+import { emit, examples, globals, homeOptions, keyStoreOption } from "../context.js";
+
+/** `{ [key]: value }` when value is defined, else nothing (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
 
 export function initCommand(): Command {
   return new Command("init")
@@ -9,15 +14,20 @@ export function initCommand(): Command {
     .addOption(new Option("--algorithm <alg>", "CA key algorithm").choices(CA_ALGORITHMS as string[]).default("p256"))
     .option("--base-url <url>", "where CRLs, OCSP and CA certificates are published (written into certificates)", DEFAULT_BASE_URL)
     .option("--policy-arc <oid>", `your organisation's OID arc for the certificate-policy OIDs, e.g. 1.3.6.1.4.1.<your IANA PEN> (default ${policy.DEFAULT_POLICY_ARC}, a documentation placeholder)`)
+    .option("--key-store <uri>", "where CA keys are made: file: (default, encrypted files in the home), azure-keyvault://<vault-host>/keys/, pkcs11:token=<label>")
+    .option("--audit-key-store <uri>", "where the audit key is made (default: --key-store)")
+    .option("--hsm", "with an azure-keyvault key store: HSM-protected keys (Premium vault or Managed HSM)")
     .option("--device-san <template>", "subjectAltName URI of device certificates, {registration-id} inside, or 'none' (default urn:<org-id>:device:{registration-id})")
     .addHelpText(
       "after",
       examples(
         "trustline init --home /srv/pki --org 'Acme Devices' --policy-arc 1.3.6.1.4.1.32473.7 --passphrase-file /run/secrets/ca-pass",
         "TRUSTLINE_PASSPHRASE_FILE= trustline init --org 'Acme Devices' --algorithm p384 --base-url http://pki.acme.example",
+        "trustline init --org 'Acme Devices' --key-store azure-keyvault://acme-pki.vault.azure.net/keys/ --hsm   # DefaultAzureCredential, no passphrase",
+        "TRUSTLINE_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so TRUSTLINE_PKCS11_PIN_FILE=/run/secrets/hsm-pin trustline init --org 'Acme Devices' --key-store 'pkcs11:token=acme-ca'",
       ),
     )
-    .action(async (opts: { org: string; algorithm: KeyAlgorithm; baseUrl: string; policyArc?: string; deviceSan?: string }, command: Command) => {
+    .action(async (opts: { org: string; algorithm: KeyAlgorithm; baseUrl: string; policyArc?: string; deviceSan?: string; keyStore?: string; auditKeyStore?: string; hsm?: boolean }, command: Command) => {
       const g = globals(command);
       const result = await initHome({
         ...homeOptions(g, true, true),
@@ -25,6 +35,8 @@ export function initCommand(): Command {
         algorithm: opts.algorithm,
         baseUrl: opts.baseUrl,
         ...(opts.policyArc !== undefined ? { policyArc: opts.policyArc } : {}),
+        ...optional("keyStore", keyStoreOption(opts.keyStore, opts.hsm)),
+        ...optional("auditKeyStore", keyStoreOption(opts.auditKeyStore ?? opts.keyStore, opts.hsm)),
         ...(opts.deviceSan !== undefined ? { deviceUriTemplate: opts.deviceSan === "none" ? null : opts.deviceSan } : {}),
       });
       emit(command, result, () =>
@@ -34,6 +46,7 @@ export function initCommand(): Command {
           `Publishing base URL: ${result.baseUrl}`,
           `Device subjectAltName: ${result.deviceUriTemplate ?? "none"}`,
           `Policy OID arc: ${result.policyArc}${result.policyArc === policy.DEFAULT_POLICY_ARC ? " (the documentation placeholder: production CAs use their own PEN, --policy-arc)" : ""}`,
+          `Keys: ${result.keyStore === "file:" ? "encrypted files in the home" : result.keyStore}; audit key ${result.auditKeyUri}`,
           `First operator (admin): ${result.operator}`,
         ].join("\n"),
       );
