@@ -50,7 +50,7 @@ export async function ensureResponders(home: Home): Promise<ResponderRecord[]> {
       }
     }
     const label = `ocsp-${ca.name}-${now.getTime().toString(36)}`;
-    const keyRef = await home.keys.generate(ca.keyAlgorithm, label);
+    const keyRef = await home.keys.generate(ca.keyAlgorithm, label, home.keyStore);
     const issued = await issueCertificate(home, {
       profile: "ocsp-responder",
       ca: ca.name,
