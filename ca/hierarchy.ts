@@ -1,12 +1,13 @@
 /** The CA hierarchy: create a home (root + device + firmware CAs), add issuing CAs, list and export them. */
-import { randomBytes } from "node:crypto";
+import { randomBytes, verify } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { type CaProfileName, DEFAULT_POLICY_ARC, defaultDeviceUriTemplate, deviceUriTemplateProblems, type KeyAlgorithm, policyArcProblems, PROFILES } from "../policy/index.js";
 import { TrustlineError } from "./errors.js";
 import { Home, type HomeOptions } from "./home.js";
 import { DEFAULT_SCRYPT } from "./keys/encrypted-pkcs8.js";
-import { getCa, issueCertificate, chainOf, sha256Hex, caCertificateDer } from "./issue.js";
+import { caKeyRef, getCa, issueCertificate, chainOf, sha256Hex, caCertificateDer } from "./issue.js";
+import { SIGNATURE_ALGORITHMS } from "./keys/signer.js";
 import { fsyncDirectory } from "./store/atomic.js";
 import type { CaRecord, HomeState } from "./store/state.js";
 import { describePublicKey, publicKeyFromSpki } from "./x509/keys.js";
@@ -265,6 +266,39 @@ export async function certifyAuditKey(home: Home): Promise<{ serial: string; not
     await home.record([{ action: "audit.certify", outcome: "ok", ...home.who, ca: "root", serial: issued.record.serial, profile: "audit-signer", subject: issued.record.subject }]);
   });
   return { serial: issued.record.serial, notAfter: issued.record.notAfter, certificate: issued.pem };
+}
+
+/**
+ * Point a CA at another copy of its own key: a key imported into Key Vault or onto a token from
+ * the home's key file (`az keyvault key import`, `pkcs11-tool --write-object`). The new key must
+ * have the CA certificate's public key and sign for it; then the CA's key URI changes, audited.
+ * The old key file is left for the operator to destroy once the new key has been used.
+ */
+export async function moveCaKey(home: Home, name: string, uri: string): Promise<CaSummary & { previousKeyUri: string }> {
+  const ca = getCa(home, name);
+  if (ca.keyUri === uri) throw new TrustlineError("USAGE", `CA "${name}" already uses the key ${uri}`);
+  const described = await home.keys.describe(uri);
+  const certified = caKeyRef(ca);
+  if (!Buffer.from(described.publicKey).equals(Buffer.from(certified.publicKey))) {
+    throw new TrustlineError("USAGE", `the key ${uri} is not CA "${name}"'s key: its public key differs from the CA certificate's; import the CA's own key, or create a new CA on this key with ca create --key`);
+  }
+  // It must also sign for that public key (the signer checks the match, then one signature is verified).
+  const signer = await home.keys.signer({ ...certified, uri });
+  const probe = Buffer.from(`trustline key move ${name} ${home.clock().toISOString()}`);
+  if (!verify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, probe, publicKeyFromSpki(certified.publicKey), await signer.sign(probe))) {
+    throw new TrustlineError("KEY_UNAVAILABLE", `the key ${uri} did not produce a valid signature; CA "${name}" keeps ${ca.keyUri}`);
+  }
+  let moved: CaRecord = ca;
+  await home.transaction(async () => {
+    await home.updateState((s) => {
+      const current = s.cas[name];
+      if (!current || current.keyUri !== ca.keyUri) throw new TrustlineError("STORE_CONFLICT", `CA "${name}" changed meanwhile in another process; run the command again`);
+      moved = { ...current, keyUri: uri };
+      return { ...s, cas: { ...s.cas, [name]: moved } };
+    });
+    await home.record([{ action: "ca.move-key", outcome: "ok", ...home.who, ca: name, serial: ca.serial, details: { from: ca.keyUri, to: uri } }]);
+  });
+  return { ...summarizeCa(moved), previousKeyUri: ca.keyUri };
 }
 
 export function listCas(home: Home): CaSummary[] {

@@ -8,6 +8,7 @@ export type { Signer, SignatureAlgorithm } from "./keys/signer.js";
 export {
   initHome,
   createCa,
+  moveCaKey,
   listCas,
   showCa,
   exportCa,

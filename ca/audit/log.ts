@@ -26,6 +26,7 @@ export type AuditAction =
   | "init"
   | "audit.certify" // the audit key certified by the root (audit-signer)
   | "ca.create"
+  | "ca.move-key"
   | "ca.export"
   | "certificate.intent"
   | "certificate.issue"

@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { CA_ALGORITHMS, createCa, exportCa, type KeyAlgorithm, listCas, showCa } from "../../ca/index.js";
+import { CA_ALGORITHMS, createCa, exportCa, moveCaKey, type KeyAlgorithm, listCas, showCa } from "../../ca/index.js";
 import { emit, examples, keyStoreOption, note, openHome } from "../context.js";
 import { writeOutput } from "../files.js";
 
@@ -88,6 +88,23 @@ export function caCommand(): Command {
         ...(opts.days !== undefined ? { validityDays: opts.days } : {}),
       });
       emit(command, created, () => `Created CA ${created.name} (${created.profile}) under ${created.parent}: ${created.subject}, serial ${created.serial}, until ${created.notAfter}`);
+    });
+
+  ca.command("move-key")
+    .argument("<name>", "the CA whose key moves")
+    .description("point a CA at its own key imported into Key Vault or onto a token (same public key; checked by a signature), audited")
+    .requiredOption("--key <uri>", "the imported key: azure-keyvault://<vault-host>/keys/<name>[/<version>] or pkcs11:token=<t>;object=<o>")
+    .addHelpText(
+      "after",
+      examples(
+        "trustline ca move-key device --key 'azure-keyvault://acme-pki.vault.azure.net/keys/device-ca'",
+        "TRUSTLINE_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so TRUSTLINE_PKCS11_PIN_FILE=/run/secrets/hsm-pin trustline ca move-key device --key 'pkcs11:token=plant-ca;object=device-ca'",
+      ),
+    )
+    .action(async (name: string, opts: { key: string }, command: Command) => {
+      const home = await openHome(command, true);
+      const moved = await moveCaKey(home, name, opts.key);
+      emit(command, moved, () => `CA ${moved.name} now signs with ${moved.keyUri} (was ${moved.previousKeyUri}); destroy the old key and its copies once you have checked the new one (e.g. issue and verify a CRL)`);
     });
 
   return ca;
