@@ -166,7 +166,8 @@ export class Home {
       const key = this.state.auditKey;
       this.#auditSigner = this.keys.signer({ uri: key.keyUri, algorithm: key.keyAlgorithm, publicKey: Buffer.from(key.publicKey, "base64") }).catch((e: unknown) => {
         this.#auditSigner = undefined;
-        if (passphraseNotAccepted(e)) throw e;
+        // Credentials refused (a passphrase, a token PIN, a vault identity): say so, as it is.
+        if (passphraseNotAccepted(e) || isTrustlineError(e, "AUTH_REQUIRED")) throw e;
         throw new TrustlineError("KEY_UNAVAILABLE", `the audit key cannot be opened, so the audit log's head cannot be signed; nothing was changed: ${(e as Error).message}`, {
           cause: e,
           details: { uri: key.keyUri, key: "audit" },
