@@ -222,8 +222,8 @@ function spkiOfPublicObject(p11: Pkcs11, session: Handle, object: Handle): { spk
     const n = attribute(p11, session, object, mod.CKA_MODULUS);
     const e = attribute(p11, session, object, mod.CKA_PUBLIC_EXPONENT);
     const bits = n.length * 8 - Math.clz32(n[0]!) + 24;
-    const algorithm: KeyAlgorithm | undefined = bits === 3072 ? "rsa3072" : bits === 4096 ? "rsa4096" : undefined;
-    if (!algorithm) throw new TrustlineError("USAGE", `the token key is RSA-${bits}; Trustline CA keys are RSA 3072 or 4096`);
+    const algorithm: KeyAlgorithm | undefined = bits === 2048 ? "rsa2048" : bits === 3072 ? "rsa3072" : bits === 4096 ? "rsa4096" : undefined;
+    if (!algorithm) throw new TrustlineError("USAGE", `the token key is RSA-${bits}; Trustline signs with RSA 2048 (signers), 3072 or 4096`);
     return { spki: new Uint8Array(createPublicKey({ key: { kty: "RSA", n: b64url(n), e: b64url(e) }, format: "jwk" }).export({ type: "spki", format: "der" })), algorithm };
   }
   throw new TrustlineError("USAGE", "the token key is neither EC nor RSA");
@@ -300,7 +300,7 @@ export class Pkcs11Backend implements KeyBackend {
         if (algorithm === "p256" || algorithm === "p384") {
           keys = await p11.C_GenerateKeyPairAsync(session, { mechanism: mod.CKM_EC_KEY_PAIR_GEN }, [...common, { type: mod.CKA_VERIFY, value: true }, { type: mod.CKA_EC_PARAMS, value: Buffer.from(CURVES[algorithm].oid, "hex") }], privateTemplate);
         } else {
-          const bits = algorithm === "rsa3072" ? 3072 : 4096;
+          const bits = algorithm === "rsa2048" ? 2048 : algorithm === "rsa3072" ? 3072 : 4096;
           keys = await p11.C_GenerateKeyPairAsync(session, { mechanism: mod.CKM_RSA_PKCS_KEY_PAIR_GEN }, [...common, { type: mod.CKA_VERIFY, value: true }, { type: mod.CKA_MODULUS_BITS, value: bits }, { type: mod.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) }], privateTemplate);
         }
       } catch (e) {
@@ -357,7 +357,7 @@ export class Pkcs11Backend implements KeyBackend {
     const tokens = this.#sessions(found.where);
     const ec = found.algorithm === "p256" || found.algorithm === "p384" ? CURVES[found.algorithm] : undefined;
     const mechanism = { mechanism: ec ? mod.CKM_ECDSA : mod.CKM_RSA_PKCS };
-    const outLength = ec ? 2 * ec.size : found.algorithm === "rsa3072" ? 384 : 512;
+    const outLength = ec ? 2 * ec.size : found.algorithm === "rsa2048" ? 256 : found.algorithm === "rsa3072" ? 384 : 512;
     return {
       algorithm,
       publicKey: found.spki,
