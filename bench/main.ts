@@ -1,10 +1,12 @@
 /**
  * `npm run bench [-- suite...]`: each row is measured in this run, on this machine, against a
  * baseline measured in the same run. Suites: batch (production-line scale), revocation (CRLs,
- * OCSP), firmware (1 GiB sign and verify), validate (path validation).
+ * OCSP), firmware (1 GiB sign and verify), validate (path validation), keys (batch issuance with the
+ * issuing CA key in a file, on a SoftHSM2 token, in a rate-limited loopback Key Vault).
  * Options: --certs N (default 10000), --seed N (inventory size for the CLI test, default 1000000),
  * --image-bytes N (firmware image size, default 1 GiB), --leaves N (distinct device certificates
- * for the validation suite, default 2000).
+ * for the validation suite, default 2000), --key-certs N (file and token rows, default 10000),
+ * --vault-certs N (Key Vault row, default 4000: 20 s at the vault's limit).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -14,6 +16,7 @@ import { revocationBench } from "./revocation.js";
 import { firmwareBench } from "./firmware.js";
 import { printTable, type Row } from "./harness.js";
 import { pathValidationBench } from "./path-validation.js";
+import { keysBench } from "./keys.js";
 
 const args = process.argv.slice(2);
 const num = (flag: string, fallback: number) => {
@@ -31,6 +34,7 @@ try {
   if (want("revocation")) rows.push(...(await revocationBench(dir)));
   if (want("firmware")) rows.push(...(await firmwareBench(dir, { bytes: num("--image-bytes", 2 ** 30) })));
   if (want("validate")) rows.push(...(await pathValidationBench(dir, { leaves: num("--leaves", 2000) })));
+  if (want("keys")) rows.push(...(await keysBench(dir, { certs: num("--key-certs", 10_000), vaultCerts: num("--vault-certs", 4000) })));
   printTable(rows);
   if (rows.some((r) => r.ok === false)) process.exitCode = 1;
 } finally {

@@ -14,7 +14,10 @@ import { type JsonLoopback, type JsonRequest, startJsonLoopback } from "./loopba
 export interface FakeKeyVaultOptions {
   /** Added to every answer (ms). */
   readonly latencyMs?: number;
-  /** At most this many signatures in any 1-second window; beyond: 429 with Retry-After. */
+  /**
+   * The sign limit, per second: enforced as the service does, per 10-second window (e.g. 200/s is
+   * 2,000 signatures in any 10 s); beyond: 429 with Retry-After (whole seconds).
+   */
   readonly signsPerSecond?: number;
   /** The token the vault accepts (default "test-token"). */
   readonly token?: string;
@@ -46,6 +49,9 @@ export interface FakeKeyVault {
   importKey(name: string, privateKey: KeyObject): { name: string; version: string };
   close(): Promise<void>;
 }
+
+/** Key Vault's throttling window ("per 10 seconds", Azure's service limits). */
+const WINDOW_MS = 10_000;
 
 const DIGEST_INFO: Record<number, Buffer> = {
   32: Buffer.from("3031300d060960864801650304020105000420", "hex"),
@@ -121,10 +127,10 @@ export async function startFakeKeyVault(options: FakeKeyVaultOptions = {}): Prom
       const k = find(name, parts[2]);
       if (!k) return notFound(r, name);
       const now = Date.now();
-      while (signedAt.length > 0 && signedAt[0]! <= now - 1000) signedAt.shift();
-      if (options.signsPerSecond !== undefined && signedAt.length >= options.signsPerSecond) {
+      while (signedAt.length > 0 && signedAt[0]! <= now - WINDOW_MS) signedAt.shift();
+      if (options.signsPerSecond !== undefined && signedAt.length >= (options.signsPerSecond * WINDOW_MS) / 1000) {
         counts.throttled++;
-        const seconds = Math.max(1, Math.ceil((signedAt[0]! + 1000 - now) / 1000));
+        const seconds = Math.max(1, Math.ceil((signedAt[0]! + WINDOW_MS - now) / 1000));
         return r.reply(429, { error: { code: "Throttled", message: "Request was not processed because too many requests were received." } }, { "retry-after": String(seconds) });
       }
       signedAt.push(now);

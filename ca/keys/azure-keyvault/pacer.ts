@@ -2,8 +2,9 @@
  * Pacing signatures against a service limit (Key Vault: e.g. 2,000 signatures per 10 s for an HSM
  * P-256 key, answered beyond with 429 + Retry-After). Many requests stay in flight to hide the
  * network's latency; once the service throttles, every request waits out Retry-After, and from
- * then on requests start evenly spaced at the rate the service was seen to accept, a little
- * below it, creeping up while no 429 comes: a steady stream instead of bursts that are refused.
+ * then on requests start evenly spaced just under the rate the service turned out to allow (what
+ * it accepted from the first request to the end of the pause it asked for, which spans its
+ * window whatever its length): a steady stream instead of bursts that are refused.
  */
 export interface PacerOptions {
   /** Requests in flight at most. */
@@ -13,6 +14,12 @@ export interface PacerOptions {
 }
 
 export class ThrottleBudgetExceeded extends Error {}
+
+/**
+ * The share of the observed limit to aim at: evenly spaced starts still bunch when the event loop
+ * is busy for a moment, and a window that briefly holds a few too many costs a whole Retry-After.
+ */
+const TARGET = 0.97;
 
 export class Pacer {
   readonly #options: PacerOptions;
@@ -24,8 +31,9 @@ export class Pacer {
   #rate = Infinity;
   #nextStart = 0;
   #lastThrottle = 0;
-  /** Start times of the requests the service accepted in the last second. */
-  readonly #accepted: number[] = [];
+  /** When the first request started, and how many the service has accepted since. */
+  #firstStart = 0;
+  #acceptedCount = 0;
 
   constructor(options: PacerOptions) {
     this.#options = options;
@@ -34,13 +42,14 @@ export class Pacer {
   /** Run `attempt` under the pacing, repeating it while the service answers "throttled". */
   async run<T>(attempt: () => Promise<T>, throttledFor: (e: unknown) => number | undefined): Promise<T> {
     await this.#enter();
+    if (this.#firstStart === 0) this.#firstStart = Date.now();
     let waited = 0;
     try {
       for (;;) {
-        const start = await this.#slot();
+        await this.#slot();
         try {
           const result = await attempt();
-          this.#accept(start);
+          this.#accept();
           return result;
         } catch (e) {
           const retryAfterMs = throttledFor(e);
@@ -85,25 +94,22 @@ export class Pacer {
     }
   }
 
-  #accept(start: number): void {
-    const now = Date.now();
-    this.#accepted.push(start);
-    while (this.#accepted.length > 0 && this.#accepted[0]! <= now - 1000) this.#accepted.shift();
-    // Creep back up while the service keeps accepting (1% per clean second).
-    if (Number.isFinite(this.#rate) && now - this.#lastThrottle > 1000) {
-      this.#rate *= 1.01;
-      this.#lastThrottle = now;
-    }
+  #accept(): void {
+    this.#acceptedCount++;
   }
 
   #throttled(retryAfterMs: number): void {
     const now = Date.now();
     this.#pausedUntil = Math.max(this.#pausedUntil, now + retryAfterMs);
     this.#nextStart = Math.max(this.#nextStart, this.#pausedUntil);
+    // Requests already in flight when the service said no come back throttled too: one decision per burst.
     if (now - this.#lastThrottle > 200) {
-      // What the service accepted over the last second is its limit; stay just under it.
-      const seen = this.#accepted.filter((t) => t > now - 1000).length;
-      this.#rate = Number.isFinite(this.#rate) ? Math.max(1, this.#rate * 0.97) : Math.max(1, seen * 0.98);
+      if (!Number.isFinite(this.#rate)) {
+        const allowed = this.#acceptedCount / Math.max(1, (this.#pausedUntil - this.#firstStart) / 1000);
+        this.#rate = Math.max(1, TARGET * allowed);
+      } else {
+        this.#rate = Math.max(1, this.#rate * 0.97);
+      }
     }
     this.#lastThrottle = now;
   }
