@@ -133,8 +133,10 @@ export class Home {
 
   /** Release the key backends' sessions and connections (HSM sessions, vault clients). */
   async close(): Promise<void> {
-    await this.#keys?.close();
+    const keys = this.#keys;
     this.#keys = undefined;
+    this.#auditSigner = undefined; // its session or client goes with the backends
+    await keys?.close();
   }
 
   /**
