@@ -117,6 +117,8 @@ class TokenSessions {
   readonly #all: Handle[] = [];
   readonly #waiting: ((s: Handle) => void)[] = [];
   #loggedIn = false;
+  #busy = 0;
+  readonly #drained: (() => void)[] = [];
 
   constructor(module: LoadedModule, label: string, pin: () => string) {
     this.#module = module;
@@ -166,16 +168,23 @@ class TokenSessions {
       if (this.#all.length < SESSIONS_PER_TOKEN) session = this.#open();
       else session = await new Promise<Handle>((resolve) => this.#waiting.push(resolve));
     }
+    this.#busy++;
     try {
       return await fn(session, this.#module.p11);
     } finally {
+      this.#busy--;
       const next = this.#waiting.shift();
       if (next) next(session);
-      else this.#idle.push(session);
+      else {
+        this.#idle.push(session);
+        if (this.#busy === 0) for (const resolve of this.#drained.splice(0)) resolve();
+      }
     }
   }
 
-  close(): void {
+  /** Close the sessions once no operation runs on them (a signature in flight runs on another thread). */
+  async close(): Promise<void> {
+    if (this.#busy > 0) await new Promise<void>((resolve) => this.#drained.push(resolve));
     const p11 = this.#module.p11;
     try {
       if (this.#all.length > 0) p11.C_CloseAllSessions(this.#slot);
@@ -288,6 +297,7 @@ export class Pkcs11Backend implements KeyBackend {
     const object = `trustline-${label}-${randomBytes(3).toString("hex")}`;
     const id = randomBytes(16);
     const tokens = this.#sessions(where);
+    let handles: { privateKey: Handle; publicKey: Handle } | undefined;
     const publicKey = await tokens.use(async (session, p11) => {
       const common = [
         { type: mod.CKA_TOKEN, value: true },
@@ -306,15 +316,27 @@ export class Pkcs11Backend implements KeyBackend {
       } catch (e) {
         throw tokenError(e, `generating a ${algorithm} key on token "${where.token}"`, { token: where.token });
       }
+      handles = keys;
       return spkiOfPublicObject(p11, session, keys.publicKey).spki;
     });
     const ref: KeyRef = { uri: formatKeyUri(where, object, id), algorithm, publicKey };
     // Self-check once: the new key signs, and the signature holds under the public key read back.
-    const signer = await this.signer(ref);
-    const probe = randomBytes(32);
-    if (!nodeVerify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, probe, createPublicKey({ key: Buffer.from(publicKey), format: "der", type: "spki" }), await signer.sign(probe))) {
-      throw new TrustlineError("KEY_UNAVAILABLE", `the key made on token "${where.token}" (${object}) does not sign for its own public key; it is not used`, { details: { uri: ref.uri } });
+    // A key that fails it is destroyed, so nothing unusable is left on the token.
+    let holds = false;
+    try {
+      const signer = await this.signer(ref);
+      const probe = randomBytes(32);
+      holds = nodeVerify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, probe, createPublicKey({ key: Buffer.from(publicKey), format: "der", type: "spki" }), await signer.sign(probe));
+    } finally {
+      if (!holds && handles) {
+        const made = handles;
+        await tokens.use((session, p11) => {
+          p11.C_DestroyObject(session, made.privateKey);
+          p11.C_DestroyObject(session, made.publicKey);
+        }).catch(() => undefined);
+      }
     }
+    if (!holds) throw new TrustlineError("KEY_UNAVAILABLE", `the key made on token "${where.token}" (${object}) does not sign for its own public key; it was destroyed`, { details: { uri: ref.uri } });
     return ref;
   }
 
@@ -377,7 +399,7 @@ export class Pkcs11Backend implements KeyBackend {
   }
 
   async close(): Promise<void> {
-    for (const t of this.#tokens.values()) t.close();
+    await Promise.all([...this.#tokens.values()].map((t) => t.close()));
     this.#tokens.clear();
     for (const m of this.#modules.values()) m.release();
     this.#modules.clear();
