@@ -11,8 +11,12 @@ export const SECRET_ENVIRONMENT = [
   "TRUSTLINE_DPS_CONNECTION_STRING",
   "TRUSTLINE_TOTP",
   "TRUSTLINE_SESSION",
+  "TRUSTLINE_PKCS11_PIN",
   "AZURE_CLIENT_SECRET",
 ] as const;
+
+/** The secrets a key backend reads from the environment: a serve worker gets them over IPC. */
+export const KEY_BACKEND_SECRETS = ["TRUSTLINE_PKCS11_PIN"] as const;
 
 /** Overrides for a child's environment that remove every secret (node drops variables set to undefined). */
 export function scrubbedEnvironment(): Record<string, undefined> {

@@ -4,10 +4,11 @@
  * its OCSP responses itself. Signing per response is what limits one process (a request with a
  * nonce cannot be answered from a cache); more processes use more cores.
  *
- * The passphrase reaches the workers over the IPC channel node:cluster sets up: never through the
- * environment, argv or a file.
+ * The passphrase and a token PIN reach the workers over the IPC channel node:cluster sets up: never
+ * through the environment, argv or a file.
  */
-import { scrubbedEnvironment } from "../secret-environment.js";
+import { isTrustlineError } from "../errors.js";
+import { KEY_BACKEND_SECRETS, scrubbedEnvironment } from "../secret-environment.js";
 import cluster, { type Worker } from "node:cluster";
 import { Home, type HomeOptions } from "../home.js";
 import { startServer, type RunningServer } from "./server.js";
@@ -22,7 +23,10 @@ export interface ClusterOptions {
 
 interface WorkerStart {
   readonly kind: "trustline-serve-start";
-  readonly passphrase: string;
+  /** Absent for a home whose keys are all in a vault or on a token. */
+  readonly passphrase?: string;
+  /** The key backends' secrets from the environment (a token PIN). */
+  readonly secrets: Readonly<Record<string, string>>;
 }
 
 export const isServeWorker = (): boolean => cluster.isWorker;
@@ -30,7 +34,12 @@ export const isServeWorker = (): boolean => cluster.isWorker;
 /** In the primary: publish CRLs, start the workers, restart one that dies. */
 export async function serveWithWorkers(options: ClusterOptions): Promise<{ close(): Promise<void> }> {
   const home = await Home.open(options.home);
-  const passphrase = await home.passphrase();
+  // A home whose keys are all in a vault or on a token has no passphrase to pass on.
+  const passphrase = await home.passphrase().catch((e: unknown) => {
+    if (isTrustlineError(e, "PASSPHRASE_REQUIRED")) return undefined;
+    throw e;
+  });
+  const secrets = Object.fromEntries(KEY_BACKEND_SECRETS.flatMap((name) => (home.env[name] ? [[name, home.env[name]!]] : [])));
   const publisher = await startServer(home, { http: false, log: options.log });
   let stopping = false;
   const start = (): Worker => {
@@ -38,7 +47,7 @@ export async function serveWithWorkers(options: ClusterOptions): Promise<{ close
     const worker = cluster.fork(scrubbedEnvironment());
     // The worker asks once its listener is in place (a message sent earlier would be lost).
     worker.on("message", (m: unknown) => {
-      if ((m as { kind?: string } | undefined)?.kind === "trustline-serve-ready") worker.send({ kind: "trustline-serve-start", passphrase } satisfies WorkerStart);
+      if ((m as { kind?: string } | undefined)?.kind === "trustline-serve-ready") worker.send({ kind: "trustline-serve-start", ...(passphrase !== undefined ? { passphrase } : {}), secrets } satisfies WorkerStart);
     });
     worker.once("exit", (code, signal) => {
       if (stopping) return;
@@ -78,7 +87,12 @@ export async function runServeWorker(options: Omit<ClusterOptions, "workers">): 
     process.on("message", onMessage);
     process.send?.({ kind: "trustline-serve-ready" });
   });
-  const home = await Home.open({ ...options.home, passphrase: async () => message.passphrase });
+  const { passphrase } = message;
+  const home = await Home.open({
+    ...options.home,
+    ...(passphrase !== undefined ? { passphrase: async () => passphrase } : {}),
+    env: { ...(options.home.env ?? process.env), ...message.secrets },
+  });
   const server = await startServer(home, { host: options.host, port: options.port, crls: "follow", log: options.log });
   return {
     ...server,
