@@ -4,7 +4,8 @@
  * key, one bad CSR, a whole folder as a batch), issues a CI firmware signer, signs and verifies a
  * firmware image (and refuses a tampered one), shows the trace of a
  * certificate, revokes (one, then an incident's worth), serves CRLs and OCSP, exports the DPS
- * enrollment group and the disabled enrollments, and verifies the audit trail. Prints what it did.
+ * enrollment group and the disabled enrollments, puts a plant's issuing CA on an HSM (SoftHSM2,
+ * when installed), and verifies the audit trail. Prints what it did.
  */
 import { randomBytes, X509Certificate } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -39,7 +40,24 @@ import {
   verifyAuditLog,
   auditCheckpoint,
   checkStore,
+  createCa,
 } from "../ca/index.js";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+/** A SoftHSM2 token in the demo's folder, when SoftHSM2 is installed: the environment that names it. */
+function softhsmForDemo(dir: string): Record<string, string> | undefined {
+  if (spawnSync("softhsm2-util", ["--version"]).status !== 0) return undefined;
+  const module = (spawnSync("dpkg", ["-L", "libsofthsm2"], { encoding: "utf8" }).stdout ?? "").split("\n").find((l) => l.endsWith("/libsofthsm2.so") && existsSync(l));
+  if (!module) return undefined;
+  mkdirSync(join(dir, "hsm", "tokens"), { recursive: true });
+  const conf = join(dir, "hsm", "softhsm2.conf");
+  writeFileSync(conf, `directories.tokendir = ${join(dir, "hsm", "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  // Demo only: a real station keeps the PIN in a root-owned file (TRUSTLINE_PKCS11_PIN_FILE).
+  const pin = "demo-pin-never-in-production";
+  execFileSync("softhsm2-util", ["--init-token", "--free", "--label", "plant-lyon", "--so-pin", `${pin}-so`, "--pin", pin], { env: { ...process.env, SOFTHSM2_CONF: conf }, stdio: "pipe" });
+  return { SOFTHSM2_CONF: conf, TRUSTLINE_PKCS11_MODULE: module, TRUSTLINE_PKCS11_PIN: pin };
+}
 
 const keep = process.argv.includes("--keep");
 const dir = mkdtempSync(join(tmpdir(), "trustline-demo-"));
@@ -153,7 +171,21 @@ try {
   const again = await exportDisabledEnrollments(officer, join(dir, "dps"));
   console.log(`   a second export with no new revocation writes ${again.files.length} files`);
 
-  step("13. auditor: inventory by batch, and the audit trail's integrity");
+  step("13. a plant's issuing CA whose key is on an HSM (PKCS#11; SoftHSM2 stands in for it)");
+  const hsm = softhsmForDemo(dir);
+  if (!hsm) {
+    console.log("   skipped: softhsm2-util is not installed (apt-get install softhsm2)");
+  } else {
+    const plantAdmin = await Home.open({ home: homeDir, passphrase, operator: "alice", station: "pki-office", env: { ...process.env, ...hsm } });
+    const plant = await createCa(plantAdmin, { name: "plant-lyon", profile: "device-ca", parent: "root", keyStore: "pkcs11:token=plant-lyon" });
+    const { privateKey } = newKeyPair("ec", { namedCurve: "P-256" });
+    const onHsm = await issueDeviceCertificate(plantAdmin, createCsr(privateKey, "acme-sensor-lyon-0001"), { ca: "plant-lyon", batch: "DEMO-LYON" });
+    await plantAdmin.close();
+    console.log(`   CA plant-lyon signs with ${plant.keyUri.split("?")[0]}`);
+    console.log(`   issued ${onHsm.record.subject} under it; the key was generated on the token and never left it`);
+  }
+
+  step("14. auditor: inventory by batch, and the audit trail's integrity");
   let count = 0;
   let revokedCount = 0;
   for await (const r of listCertificates(line, { batch: "DEMO-B1" })) {
