@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { CA_ALGORITHMS, createCa, exportCa, moveCaKey, type KeyAlgorithm, listCas, showCa } from "../../ca/index.js";
+import { CA_ALGORITHMS, createCa, exportCa, keyScheme, moveCaKey, type KeyAlgorithm, listCas, showCa } from "../../ca/index.js";
 import { emit, examples, keyStoreOption, note, openHome } from "../context.js";
 import { writeOutput } from "../files.js";
 
@@ -13,7 +13,7 @@ export function caCommand(): Command {
       const home = await openHome(command, false);
       const cas = listCas(home);
       emit(command, cas, () =>
-        [`policy OID arc ${home.policyArc}`, ...cas.map((c) => `${c.name.padEnd(12)} ${c.profile.padEnd(12)} parent ${String(c.parent ?? "-").padEnd(10)} ${c.keyAlgorithm.padEnd(8)} until ${c.notAfter}  ${c.subject}`)].join("\n"),
+        [`policy OID arc ${home.policyArc}`, ...cas.map((c) => `${c.name.padEnd(12)} ${c.profile.padEnd(12)} parent ${String(c.parent ?? "-").padEnd(10)} ${c.keyAlgorithm.padEnd(8)} ${keyScheme(c.keyUri).padEnd(14)} until ${c.notAfter}  ${c.subject}`)].join("\n"),
       );
     });
 
@@ -87,7 +87,7 @@ export function caCommand(): Command {
         ...(opts.algorithm ? { algorithm: opts.algorithm } : {}),
         ...(opts.days !== undefined ? { validityDays: opts.days } : {}),
       });
-      emit(command, created, () => `Created CA ${created.name} (${created.profile}) under ${created.parent}: ${created.subject}, serial ${created.serial}, until ${created.notAfter}`);
+      emit(command, created, () => `Created CA ${created.name} (${created.profile}) under ${created.parent}: ${created.subject}, serial ${created.serial}, until ${created.notAfter}\n  key ${created.keyUri}`);
     });
 
   ca.command("move-key")
