@@ -5,7 +5,6 @@
  * malformed answer must never reach a certificate). ECDSA's r||s is turned into DER.
  */
 import { createPublicKey, hash as nodeHash, type KeyObject, randomBytes, verify as nodeVerify } from "node:crypto";
-import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
 import { CryptographyClient, type KeyVaultKey, KeyClient } from "@azure/keyvault-keys";
 import type { KeyAlgorithm } from "../../../policy/index.js";
@@ -13,6 +12,7 @@ import { TrustlineError } from "../../errors.js";
 import type { KeyBackend, KeyRef } from "../backend.js";
 import { ecdsaRawToDer } from "../ecdsa-der.js";
 import { SIGNATURE_ALGORITHMS, signatureAlgorithmFor, type Signer } from "../signer.js";
+import { credentialFor, TokenRedactor } from "./credential.js";
 import { Pacer, ThrottleBudgetExceeded } from "./pacer.js";
 import { formatVaultKeyUri, parseVaultKeyUri, type VaultKeyUri } from "./uri.js";
 
@@ -22,23 +22,6 @@ const MAX_IN_FLIGHT = 32;
 const THROTTLE_BUDGET_MS = 120_000;
 
 const JWA: Record<KeyAlgorithm, "ES256" | "ES384" | "RS256"> = { p256: "ES256", p384: "ES384", rsa2048: "RS256", rsa3072: "RS256", rsa4096: "RS256" };
-
-/** A credential reading a pre-acquired access token (`az account get-access-token`) from a file. */
-function tokenFileCredential(path: string): TokenCredential {
-  return {
-    getToken: async () => {
-      let token: string;
-      try {
-        token = readFileSync(path, "utf8").trim();
-      } catch (e) {
-        throw new TrustlineError("AUTH_REQUIRED", `cannot read the Azure access token file ${path} (TRUSTLINE_AZURE_TOKEN_FILE): ${(e as NodeJS.ErrnoException).code ?? "unreadable"}`);
-      }
-      if (!token) throw new TrustlineError("AUTH_REQUIRED", `the Azure access token file ${path} is empty`);
-      // The file says nothing of expiry: treat the token as good for a few minutes, then read the file again.
-      return { token, expiresOnTimestamp: Date.now() + 5 * 60_000 };
-    },
-  };
-}
 
 interface RestErrorLike {
   readonly statusCode?: number;
@@ -74,7 +57,7 @@ async function unthrottled<T>(attempt: () => Promise<T>): Promise<T> {
 }
 
 /** Vault errors, mapped in one place. `permission` is what the operation needs (keys/create, keys/get, keys/sign). */
-function vaultError(e: unknown, doing: string, permission: string, details: Record<string, unknown>): TrustlineError {
+function vaultError(e: unknown, doing: string, permission: string, details: Record<string, unknown>, redact: (text: string) => string): TrustlineError {
   if (e instanceof TrustlineError) return e;
   if (e instanceof ThrottleBudgetExceeded) return new TrustlineError("REMOTE_UNAVAILABLE", `Key Vault kept throttling while ${doing} (${e.message}); lower the rate (fewer stations per vault) or raise the vault's limits`, { details });
   const r = e as RestErrorLike;
@@ -83,14 +66,15 @@ function vaultError(e: unknown, doing: string, permission: string, details: Reco
     return new TrustlineError("AUTH_REQUIRED", `Key Vault refused ${doing} (HTTP ${status}): the identity needs the ${permission} permission on the vault (an access policy, or the RBAC role "Key Vault Crypto User"/"Crypto Officer"); sign in with az login, a managed identity or TRUSTLINE_AZURE_TOKEN_FILE`, { details: { ...details, status, permission } });
   }
   if (status === 404) return new TrustlineError("KEY_UNAVAILABLE", `Key Vault has no such key while ${doing} (HTTP 404); check the key URI, or whether the key was deleted`, { details: { ...details, status } });
-  if (status !== undefined) return new TrustlineError("REMOTE_UNAVAILABLE", `Key Vault failed while ${doing} (HTTP ${status}${r.code ? ` ${r.code}` : ""})`, { cause: e, details: { ...details, status } });
+  if (status !== undefined) return new TrustlineError("REMOTE_UNAVAILABLE", `Key Vault failed while ${doing} (HTTP ${status}${r.code ? ` ${redact(r.code)}` : ""})`, { details: { ...details, status } });
   const code = (e as NodeJS.ErrnoException)?.code ?? r?.code;
-  const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
+  // Text from outside (the SDK, the network stack) may quote a request: no token leaves in it.
+  const message = redact(e instanceof Error ? (e.message.split("\n")[0] ?? "") : String(e));
   // The credential chain failing (no az login, no managed identity) comes back as an Error of @azure/identity.
   if ((e as Error)?.name === "CredentialUnavailableError" || (e as Error)?.name === "AuthenticationError" || (e as Error)?.name === "AggregateAuthenticationError") {
-    return new TrustlineError("AUTH_REQUIRED", `no Azure identity to reach Key Vault while ${doing}: sign in with az login, use a managed identity, or set TRUSTLINE_AZURE_TOKEN_FILE`, { cause: e, details });
+    return new TrustlineError("AUTH_REQUIRED", `no Azure identity to reach Key Vault while ${doing}: sign in with az login, use a managed identity, or set TRUSTLINE_AZURE_TOKEN_FILE`, { details });
   }
-  return new TrustlineError("REMOTE_UNAVAILABLE", `cannot reach Key Vault while ${doing}: ${code ?? message}`, { cause: e, details });
+  return new TrustlineError("REMOTE_UNAVAILABLE", `cannot reach Key Vault while ${doing}: ${code ? redact(String(code)) : message}`, { details });
 }
 
 /** The SubjectPublicKeyInfo (canonical DER, via node) and algorithm of a vault key. */
@@ -116,6 +100,7 @@ function publicKeyOf(key: KeyVaultKey): { spki: Uint8Array; algorithm: KeyAlgori
 
 export class AzureKeyVaultBackend implements KeyBackend {
   readonly #env: NodeJS.ProcessEnv;
+  readonly #redactor = new TokenRedactor();
   #credential: TokenCredential | undefined;
   readonly #clients = new Map<string, KeyClient>();
 
@@ -124,11 +109,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
   }
 
   async #credentials(): Promise<TokenCredential> {
-    if (!this.#credential) {
-      const file = this.#env.TRUSTLINE_AZURE_TOKEN_FILE;
-      if (file) this.#credential = tokenFileCredential(file);
-      else this.#credential = new (await import("@azure/identity")).DefaultAzureCredential();
-    }
+    this.#credential ??= await credentialFor(this.#env, this.#redactor);
     return this.#credential;
   }
 
@@ -160,7 +141,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
           ? await unthrottled(() => client.createEcKey(name, { curve: algorithm === "p256" ? "P-256" : "P-384", hsm: vault.hsm, keyOps: ["sign", "verify"] }))
           : await unthrottled(() => client.createRsaKey(name, { keySize: algorithm === "rsa2048" ? 2048 : algorithm === "rsa3072" ? 3072 : 4096, hsm: vault.hsm, keyOps: ["sign", "verify"] }));
     } catch (e) {
-      throw vaultError(e, `creating key ${name}`, "keys/create", { vault: vault.host });
+      throw vaultError(e, `creating key ${name}`, "keys/create", { vault: vault.host }, (t) => this.#redactor.redact(t));
     }
     const version = key.properties.version;
     if (!version) throw new TrustlineError("REMOTE_UNAVAILABLE", `Key Vault created ${name} without a version`);
@@ -179,7 +160,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
     try {
       return { vault, key: await unthrottled(() => client.getKey(vault.name!, vault.version ? { version: vault.version } : {})) };
     } catch (e) {
-      throw vaultError(e, `reading key ${vault.name}`, "keys/get", { uri });
+      throw vaultError(e, `reading key ${vault.name}`, "keys/get", { uri }, (t) => this.#redactor.redact(t));
     }
   }
 
@@ -212,7 +193,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
         try {
           raw = (await pacer.run(() => crypto.sign(jwa, digest), throttledFor)).result;
         } catch (e) {
-          throw vaultError(e, `signing with ${ref.uri}`, "keys/sign", { uri: ref.uri });
+          throw vaultError(e, `signing with ${ref.uri}`, "keys/sign", { uri: ref.uri }, (t) => this.#redactor.redact(t));
         }
         let signature: Uint8Array;
         try {
