@@ -5,11 +5,12 @@
  * signatures/s with 429 + Retry-After, as an HSM P-256 key in Azure does. The root, the audit key
  * and the home stay as usual: only the issuing CA moves.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createCsr, newKeyPair, toPem } from "../ca/index.js";
 import { startFakeKeyVault } from "../test/helpers/fake-keyvault.js";
+import { softhsmModule } from "../test/helpers/softhsm.js";
 import { CLI, fmt, type Row, runNode } from "./harness.js";
 
 const PASS = "bench passphrase";
@@ -45,12 +46,6 @@ async function batchRate(dir: string, name: string, csrDir: string, count: numbe
   return rate;
 }
 
-function softhsmModule(): string | undefined {
-  if (spawnSync("softhsm2-util", ["--version"]).status !== 0) return undefined;
-  const listed = spawnSync("dpkg", ["-L", "libsofthsm2"], { encoding: "utf8" }).stdout ?? "";
-  return listed.split("\n").find((l) => l.endsWith("/libsofthsm2.so") && existsSync(l));
-}
-
 export async function keysBench(dir: string, options: { certs: number; vaultCerts: number }): Promise<Row[]> {
   writeFileSync(join(dir, "pass"), PASS);
   const csrDir = join(dir, "key-csrs");
@@ -62,8 +57,9 @@ export async function keysBench(dir: string, options: { certs: number; vaultCert
 
   const fileRate = await batchRate(dir, "file", csrDir, options.certs, "file:", {});
 
-  const module = softhsmModule();
-  if (module) {
+  const found = softhsmModule();
+  if ("path" in found) {
+    const module = found.path;
     const tokens = join(dir, "softhsm");
     mkdirSync(join(tokens, "tokens"), { recursive: true });
     writeFileSync(join(tokens, "conf"), `directories.tokendir = ${join(tokens, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\n`);
@@ -73,7 +69,7 @@ export async function keysBench(dir: string, options: { certs: number; vaultCert
     const hsmRate = await batchRate(dir, "softhsm", csrDir, options.certs, "pkcs11:token=bench", env);
     rows.push({ suite: "keys", metric: `${fmt(options.certs)} P-256 certs, issuing CA key on SoftHSM2 (PKCS#11)`, value: `${fmt(hsmRate)} certs/s`, baseline: `key in a file ${fmt(fileRate)}/s`, ratio: `${fmt(hsmRate / fileRate, 2)}x`, target: ">= 1,500/s", ok: hsmRate >= 1500 });
   } else {
-    console.error("[keys] softhsm2 is not installed: the PKCS#11 row is skipped");
+    console.error(`[keys] the PKCS#11 row is skipped: ${found.skip}`);
   }
 
   const vault = await startFakeKeyVault({ latencyMs: 20, signsPerSecond: VAULT_LIMIT });

@@ -1,5 +1,5 @@
 /** The CA hierarchy: create a home (root + device + firmware CAs), add issuing CAs, list and export them. */
-import { randomBytes, verify } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { type CaProfileName, DEFAULT_POLICY_ARC, defaultDeviceUriTemplate, deviceUriTemplateProblems, type KeyAlgorithm, policyArcProblems, PROFILES } from "../policy/index.js";
@@ -7,7 +7,7 @@ import { TrustlineError } from "./errors.js";
 import { Home, type HomeOptions } from "./home.js";
 import { DEFAULT_SCRYPT } from "./keys/encrypted-pkcs8.js";
 import { caKeyRef, getCa, issueCertificate, chainOf, sha256Hex, caCertificateDer } from "./issue.js";
-import { SIGNATURE_ALGORITHMS } from "./keys/signer.js";
+import { signerHolds } from "./keys/signer.js";
 import { fsyncDirectory } from "./store/atomic.js";
 import type { CaRecord, HomeState } from "./store/state.js";
 import { describePublicKey, publicKeyFromSpki } from "./x509/keys.js";
@@ -283,9 +283,7 @@ export async function moveCaKey(home: Home, name: string, uri: string): Promise<
     throw new TrustlineError("USAGE", `the key ${uri} is not CA "${name}"'s key: its public key differs from the CA certificate's; import the CA's own key, or create a new CA on this key with ca create --key`);
   }
   // It must also sign for that public key (the signer checks the match, then one signature is verified).
-  const signer = await home.keys.signer({ ...certified, uri });
-  const probe = Buffer.from(`trustline key move ${name} ${home.clock().toISOString()}`);
-  if (!verify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, probe, publicKeyFromSpki(certified.publicKey), await signer.sign(probe))) {
+  if (!(await signerHolds(await home.keys.signer({ ...certified, uri })))) {
     throw new TrustlineError("KEY_UNAVAILABLE", `the key ${uri} did not produce a valid signature; CA "${name}" keeps ${ca.keyUri}`);
   }
   let moved: CaRecord = ca;

@@ -2,7 +2,7 @@
  * The Signer is the only thing that touches a private key. Backends (encrypted files now; Azure
  * Key Vault and PKCS#11 later) hand out Signers; everything else sees only `sign(data)`.
  */
-import { hash, type KeyObject, sign as nodeSign } from "node:crypto";
+import { createPublicKey, hash, type KeyObject, randomBytes, sign as nodeSign, verify as nodeVerify } from "node:crypto";
 import type { KeyAlgorithm } from "../../policy/index.js";
 import { bitString, oid, sequence, tlv } from "../x509/der.js";
 
@@ -63,6 +63,16 @@ export function keyObjectSigner(privateKey: KeyObject, algorithm: SignatureAlgor
     publicKey,
     sign: async (data) => new Uint8Array(nodeSign(hash, data, privateKey)),
   };
+}
+
+/**
+ * Whether the signer signs for the public key it names: one signature over a random message,
+ * verified here. The self-check of a key just made or just moved to another backend.
+ */
+export async function signerHolds(signer: Signer): Promise<boolean> {
+  const probe = randomBytes(32);
+  const signature = await signer.sign(probe);
+  return nodeVerify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, probe, createPublicKey({ key: Buffer.from(signer.publicKey), format: "der", type: "spki" }), signature);
 }
 
 /** `SEQUENCE { tbs, signatureAlgorithm, BIT STRING signature }`: certificate, CRL and CSR share this shape. */

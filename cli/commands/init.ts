@@ -2,11 +2,6 @@ import { Command, Option } from "commander";
 import { CA_ALGORITHMS, DEFAULT_BASE_URL, initHome, type KeyAlgorithm, policy } from "../../ca/index.js";
 import { emit, examples, globals, homeOptions, keyStoreOption } from "../context.js";
 
-/** `{ [key]: value }` when value is defined, else nothing (exactOptionalPropertyTypes). */
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
 export function initCommand(): Command {
   return new Command("init")
     .description("create a CA home: a root CA, issuing CAs 'device' and 'firmware', and you as its first admin operator")
@@ -29,14 +24,16 @@ export function initCommand(): Command {
     )
     .action(async (opts: { org: string; algorithm: KeyAlgorithm; baseUrl: string; policyArc?: string; deviceSan?: string; keyStore?: string; auditKeyStore?: string; hsm?: boolean }, command: Command) => {
       const g = globals(command);
+      const keyStore = keyStoreOption(opts.keyStore, opts.hsm);
+      const auditKeyStore = keyStoreOption(opts.auditKeyStore ?? opts.keyStore, opts.hsm);
       const result = await initHome({
         ...homeOptions(g, true, true),
         organization: opts.org,
         algorithm: opts.algorithm,
         baseUrl: opts.baseUrl,
         ...(opts.policyArc !== undefined ? { policyArc: opts.policyArc } : {}),
-        ...optional("keyStore", keyStoreOption(opts.keyStore, opts.hsm)),
-        ...optional("auditKeyStore", keyStoreOption(opts.auditKeyStore ?? opts.keyStore, opts.hsm)),
+        ...(keyStore !== undefined ? { keyStore } : {}),
+        ...(auditKeyStore !== undefined ? { auditKeyStore } : {}),
         ...(opts.deviceSan !== undefined ? { deviceUriTemplate: opts.deviceSan === "none" ? null : opts.deviceSan } : {}),
       });
       emit(command, result, () =>

@@ -9,14 +9,14 @@
  * The CLI runs asynchronously throughout: the vault answers from this process's event loop.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createCsr, newKeyPair, toPem } from "../../ca/index.js";
 import { startFakeKeyVault, type FakeKeyVault } from "../helpers/fake-keyvault.js";
 import { findPrivateKeyMaterial } from "../helpers/private-key-scan.js";
-import { CLI, tempDir } from "../helpers/pki.js";
+import { tempDir } from "../helpers/pki.js";
+import { startServeProcess } from "../helpers/serve-process.js";
 import { type CliResult, describeRun, expectError, expectOk, json, runCliAsync } from "../cli/cli-helpers.js";
 import { openssl, opensslAsync } from "./openssl.js";
 
@@ -94,24 +94,13 @@ describe("a CA home in Azure Key Vault (the real SDK against a loopback vault)",
     const refused = await sslAsync(["verify", "-crl_check_all", "-CAfile", path("chain.pem"), "-CRLfile", path("device-crl.pem"), "-CRLfile", path("root-crl.pem"), path("dev.pem")]);
     assert.match(refused.stdout + refused.stderr, /certificate revoked/);
 
-    const port = 21_000 + Math.floor(Math.random() * 20_000);
-    const server = spawn(process.execPath, [CLI, "--home", home, "serve", "--port", String(port)], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "ignore", "pipe"] });
-    let serverErr = "";
-    server.stderr.setEncoding("utf8").on("data", (d: string) => (serverErr += d));
+    const server = await startServeProcess(["--home", home], [], { PATH: process.env.PATH ?? "", ...env });
     try {
-      const url = `http://127.0.0.1:${port}`;
-      let up = false;
-      for (let i = 0; i < 100 && !up; i++) {
-        up = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
-        if (!up) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(up, `serve came up: ${serverErr}`);
-      const asked = await sslAsync(["ocsp", "-issuer", path("device-ca.pem"), "-cert", path("dev.pem"), "-url", `${url}/ocsp/device`, "-CAfile", path("root.pem")]);
-      assert.match(asked.stdout, /: revoked/, asked.stdout + asked.stderr);
+      const asked = await sslAsync(["ocsp", "-issuer", path("device-ca.pem"), "-cert", path("dev.pem"), "-url", `${server.url}/ocsp/device`, "-CAfile", path("root.pem")]);
+      assert.match(asked.stdout, /: revoked/, asked.stdout + asked.stderr + server.stderr());
       assert.match(asked.stderr + asked.stdout, /Response verify OK/);
     } finally {
-      server.kill("SIGTERM");
-      await new Promise((r) => server.once("exit", r));
+      await server.stop();
     }
     const state = JSON.parse(readFileSync(join(home, "state.json"), "utf8")) as { responders?: Record<string, { keyUri: string }> };
     assert.ok(Object.keys(state.responders ?? {}).length > 0 && Object.values(state.responders ?? {}).every((r) => r.keyUri.startsWith(`azure-keyvault://${vault.host}/keys/trustline-ocsp-`)), JSON.stringify(state.responders));

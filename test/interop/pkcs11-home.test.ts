@@ -6,33 +6,19 @@
  * a module that will not load are clear exit-4 errors that leave nothing half made.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Home, startServer } from "../../ca/index.js";
 import { findPrivateKeyMaterial } from "../helpers/private-key-scan.js";
 import { softhsm, type SoftHsm, softhsmModule, TOKEN_PIN } from "../helpers/softhsm.js";
-import { CLI, runCli, tempDir } from "../helpers/pki.js";
+import { runCli, tempDir } from "../helpers/pki.js";
+import { childrenOf, startServeProcess } from "../helpers/serve-process.js";
 import { expectError, expectOk, json } from "../cli/cli-helpers.js";
 import { openssl, opensslAsync, opensslOk } from "./openssl.js";
 
 const module = softhsmModule();
-
-/** The processes whose parent is `pid` (field 4 of /proc/<pid>/stat). */
-function childrenOf(pid: number): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 describe("a CA home on a PKCS#11 token (SoftHSM2)", { skip: "skip" in module ? module.skip : false, timeout: 300_000 }, () => {
   let t: ReturnType<typeof tempDir>;
@@ -136,36 +122,23 @@ describe("a CA home on a PKCS#11 token (SoftHSM2)", { skip: "skip" in module ? m
   });
 
   test("serve --workers 2 on the token home, the PIN in the environment: workers sign OCSP with the token key, and none holds the PIN in its environment", async () => {
-    const port = 21_000 + Math.floor(Math.random() * 20_000);
     const { TRUSTLINE_PKCS11_PIN_FILE: _file, ...withoutPinFile } = env;
-    const server = spawn(process.execPath, [CLI, "--home", home, "serve", "--port", String(port), "--workers", "2"], {
-      env: { PATH: process.env.PATH ?? "", ...withoutPinFile, TRUSTLINE_PKCS11_PIN: TOKEN_PIN },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let serverErr = "";
-    server.stderr.setEncoding("utf8").on("data", (d: string) => (serverErr += d));
+    const server = await startServeProcess(["--home", home], ["--workers", "2"], { PATH: process.env.PATH ?? "", ...withoutPinFile, TRUSTLINE_PKCS11_PIN: TOKEN_PIN });
     try {
-      const url = `http://127.0.0.1:${port}`;
-      let up = false;
-      for (let i = 0; i < 100 && !up; i++) {
-        up = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
-        if (!up) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(up, `serve came up: ${serverErr}`);
+      const url = server.url;
       for (let i = 0; i < 4; i++) {
         const asked = await opensslAsync(["ocsp", "-issuer", path("device-ca.pem"), "-cert", path("dev.pem"), "-url", `${url}/ocsp/device`, "-CAfile", path("root.pem")], { cwd: t.dir }).done;
-        assert.match(asked.stdout, /: revoked/, asked.stdout + asked.stderr + serverErr);
+        assert.match(asked.stdout, /: revoked/, asked.stdout + asked.stderr + server.stderr());
         assert.match(asked.stderr + asked.stdout, /Response verify OK/);
       }
-      const workers = childrenOf(server.pid!);
-      assert.equal(workers.length, 2, `two workers: ${serverErr}`);
+      const workers = childrenOf(server.process.pid!);
+      assert.equal(workers.length, 2, `two workers: ${server.stderr()}`);
       for (const pid of workers) {
         const environ = readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
         assert.ok(!environ.some((e) => e.startsWith("TRUSTLINE_PKCS11_PIN=") || e.includes(TOKEN_PIN)), `worker ${pid} holds the PIN in its environment`);
       }
     } finally {
-      server.kill("SIGTERM");
-      await new Promise((r) => server.once("exit", r));
+      await server.stop();
     }
   });
 

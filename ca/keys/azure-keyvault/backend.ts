@@ -40,22 +40,6 @@ function throttledFor(e: unknown): number | undefined {
   return Number.isFinite(date) ? Math.min(60_000, Math.max(0, date - Date.now())) : 1000;
 }
 
-/** `attempt`, repeated after each Retry-After while the vault throttles it (key reads and creation; signing has its Pacer). */
-async function unthrottled<T>(attempt: () => Promise<T>): Promise<T> {
-  let waited = 0;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (e) {
-      const ms = throttledFor(e);
-      if (ms === undefined) throw e;
-      waited += ms;
-      if (waited > THROTTLE_BUDGET_MS) throw new ThrottleBudgetExceeded(`throttled for more than ${THROTTLE_BUDGET_MS / 1000} s`);
-      await new Promise((resolve) => setTimeout(resolve, ms));
-    }
-  }
-}
-
 /** Vault errors, mapped in one place. `permission` is what the operation needs (keys/create, keys/get, keys/sign). */
 function vaultError(e: unknown, doing: string, permission: string, details: Record<string, unknown>, redact: (text: string) => string): TrustlineError {
   if (e instanceof TrustlineError) return e;
@@ -101,6 +85,8 @@ function publicKeyOf(key: KeyVaultKey): { spki: Uint8Array; algorithm: KeyAlgori
 export class AzureKeyVaultBackend implements KeyBackend {
   readonly #env: NodeJS.ProcessEnv;
   readonly #redactor = new TokenRedactor();
+  /** Key reads and creation wait out throttling too (signing has a pacer per key). */
+  readonly #requests = new Pacer({ maxInFlight: MAX_IN_FLIGHT, throttleBudgetMs: THROTTLE_BUDGET_MS });
   #credential: TokenCredential | undefined;
   readonly #clients = new Map<string, KeyClient>();
 
@@ -138,8 +124,8 @@ export class AzureKeyVaultBackend implements KeyBackend {
     try {
       key =
         algorithm === "p256" || algorithm === "p384"
-          ? await unthrottled(() => client.createEcKey(name, { curve: algorithm === "p256" ? "P-256" : "P-384", hsm: vault.hsm, keyOps: ["sign", "verify"] }))
-          : await unthrottled(() => client.createRsaKey(name, { keySize: algorithm === "rsa2048" ? 2048 : algorithm === "rsa3072" ? 3072 : 4096, hsm: vault.hsm, keyOps: ["sign", "verify"] }));
+          ? await this.#requests.run(() => client.createEcKey(name, { curve: algorithm === "p256" ? "P-256" : "P-384", hsm: vault.hsm, keyOps: ["sign", "verify"] }), throttledFor)
+          : await this.#requests.run(() => client.createRsaKey(name, { keySize: algorithm === "rsa2048" ? 2048 : algorithm === "rsa3072" ? 3072 : 4096, hsm: vault.hsm, keyOps: ["sign", "verify"] }), throttledFor);
     } catch (e) {
       throw vaultError(e, `creating key ${name}`, "keys/create", { vault: vault.host }, (t) => this.#redactor.redact(t));
     }
@@ -158,7 +144,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
     if (vault.name === undefined) throw new TrustlineError("USAGE", `"${uri.slice(0, 80)}" names a vault, not a key: add the key name after /keys/`);
     const client = await this.#client(vault);
     try {
-      return { vault, key: await unthrottled(() => client.getKey(vault.name!, vault.version ? { version: vault.version } : {})) };
+      return { vault, key: await this.#requests.run(() => client.getKey(vault.name!, vault.version ? { version: vault.version } : {}), throttledFor) };
     } catch (e) {
       throw vaultError(e, `reading key ${vault.name}`, "keys/get", { uri }, (t) => this.#redactor.redact(t));
     }

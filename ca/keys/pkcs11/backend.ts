@@ -4,13 +4,13 @@
  * and ECDSA's raw r||s is turned into the DER the certificates need. Each signature runs on a
  * session of its own, off the main thread, so batch issuance keeps several in flight.
  */
-import { createPublicKey, hash as nodeHash, randomBytes, verify as nodeVerify } from "node:crypto";
+import { createPublicKey, hash as nodeHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { KeyAlgorithm } from "../../../policy/index.js";
 import { TrustlineError } from "../../errors.js";
 import type { KeyBackend, KeyRef } from "../backend.js";
-import { SIGNATURE_ALGORITHMS, signatureAlgorithmFor, type Signer } from "../signer.js";
+import { SIGNATURE_ALGORITHMS, signatureAlgorithmFor, type Signer, signerHolds } from "../signer.js";
 import { ecdsaRawToDer } from "../ecdsa-der.js";
 import { formatKeyUri, type Pkcs11Uri, parsePkcs11Uri } from "./uri.js";
 
@@ -324,9 +324,7 @@ export class Pkcs11Backend implements KeyBackend {
     // A key that fails it is destroyed, so nothing unusable is left on the token.
     let holds = false;
     try {
-      const signer = await this.signer(ref);
-      const probe = randomBytes(32);
-      holds = nodeVerify(SIGNATURE_ALGORITHMS[signer.algorithm].hash, probe, createPublicKey({ key: Buffer.from(publicKey), format: "der", type: "spki" }), await signer.sign(probe));
+      holds = await signerHolds(await this.signer(ref));
     } finally {
       if (!holds && handles) {
         const made = handles;
