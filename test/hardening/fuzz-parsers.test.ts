@@ -2,7 +2,7 @@
  * Property-based fuzzing of every parser that reads outside input (issue 12 §6): CSR, certificate
  * (as `cert verify` and `cert show` read it), CRL (as a path validation and a CRL tool read it),
  * OCSP request (as `serve` answers it), CMS firmware signature (as `firmware verify` reads it), PEM,
- * and DPS error bodies. Valid inputs made here are mutated; the only exception allowed out is a
+ * DPS error bodies, and key URIs. Valid inputs made here are mutated; the only exception allowed out is a
  * TrustlineError. FUZZ_RUNS cases each (default 10,000), fixed seed (FUZZ_SEED to replay).
  */
 import assert from "node:assert/strict";
@@ -32,6 +32,10 @@ import {
 import { describeRemoteFailure } from "../../ca/dps/remote-errors.js";
 import { parseCrl } from "../../ca/revocation/crl-codec.js";
 import { keyObjectSigner } from "../../ca/keys/signer.js";
+import { parsePkcs11Uri } from "../../ca/keys/pkcs11/uri.js";
+import { parseVaultKeyUri } from "../../ca/keys/azure-keyvault/uri.js";
+import { keyScheme } from "../../ca/keys/registry.js";
+import { isTrustlineError } from "../../ca/errors.js";
 import { ecKey, FIXED_NOW, makeHome, reopen, tempDir } from "../helpers/pki.js";
 import { writeSigner } from "../helpers/firmware-signer.js";
 import { FUZZ_RUNS, fuzz, mutated } from "./fuzz-helpers.js";
@@ -122,6 +126,21 @@ describe("fuzzing the parsers of outside input: only TrustlineErrors escape", { 
       pemBlocks(Buffer.from(input).toString("latin1"));
       dersOf(input, "CERTIFICATE");
       parseCsr(input);
+    });
+  });
+
+  test(`key URIs (RFC 7512 PKCS#11, Key Vault, the registry's scheme): ${FUZZ_RUNS} recombined pieces, refused only with USAGE`, async () => {
+    const piece = fc.constantFrom("pkcs11:", "azure-keyvault://", "file:", "token=", "object=", "id=", ";", "?", "&", "=", "%", "%2", "%ff", "%00", "/keys/", "/", ":", "8443", "127.0.0.1", "v.vault.azure.net", "hsm=true", "pin-value=1", "pin-source=file:", "module-path=/x", "type=private", "a", "é", "\u0000", " ", "0a".repeat(16));
+    const text = fc.array(piece, { maxLength: 24 }).map((parts) => new TextEncoder().encode(parts.join("")));
+    await fuzz(text, (input) => {
+      const uri = Buffer.from(input).toString("utf8");
+      for (const parse of [parsePkcs11Uri, parseVaultKeyUri, keyScheme]) {
+        try {
+          parse(uri);
+        } catch (e) {
+          if (!isTrustlineError(e, "USAGE")) throw e;
+        }
+      }
     });
   });
 

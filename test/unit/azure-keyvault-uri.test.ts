@@ -21,6 +21,7 @@ test("refused with the reason", () => {
   refused("azure-keyvault://v.vault.azure.net/keys/a/v1", /not a Key Vault version/);
   refused("azure-keyvault://v.vault.azure.net/keys/a/0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a/x", /too many path segments/);
   refused("azure-keyvault://v.vault.azure.net/keys/?tier=gold", /unknown query/);
+  refused(`azure-keyvault://${"a-".repeat(600)}/keys/x`, /longer than 1024 characters/);
 });
 
 test("the registry knows the three schemes and names them when given another", () => {

@@ -26,6 +26,7 @@ function bad(uri: string, why: string): TrustlineError {
 }
 
 export function parseVaultKeyUri(uri: string): VaultKeyUri {
+  if (uri.length > 1024) throw bad(uri, "longer than 1024 characters");
   const m = /^azure-keyvault:\/\/([^/?#]+)\/keys\/([^?#]*)(?:\?([^#]*))?$/.exec(uri);
   if (!m) throw bad(uri, "the form is azure-keyvault://<vault-host>/keys/<name>[/<version>]");
   const [, authority, path, query] = m as unknown as [string, string, string, string | undefined];
