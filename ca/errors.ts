@@ -19,6 +19,8 @@ export type ErrorCode =
   | "DELIVERY_FAILED" //      the certificate is issued and durably recorded, but writing it out failed (details: serial)
   | "AUDIT_TAMPERED" //       the audit log's chain or signed head does not verify
   | "CONFIG_INVALID" //       the home's configuration is missing or unusable
+  | "AUTH_FAILED" //          sign-in refused: a wrong, stale or reused code, an expired or revoked session, a locked or disabled operator
+  | "FORBIDDEN" //            the operator's roles do not allow this write (details: action, roles that would)
   | "AUTH_REQUIRED" //        the operation needs an authorised operator, or a remote service refused the credentials
   | "REMOTE_REJECTED" //      a remote service (Azure DPS, ARM) refused the request or part of it (details: what and why)
   | "REMOTE_UNAVAILABLE" //   a remote service could not be reached or failed (network, TLS, 5xx, throttling)

@@ -11,6 +11,8 @@ export const EXIT = {
   INPUT_REJECTED: 3,
   /** The environment or state is in the way: wrong passphrase, locked or damaged home, missing home. */
   ENVIRONMENT: 4,
+  /** Not allowed: the operator's sign-in was refused (wrong, reused or stale code; expired session; locked) or their roles do not allow it. */
+  NOT_ALLOWED: 5,
 } as const;
 
 export const EXIT_FOR_CODE: Readonly<Record<ErrorCode, number>> = {
@@ -34,4 +36,6 @@ export const EXIT_FOR_CODE: Readonly<Record<ErrorCode, number>> = {
   CONFIG_INVALID: EXIT.ENVIRONMENT,
   AUTH_REQUIRED: EXIT.ENVIRONMENT,
   REMOTE_UNAVAILABLE: EXIT.ENVIRONMENT,
+  AUTH_FAILED: EXIT.NOT_ALLOWED,
+  FORBIDDEN: EXIT.NOT_ALLOWED,
 };
