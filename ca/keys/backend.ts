@@ -32,6 +32,25 @@ export interface KeyBackend {
   signer(ref: KeyRef): Promise<Signer>;
   /** Release sessions and connections (the process may stay alive, e.g. a test runner). */
   close(): Promise<void>;
+  /**
+   * A new key-encryption key at `store`, named after `label`, for wrapping the home's data key
+   * (the key that seals operators' TOTP seeds and token hashes). Absent: this backend cannot wrap.
+   */
+  createWrapper?(label: string, store: string): Promise<KeyWrapper>;
+  /** The key-encryption key a wrapped value names. */
+  openWrapper?(uri: string): Promise<KeyWrapper>;
+}
+
+/**
+ * A key-encryption key held by a backend (derived from the passphrase, an AES key on a token, an
+ * RSA key in a vault): the wrapped secret is useless without the backend that holds it.
+ */
+export interface KeyWrapper {
+  /** Where the key-encryption key is, kept beside the wrapped value. */
+  readonly uri: string;
+  wrap(plaintext: Uint8Array): Promise<Uint8Array>;
+  /** KEY_UNAVAILABLE (details.reason "unwrap-failed", or "wrong-passphrase") when it does not open. */
+  unwrap(wrapped: Uint8Array): Promise<Uint8Array>;
 }
 
 /** Where a passphrase comes from (a file, the environment, a prompt): asked only when a key is opened. */

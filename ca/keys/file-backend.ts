@@ -11,8 +11,8 @@ import { derFromPemOrDer, toPem } from "../pem.js";
 import { writeFileAtomic } from "../store/atomic.js";
 import { DerError } from "../x509/der.js";
 import { describePublicKey, generateKeyPair, spkiOf } from "../x509/keys.js";
-import { createPublicKey, type KeyObject } from "node:crypto";
-import type { KeyBackend, KeyRef, PassphraseSource } from "./backend.js";
+import { createCipheriv, createDecipheriv, createPublicKey, hkdfSync, type KeyObject, randomBytes } from "node:crypto";
+import type { KeyBackend, KeyRef, KeyWrapper, PassphraseSource } from "./backend.js";
 import {
   decryptPrivateKey,
   deriveKey,
@@ -26,6 +26,8 @@ import { keyObjectSigner, signatureAlgorithmFor, type Signer } from "./signer.js
 import { keyAlgorithmOf } from "../../policy/index.js";
 
 export const FILE_KEY_SCHEME = "file:";
+/** The passphrase-derived key-encryption key of a home (no file: it is derived each time). */
+export const PASSPHRASE_WRAPPER_URI = "file:passphrase";
 
 export class FileKeyBackend implements KeyBackend {
   readonly #home: string;
@@ -99,6 +101,39 @@ export class FileKeyBackend implements KeyBackend {
 
   async close(): Promise<void> {
     this.#derived.clear();
+  }
+
+  /**
+   * The passphrase as key-encryption key: AES-256-GCM under a key derived (HKDF) from the same
+   * scrypt result that opens the key files, so no second slow derivation and no key used twice.
+   */
+  async createWrapper(_label: string, store: string = FILE_KEY_SCHEME): Promise<KeyWrapper> {
+    if (store !== FILE_KEY_SCHEME) throw new TrustlineError("USAGE", `the file key store is "${FILE_KEY_SCHEME}", not "${store.slice(0, 60)}"`);
+    return this.openWrapper(PASSPHRASE_WRAPPER_URI);
+  }
+
+  async openWrapper(uri: string): Promise<KeyWrapper> {
+    if (uri !== PASSPHRASE_WRAPPER_URI) throw new TrustlineError("CONFIG_INVALID", `unknown file key-encryption key "${uri.slice(0, 60)}"`);
+    const key = async () => Buffer.from(hkdfSync("sha256", await this.#kek(this.#kdf), Buffer.alloc(0), "trustline:data-key-wrap", 32));
+    return {
+      uri,
+      wrap: async (plaintext) => {
+        const iv = randomBytes(12);
+        const cipher = createCipheriv("aes-256-gcm", await key(), iv);
+        return Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+      },
+      unwrap: async (wrapped) => {
+        const k = await key();
+        try {
+          if (wrapped.length < 12 + 16) throw new Error("short");
+          const decipher = createDecipheriv("aes-256-gcm", k, wrapped.subarray(0, 12));
+          decipher.setAuthTag(wrapped.subarray(wrapped.length - 16));
+          return Buffer.concat([decipher.update(wrapped.subarray(12, wrapped.length - 16)), decipher.final()]);
+        } catch {
+          throw new TrustlineError("KEY_UNAVAILABLE", "wrong passphrase: it does not open the home's data key. Check --passphrase-file or TRUSTLINE_PASSPHRASE", { details: { uri, reason: "wrong-passphrase" } });
+        }
+      },
+    };
   }
 
   /** Decrypt the key file `uri` names. */

@@ -5,7 +5,7 @@
 import { TrustlineError } from "../errors.js";
 import { type KeyAlgorithm, keyAlgorithmOf } from "../../policy/index.js";
 import { describePublicKey, publicKeyFromSpki } from "../x509/keys.js";
-import type { KeyBackend, KeyBackendContext, KeyRef } from "./backend.js";
+import type { KeyBackend, KeyBackendContext, KeyRef, KeyWrapper } from "./backend.js";
 import { FileKeyBackend } from "./file-backend.js";
 import type { Signer } from "./signer.js";
 
@@ -64,6 +64,20 @@ export class KeyBackends {
 
   async signer(ref: KeyRef): Promise<Signer> {
     return (await this.#backend(ref.uri)).signer(ref);
+  }
+
+  /** A new key-encryption key at `store` (the data key's wrapper). */
+  async createWrapper(label: string, store: string = DEFAULT_KEY_STORE): Promise<KeyWrapper> {
+    const backend = await this.#backend(store);
+    if (!backend.createWrapper) throw new TrustlineError("CONFIG_INVALID", `the ${keyScheme(store)} key backend cannot wrap the home's data key`);
+    return backend.createWrapper(label, store);
+  }
+
+  /** The key-encryption key named by `uri`. */
+  async openWrapper(uri: string): Promise<KeyWrapper> {
+    const backend = await this.#backend(uri);
+    if (!backend.openWrapper) throw new TrustlineError("CONFIG_INVALID", `the ${keyScheme(uri)} key backend cannot unwrap the home's data key`);
+    return backend.openWrapper(uri);
   }
 
   /** Release every loaded backend's sessions and connections. */
