@@ -13,6 +13,8 @@ import type { CaRecord, HomeState } from "./store/state.js";
 import { describePublicKey, publicKeyFromSpki } from "./x509/keys.js";
 import { parseCertificate, summarizeCertificate, type CertificateSummary } from "./x509/inspect.js";
 import { DEFAULT_KEY_STORE, KeyBackends, keyScheme } from "./keys/registry.js";
+import { addOperator, checkRoles, type Enrolment, type NewAuthenticator } from "./operators/manage.js";
+import type { Role } from "./operators/roles.js";
 
 export const CA_ALGORITHMS: readonly KeyAlgorithm[] = ["p256", "p384", "rsa3072", "rsa4096"];
 export const DEFAULT_BASE_URL = "http://127.0.0.1:8080";
@@ -33,6 +35,11 @@ export interface InitOptions extends HomeOptions {
   readonly keyStore?: string;
   /** Where the audit key is created (default: keyStore). */
   readonly auditKeyStore?: string;
+  /**
+   * The first admin (the `operator` option names it): its roles (default admin alone; a small shop
+   * may add officer and issuer) and how it signs in (default an authenticator app, TOTP).
+   */
+  readonly firstAdmin?: { readonly roles?: readonly Role[]; readonly authenticator?: NewAuthenticator; readonly displayName?: string };
 }
 
 export interface InitResult {
@@ -46,6 +53,8 @@ export interface InitResult {
   readonly auditKeyUri: string;
   readonly cas: readonly CaSummary[];
   readonly operator: string;
+  /** The first admin's enrolment: its otpauth URI is shown here once and never again. */
+  readonly firstAdmin: Enrolment;
 }
 
 export interface CaSummary {
@@ -137,8 +146,11 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
       kdf: { salt: salt.toString("base64"), cost: kdf.cost, blockSize: kdf.blockSize, parallelization: kdf.parallelization },
       auditKey: { keyUri: auditKey.uri, keyAlgorithm: auditKey.algorithm, publicKey: Buffer.from(auditKey.publicKey).toString("base64") },
       cas: {},
-      operators: { [home.actor.operator]: { id: home.actor.operator, role: "admin", createdAt: clock().toISOString() } },
+      operators: {},
     };
+    const adminRoles = checkRoles(options.firstAdmin?.roles ?? ["admin"]);
+    if (!adminRoles.includes("admin")) throw new TrustlineError("USAGE", "the first operator of a home is its admin: its roles must include admin");
+    home.assume({ operator: home.actor.operator, station: home.actor.station, session: null, origin: "init", roles: adminRoles });
     home.inventory.create();
     home.audit.create();
     await home.transaction(async () => {
@@ -146,6 +158,11 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
       home.setState(state);
       await home.record([{ action: "init", outcome: "ok", ...home.who, details: { organization: options.organization, algorithm, baseUrl, policyArc, deviceUriTemplate, keyStore, auditKeyUri: auditKey.uri } }]);
     });
+    const firstAdmin = await addOperator(
+      home,
+      { id: home.actor.operator, roles: adminRoles, authenticator: options.firstAdmin?.authenticator ?? { kind: "totp" }, ...(options.firstAdmin?.displayName ? { displayName: options.firstAdmin.displayName } : {}) },
+      true,
+    );
     await createCa(home, { name: "root", profile: "root-ca", algorithm });
     await certifyAuditKey(home);
     await createCa(home, { name: "device", profile: "device-ca", parent: "root", algorithm });
@@ -164,6 +181,7 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
       auditKeyUri: auditKey.uri,
       cas: Object.values(home.state.cas).map(summarizeCa),
       operator: home.actor.operator,
+      firstAdmin,
     };
   } catch (e) {
     await home.close().catch(() => undefined);
@@ -190,6 +208,7 @@ export interface CreateCaOptions {
  * parent (or self-signed root).
  */
 export async function createCa(home: Home, options: CreateCaOptions): Promise<CaSummary> {
+  await home.authorize("ca.create");
   const { name, profile } = options;
   if (!CA_NAME.test(name)) throw new TrustlineError("USAGE", `CA name "${name.slice(0, 40)}" must be 1-32 lowercase letters, digits and -, starting and ending with a letter or digit`);
   if (Object.hasOwn(home.state.cas, name)) throw new TrustlineError("ALREADY_EXISTS", `a CA named "${name}" already exists`);
@@ -247,6 +266,7 @@ export async function createCa(home: Home, options: CreateCaOptions): Promise<Ca
  * the existing key (needs the root's passphrase). Refuses to replace an existing certificate.
  */
 export async function certifyAuditKey(home: Home): Promise<{ serial: string; notAfter: string; certificate: string }> {
+  await home.authorize("audit.certify");
   const auditKey = home.state.auditKey;
   if (auditKey.certificate) throw new TrustlineError("ALREADY_EXISTS", "the audit key is already certified by the root; nothing to do");
   const spki = Buffer.from(auditKey.publicKey, "base64");
@@ -275,6 +295,7 @@ export async function certifyAuditKey(home: Home): Promise<{ serial: string; not
  * The old key file is left for the operator to destroy once the new key has been used.
  */
 export async function moveCaKey(home: Home, name: string, uri: string): Promise<CaSummary & { previousKeyUri: string }> {
+  await home.authorize("ca.move-key");
   const ca = getCa(home, name);
   if (ca.keyUri === uri) throw new TrustlineError("USAGE", `CA "${name}" already uses the key ${uri}`);
   const described = await home.keys.describe(uri);

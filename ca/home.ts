@@ -20,6 +20,11 @@ import { FileInventory } from "./store/file-inventory.js";
 import { withLock } from "./store/lock.js";
 import { type HomeState, StateFile } from "./store/state.js";
 import { LEGACY_TRUSTLINE_ARC } from "../policy/index.js";
+import { WebhookNotifier } from "./notify/webhook.js";
+import { authenticate, type Credential } from "./operators/authenticate.js";
+import { openDataKey } from "./operators/data-key.js";
+import { enforcesSignIn, type Principal, traceOf, type TraceFields } from "./operators/model.js";
+import { allows, rolesAllowing, type WriteAction } from "./operators/roles.js";
 
 export type Clock = () => Date;
 
@@ -39,6 +44,13 @@ export interface HomeOptions {
   readonly station?: string;
   /** Where remote key backends read their configuration (PKCS#11 module and PIN, Azure token file); default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * How this caller proves who is acting, asked at the first write (a function may prompt for a
+   * code). Not needed in a home with no enrolled operator (one made before sign-in existed).
+   */
+  readonly credential?: Credential | (() => Promise<Credential | undefined>);
+  /** Warnings for a person (a home with no enrolled admin, a webhook that did not answer); default none. */
+  readonly warn?: (message: string) => void;
 }
 
 export function defaultActor(options: Pick<HomeOptions, "operator" | "station">): Actor {
@@ -67,6 +79,15 @@ export class Home {
   #state: HomeState | undefined;
   #keys: KeyBackends | undefined;
   #auditSigner: Promise<Signer> | undefined;
+  #credential: HomeOptions["credential"];
+  readonly #warn: (message: string) => void;
+  /** The operator --operator named, if any (a session or token of someone else is refused). */
+  readonly claimedOperator: string | undefined;
+  #signingIn: Promise<Principal> | undefined;
+  #principal: Principal | undefined;
+  #dataKey: Promise<Buffer> | undefined;
+  #notifier: WebhookNotifier | undefined;
+  #warnedUnenforced = false;
 
   private constructor(options: HomeOptions) {
     this.dir = resolve(options.home);
@@ -77,6 +98,9 @@ export class Home {
     this.stateFile = new StateFile(join(this.dir, "state.json"));
     this.inventory = new FileInventory(join(this.dir, "inventory"));
     this.audit = new AuditLog(join(this.dir, "audit"), this.clock);
+    this.#credential = options.credential;
+    this.#warn = options.warn ?? (() => undefined);
+    this.claimedOperator = options.operator || undefined;
   }
 
   /** A Home object for a directory that may not be initialised yet (used by init). */
@@ -131,12 +155,103 @@ export class Home {
     return this.state.keyStore ?? DEFAULT_KEY_STORE;
   }
 
-  /** Release the key backends' sessions and connections (HSM sessions, vault clients). */
+  /**
+   * Release the key backends' sessions and connections (HSM sessions, vault clients), after
+   * waiting (at most 2 s) for security events still being delivered to the webhook.
+   */
   async close(): Promise<void> {
+    const notifier = this.#notifier;
+    this.#notifier = undefined;
+    if (notifier) {
+      const report = await notifier.settle(2_000);
+      if (report.failed + report.pending > 0) this.#warn(`the security-event webhook did not take ${report.failed + report.pending} event(s) (${report.problems.join("; ") || "still no answer"}); they are in the audit log`);
+    }
     const keys = this.#keys;
     this.#keys = undefined;
     this.#auditSigner = undefined; // its session or client goes with the backends
+    this.#dataKey = undefined;
     await keys?.close();
+  }
+
+  /**
+   * Check that the acting operator may do `action`: sign in once (the credential), then ask the
+   * roles table. FORBIDDEN is audited and changes nothing else. A home with no enrolled operator
+   * lets every write through, with a warning, until its first admin is enrolled.
+   */
+  async authorize(action: WriteAction): Promise<Principal> {
+    const principal = await this.signIn();
+    this.#principal = principal;
+    if (principal.origin === "unauthenticated") {
+      if (!this.#warnedUnenforced) this.#warn("this home has no enrolled admin, so nobody's sign-in is checked: enrol one with `trustline operator add <id> --role admin`");
+      this.#warnedUnenforced = true;
+      return principal;
+    }
+    if (!allows(principal.roles, action)) {
+      const needs = rolesAllowing(action);
+      await this.transaction(() => this.record([{ action: "auth.forbidden", outcome: "rejected", ...traceOf(principal), reason: action, details: { roles: [...principal.roles], needs } }]));
+      throw new TrustlineError("FORBIDDEN", `${principal.operator} (${principal.roles.join(", ") || "no role"}) may not ${action}: it needs the ${needs.join(" or ")} role`, {
+        details: { action, operator: principal.operator, roles: [...principal.roles], needs },
+      });
+    }
+    return principal;
+  }
+
+  /** Check the credential once (AUTH_FAILED, audited, when refused): who is acting. */
+  signIn(): Promise<Principal> {
+    if (!this.#signingIn) {
+      this.#signingIn = (async () => {
+        const source = this.#credential;
+        const credential = typeof source === "function" ? (enforcesSignIn(this.state.operators) ? await source() : undefined) : source;
+        const principal = await authenticate(this, credential);
+        this.#principal = principal;
+        return principal;
+      })();
+      this.#signingIn.catch(() => (this.#signingIn = undefined));
+    }
+    return this.#signingIn;
+  }
+
+  /** Use `credential` from now on (before the first sign-in). */
+  useCredential(credential: Credential): void {
+    this.#credential = credential;
+    this.#signingIn = undefined;
+    this.#principal = undefined;
+  }
+
+  /** Act as `principal` without signing in again: `init` (the first admin) and a session just opened. */
+  assume(principal: Principal): void {
+    this.#principal = principal;
+    this.#signingIn = Promise.resolve(principal);
+  }
+
+  /** The signed-in principal, once a write authorised it. */
+  get principal(): Principal | undefined {
+    return this.#principal;
+  }
+
+  /** The home's data key (sealing TOTP seeds and token hashes), unwrapped once. */
+  dataKey(): Promise<Buffer> {
+    const record = this.state.dataKey;
+    if (!record) return Promise.reject(new TrustlineError("CONFIG_INVALID", "this home has no data key yet: enrol its first admin with `trustline operator add <id> --role admin`"));
+    if (!this.#dataKey) {
+      this.#dataKey = openDataKey(this.keys, record);
+      this.#dataKey.catch(() => (this.#dataKey = undefined));
+    }
+    return this.#dataKey;
+  }
+
+  /** Use `key` as the data key (just created, under the lock). */
+  adoptDataKey(key: Buffer): void {
+    this.#dataKey = Promise.resolve(key);
+  }
+
+  /** Raise a security event: POSTed to `notify.url` when one is configured (never waits). */
+  securityEvent(event: string, details: Record<string, unknown>): void {
+    const url = this.#state?.notify?.url;
+    if (!url) return;
+    this.#notifier ??= new WebhookNotifier(url);
+    const p = this.#principal;
+    this.#notifier.send({ event, time: this.clock().toISOString(), organization: this.state.organization, operator: p?.operator ?? this.actor.operator, station: p?.station ?? this.actor.station, details });
   }
 
   /**
@@ -201,9 +316,10 @@ export class Home {
     }
   }
 
-  /** Audit fields for "who and where". */
-  get who(): { operator: string; station: string } {
-    return { operator: this.actor.operator, station: this.actor.station };
+  /** Trace fields for "who, where and how": the signed-in principal's, or (before any write) the claimed actor's. */
+  get who(): TraceFields {
+    const p = this.#principal;
+    return p ? traceOf(p) : { operator: this.actor.operator, station: this.actor.station };
   }
 }
 

@@ -6,6 +6,7 @@
  * A crash at any step leaves no certificate handed out without its record, and no record without
  * its audit entry.
  */
+import type { WriteAction } from "./operators/roles.js";
 import { createHash, verify as nodeVerify } from "node:crypto";
 import {
   evaluate,
@@ -181,8 +182,22 @@ export async function auditRejection(home: Home, event: { profile: string; ca?: 
   );
 }
 
+/** The write each profile's certificate is, in the roles table. */
+const ACTION_OF_PROFILE: Readonly<Record<ProfileName, WriteAction>> = {
+  "root-ca": "ca.create",
+  "device-ca": "ca.create",
+  "firmware-ca": "ca.create",
+  "audit-signer": "audit.certify",
+  device: "issue.device",
+  "firmware-signer": "issue.signer",
+  "dps-verification": "dps.push",
+  "ocsp-responder": "crl.issue",
+};
+
 /** Run the pipeline. Refusals are audited and thrown as POLICY_DENIED. */
 export async function issueCertificate(home: Home, params: IssueParams): Promise<IssuedCertificate> {
+  // Every certificate this pipeline signs is a write some role must allow (certificate-policy.md §5.2).
+  await home.authorize(ACTION_OF_PROFILE[params.profile]);
   const profile = PROFILES[params.profile];
   const ca = params.ca === undefined ? undefined : getCa(home, params.ca);
   const now = home.clock();
@@ -247,8 +262,7 @@ export async function issueCertificate(home: Home, params: IssueParams): Promise
     der: Buffer.from(certificate).toString("base64"),
     requestSha256: params.requestSha256,
     keySource: params.keySource,
-    operator: home.actor.operator,
-    station: home.actor.station,
+    ...home.who,
     batch: params.batch ?? null,
     issuedAt: now.toISOString(),
   });

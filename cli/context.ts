@@ -1,6 +1,7 @@
 /** Global options, shared by every command, and printing (human or --json). */
 import type { Command } from "commander";
 import { DEFAULT_CSR_LIMIT, Home, type HomeOptions, parseSizeLimit, TrustlineError } from "../ca/index.js";
+import { type CredentialOptions, resolveCredential } from "./credential.js";
 import { passphraseSource } from "./passphrase.js";
 
 export interface GlobalOptions {
@@ -9,6 +10,10 @@ export interface GlobalOptions {
   readonly operator?: string;
   readonly station?: string;
   readonly passphraseFile?: string;
+  /** Sign-in: a TOTP code, a service token file, a session file (cli/credential.ts). */
+  readonly totp?: string;
+  readonly tokenFile?: string;
+  readonly sessionFile?: string;
   /** The largest CSR read (--max-input-size, TRUSTLINE_MAX_INPUT_SIZE; default 64 KiB). */
   readonly maxInputSize: number;
 }
@@ -37,6 +42,10 @@ export function globals(command: Command): GlobalOptions {
   const operator = pick("operator") ?? process.env.TRUSTLINE_OPERATOR;
   const station = pick("station") ?? process.env.TRUSTLINE_STATION;
   const passphraseFile = (l.passphraseFile ?? r.passphraseFile) as string | undefined;
+  const signIn = (name: string) => (l[name] ?? r[name]) as string | undefined;
+  const totp = signIn("totp");
+  const tokenFile = signIn("tokenFile");
+  const sessionFile = signIn("sessionFile");
   const maxInput = ((l.maxInputSize ?? r.maxInputSize) as string | undefined) ?? process.env.TRUSTLINE_MAX_INPUT_SIZE;
   return {
     home: ((l.home ?? r.home) as string | undefined) ?? process.env.TRUSTLINE_HOME ?? "./pki",
@@ -44,6 +53,9 @@ export function globals(command: Command): GlobalOptions {
     ...(operator ? { operator } : {}),
     ...(station ? { station } : {}),
     ...(passphraseFile ? { passphraseFile } : {}),
+    ...(totp !== undefined ? { totp } : {}),
+    ...(tokenFile ? { tokenFile } : {}),
+    ...(sessionFile ? { sessionFile } : {}),
     maxInputSize: maxInput === undefined ? DEFAULT_CSR_LIMIT : parseSizeLimit(maxInput, "--max-input-size"),
   };
 }
@@ -56,6 +68,9 @@ export function addGlobalOptions(command: Command): void {
   if (!has("--passphrase-file")) command.option("--passphrase-file <file>", "file holding the CA passphrase (or env TRUSTLINE_PASSPHRASE)");
   if (!has("--operator")) command.option("--operator <id>", "who is acting (env TRUSTLINE_OPERATOR)");
   if (!has("--station")) command.option("--station <id>", "where (env TRUSTLINE_STATION)");
+  if (!has("--totp")) command.option("--totp <code>", "sign in with the 6-digit code of your authenticator app (env TRUSTLINE_TOTP; asked on a terminal)");
+  if (!has("--token-file")) command.option("--token-file <file>", "a service account's token file (env TRUSTLINE_TOKEN_FILE)");
+  if (!has("--session-file")) command.option("--session-file <file>", "the shift session's token file written by `trustline login` (env TRUSTLINE_SESSION_FILE, or the token itself in TRUSTLINE_SESSION)");
   if (!has("--max-input-size")) command.option("--max-input-size <bytes>", "largest CSR file read, e.g. 64k (env TRUSTLINE_MAX_INPUT_SIZE, default 64 KiB)");
 }
 
@@ -69,6 +84,18 @@ export function homeOptions(g: GlobalOptions, keys: boolean, confirm = false): H
     passphrase: passphraseSource({ ...(g.passphraseFile ? { passphraseFile: g.passphraseFile } : {}), interactive: keys, confirm }),
     ...(g.operator ? { operator: g.operator } : {}),
     ...(g.station ? { station: g.station } : {}),
+    credential: () => resolveCredential(credentialOptions(g)),
+    warn: (message) => process.stderr.write(`warning: ${message}\n`),
+  };
+}
+
+export function credentialOptions(g: GlobalOptions): CredentialOptions {
+  return {
+    home: g.home,
+    ...(g.operator ? { operator: g.operator } : {}),
+    ...(g.totp !== undefined ? { totp: g.totp } : {}),
+    ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}),
+    ...(g.sessionFile ? { sessionFile: g.sessionFile } : {}),
   };
 }
 

@@ -13,6 +13,8 @@ import { serveCommand } from "./commands/serve.js";
 import { firmwareCommand } from "./commands/firmware.js";
 import { dpsCommand } from "./commands/dps.js";
 import { storeCommand } from "./commands/store.js";
+import { loginCommand, logoutCommand, operatorCommand, sessionCommand } from "./commands/operator.js";
+import { configCommand } from "./commands/config.js";
 import { EXIT, EXIT_FOR_CODE } from "./exit-codes.js";
 import { addGlobalOptions, closeOpenedHomes } from "./context.js";
 
@@ -36,11 +38,14 @@ export function buildProgram(): Command {
     .option("--operator <id>", "who is acting (env TRUSTLINE_OPERATOR, default the OS user)")
     .option("--station <id>", "where (env TRUSTLINE_STATION)")
     .option("--passphrase-file <file>", "file holding the CA passphrase (or env TRUSTLINE_PASSPHRASE, or a prompt)")
+    .option("--totp <code>", "sign in with the 6-digit code of your authenticator app (env TRUSTLINE_TOTP; asked on a terminal)")
+    .option("--token-file <file>", "a service account's token file (env TRUSTLINE_TOKEN_FILE)")
+    .option("--session-file <file>", "the shift session's token file written by `trustline login` (env TRUSTLINE_SESSION_FILE, or the token itself in TRUSTLINE_SESSION)")
     .option("--max-input-size <bytes>", "largest CSR file read, e.g. 64k (env TRUSTLINE_MAX_INPUT_SIZE, default 64 KiB)")
     .showHelpAfterError()
     .enablePositionalOptions()
     .addHelpText("after", EXIT_HELP);
-  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), revokeCommand(), crlCommand(), serveCommand(), firmwareCommand(), dpsCommand(), auditCommand(), storeCommand()]) program.addCommand(c);
+  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), revokeCommand(), crlCommand(), serveCommand(), firmwareCommand(), dpsCommand(), auditCommand(), storeCommand(), operatorCommand(), loginCommand(), logoutCommand(), sessionCommand(), configCommand()]) program.addCommand(c);
   const configure = (c: Command) => {
     c.exitOverride();
     c.configureOutput({ writeErr: (s) => process.stderr.write(s) });

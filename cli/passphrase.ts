@@ -18,7 +18,7 @@ export function readSecretFile(path: string, what: string, code?: ErrorCode): st
   }
 }
 
-async function prompt(question: string): Promise<string> {
+export async function prompt(question: string): Promise<string> {
   const { stdin, stderr } = process;
   return new Promise((resolve, reject) => {
     stderr.write(question);

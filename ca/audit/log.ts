@@ -38,7 +38,16 @@ export type AuditAction =
   | "ocsp.responder"
   | "dps.export" //     disabled-enrollment bodies written for DPS
   | "dps.push" //       group and enrollments sent to a DPS instance
-  | "dps.upload-ca"; // CA certificate uploaded to DPS and its possession proven
+  | "dps.upload-ca" // CA certificate uploaded to DPS and its possession proven
+  | "operator.add"
+  | "operator.change" // disabled, enabled, unlocked, MFA reset
+  | "operator.locked" // security event: five failed sign-ins in the window
+  | "auth.fail" //      security event: a refused sign-in (code, session, token, OpenID Connect)
+  | "auth.forbidden" // a write the operator's roles do not allow
+  | "session.open"
+  | "session.close" //  logout, or revoked by an admin
+  | "audit.verify-failed" // security event: the chain or its signed head did not verify
+  | "config.set";
 
 export type AuditOutcome = "ok" | "rejected" | "failed";
 
@@ -48,6 +57,10 @@ export interface AuditEvent {
   readonly outcome: AuditOutcome;
   readonly operator: string;
   readonly station: string;
+  /** The shift session the write ran under (null: signed in for that command alone); absent in entries made before sign-in existed. */
+  readonly session?: string | null;
+  /** How the operator proved who they are (`totp`, `oidc:<issuer>#<subject> amr=…`, `service-token`, `init`, `unauthenticated`). */
+  readonly origin?: string;
   readonly ca?: string;
   readonly serial?: string;
   readonly requestSha256?: string;

@@ -155,6 +155,7 @@ class WorkerPool {
 /** Issue device certificates for every request in `items`, under one batch id. */
 export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | Iterable<BatchItem>, options: BatchOptions): Promise<BatchSummary> {
   validateBatchId(options.batch);
+  await home.authorize("issue.device");
   const started = performance.now();
   const ca = getCa(home, options.ca ?? "device");
   const profile = PROFILES.device;
@@ -267,8 +268,7 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
           der: base64,
           requestSha256: r.requestSha256,
           keySource: "csr",
-          operator: who.operator,
-          station: who.station,
+          ...who,
           batch: options.batch,
           issuedAt: now,
         };

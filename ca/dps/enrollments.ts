@@ -181,6 +181,7 @@ const BODY_FILE = /^enrollments-(\d+)\.json$/;
  * "files" mark. Disables use mode "create", as a first import does.
  */
 export async function exportDisabledEnrollments(home: Home, outDir: string, options: MirrorOptions = {}): Promise<DisabledEnrollmentsExport> {
+  await home.authorize("dps.export");
   const dir = resolve(outDir);
   return home.transaction(async () => {
     const plan = await planMirror(home, "files", options);

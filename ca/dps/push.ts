@@ -35,6 +35,7 @@ export interface PushResult {
 }
 
 export async function pushToDps(home: Home, options: PushOptions): Promise<PushResult> {
+  await home.authorize("dps.push");
   const ca = options.ca ?? "device";
   // Validate everything local before any request leaves.
   const group = options.group ? buildEnrollmentGroup(home, { ...options.group, ca: options.group.ca ?? ca }).enrollmentGroup : undefined;

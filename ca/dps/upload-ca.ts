@@ -55,6 +55,7 @@ const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const ARM_SCOPE = "https://management.azure.com/.default";
 
 export async function uploadCaToDps(home: Home, options: UploadCaOptions): Promise<UploadCaResult> {
+  await home.authorize("dps.push");
   const caName = options.ca ?? "device";
   const ca = getCa(home, caName);
   if (ca.profile !== "device-ca" && ca.profile !== "root-ca") {

@@ -12,6 +12,7 @@ export type WriteAction =
   | "revoke.mass"
   | "store.restore"
   | "audit.certify"
+  | "config.set"
   // officer
   | "issue.signer"
   | "revoke.single"
@@ -23,7 +24,7 @@ export type WriteAction =
   | "issue.device";
 
 const ALLOWED: Readonly<Record<Role, ReadonlySet<WriteAction>>> = {
-  admin: new Set<WriteAction>(["ca.create", "ca.move-key", "operator.manage", "revoke.mass", "store.restore", "audit.certify"]),
+  admin: new Set<WriteAction>(["ca.create", "ca.move-key", "operator.manage", "revoke.mass", "store.restore", "audit.certify", "config.set"]),
   officer: new Set<WriteAction>(["issue.signer", "revoke.single", "revoke.hold", "crl.issue", "dps.export", "dps.push"]),
   issuer: new Set<WriteAction>(["issue.device"]),
   auditor: new Set<WriteAction>(),

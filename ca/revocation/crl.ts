@@ -23,6 +23,7 @@ const DAY = 86_400_000;
 
 /** Sign a new CRL for `caName` (caller does not hold the lock). */
 export async function issueCrl(home: Home, caName: string): Promise<IssuedCrl> {
+  await home.authorize("crl.issue");
   const ca = getCa(home, caName);
   const profile = CRL_PROFILES[ca.profile];
   if (!profile) throw new TrustlineError("POLICY_DENIED", `CA "${caName}" (${ca.profile}) does not issue CRLs`);

@@ -66,6 +66,7 @@ function revokeEvent(home: Home, e: RevocationEntry, record: CertificateRecord, 
 export async function revokeCertificate(home: Home, serialInput: string, options: RevokeOptions): Promise<RevocationResult> {
   checkReason(options.reason);
   const serial = normalizeSerial(serialInput);
+  await home.authorize(options.reason === "certificateHold" || options.reason === "removeFromCRL" ? "revoke.hold" : "revoke.single");
   const record = await home.inventory.getCertificate(serial);
   if (!record) throw new TrustlineError("NOT_FOUND", `no certificate with serial ${serial} was issued by this home; nothing was revoked`, { details: { serial } });
   const now = home.clock();
@@ -86,6 +87,7 @@ export async function revokeCertificate(home: Home, serialInput: string, options
     const entry = entryFor(home, record, options, now);
     await home.inventory.revoke([entry]);
     await home.record([revokeEvent(home, entry, record)]);
+    if (entry.reason === "keyCompromise") home.securityEvent("revocation.key-compromise", { serial, ca: record.ca, subject: record.subject, profile: record.profile });
     return { serial, ca: record.ca, subject: record.subject, reason: entry.reason, revokedAt: entry.revokedAt, ...(entry.invalidityDate ? { invalidityDate: entry.invalidityDate } : {}), alreadyRevoked: false };
   });
 }
@@ -165,6 +167,7 @@ export async function revokeMass(home: Home, selector: MassSelector, options: Re
   if (options.reason === "certificateHold" || options.reason === "removeFromCRL") {
     throw new TrustlineError("USAGE", `a mass revocation cannot use ${options.reason}; revoke with a final reason (e.g. keyCompromise)`);
   }
+  await home.authorize("revoke.mass");
   const plan = await planMassRevocation(home, selector);
   const now = home.clock();
   await home.auditSignerIfPassphrase();
@@ -187,6 +190,7 @@ export async function revokeMass(home: Home, selector: MassSelector, options: Re
     await home.inventory.revoke(entries);
     events.push({ action: "revocation.mass", outcome: "ok", ...home.who, reason: options.reason, details: { selector: { ...selector }, count: entries.length } });
     await home.record(events);
+    home.securityEvent("revocation.mass", { reason: options.reason, selector: { ...selector }, count: entries.length });
     return { revoked: entries.length, serials: entries.map((e) => e.serial), reason: options.reason };
   });
 }

@@ -54,6 +54,35 @@ const CA_RECORD = fields({
   notAfter: text,
 });
 
+const optional = (check: Check): Check => (v, where) => (v === undefined ? undefined : check(v, where));
+const listOf = (check: Check): Check => (v, where) => {
+  if (!Array.isArray(v)) return `${where} is not a list`;
+  for (const [i, item] of v.entries()) {
+    const problem = check(item, `${where}[${i}]`);
+    if (problem) return problem;
+  }
+  return undefined;
+};
+const flag: Check = (v, where) => (typeof v === "boolean" ? undefined : `${where} is not true or false`);
+const ROLES = new Set(["admin", "officer", "issuer", "auditor"]);
+const AUTHENTICATOR: Check = (v, where) => {
+  if (!isObject(v)) return `${where} is not an object`;
+  if (v.kind === "totp") return fields({ seed: text, lastUsedStep: optional(count) })(v, where);
+  if (v.kind === "oidc") return fields({ issuer: text, subject: text, clientId: text, requireMfa: flag, acr: optional(listOf(text)) })(v, where);
+  if (v.kind === "service") return fields({ tokenHash: text })(v, where);
+  return `${where}.kind is not one of totp, oidc, service`;
+};
+const OPERATOR_RECORD = fields({
+  id: text,
+  displayName: optionalText,
+  roles: optional(listOf(oneOf(ROLES))),
+  authenticator: optional(AUTHENTICATOR),
+  status: optional(oneOf(new Set(["active", "disabled"]))),
+  failures: optional(listOf(text)),
+  lockedUntil: optional(textOrNull),
+});
+const SESSION_RECORD = fields({ id: text, operator: text, station: text, origin: text, tokenHash: text, createdAt: text, expiresAt: text, revokedAt: optionalText });
+
 const STATE = fields({
   organization: text,
   baseUrl: text,
@@ -63,7 +92,10 @@ const STATE = fields({
   kdf: fields({ salt: text, cost: count, blockSize: count, parallelization: count }),
   auditKey: fields({ keyUri: text, keyAlgorithm: oneOf(KEY_ALGORITHMS), publicKey: text, certificate: optionalText }),
   cas: recordOf(CA_RECORD),
-  operators: recordOf(fields({ id: text })),
+  operators: recordOf(OPERATOR_RECORD),
+  sessions: recordOf(SESSION_RECORD, true),
+  dataKey: optional(fields({ wrapper: text, wrapped: text })),
+  notify: optional(fields({ url: text })),
   crlNumbers: recordOf(count, true),
   responders: recordOf(fields({ ca: text, keyUri: text, keyAlgorithm: oneOf(KEY_ALGORITHMS), certificate: text, serial: text, notBefore: text, notAfter: text }), true),
   dpsMirrors: recordOf(fields({ offset: count, at: text }), true),

@@ -9,6 +9,7 @@ import type { CaProfileName, KeyAlgorithm } from "../../policy/index.js";
 import { TrustlineError } from "../errors.js";
 import { writeFileAtomic } from "./atomic.js";
 import { checkStateShape } from "./state-shape.js";
+import type { OperatorRecord, SessionRecord } from "../operators/model.js";
 
 export interface CaRecord {
   readonly name: string;
@@ -26,11 +27,7 @@ export interface CaRecord {
   readonly createdAt: string;
 }
 
-export interface OperatorRecord {
-  readonly id: string;
-  readonly role: "admin" | "issuer" | "signer" | "auditor";
-  readonly createdAt: string;
-}
+export type { OperatorRecord, SessionRecord } from "../operators/model.js";
 
 export interface HomeState {
   readonly format: "trustline-home/1";
@@ -58,6 +55,15 @@ export interface HomeState {
   readonly auditKey: { readonly keyUri: string; readonly keyAlgorithm: KeyAlgorithm; readonly publicKey: string; readonly certificate?: string };
   readonly cas: Readonly<Record<string, CaRecord>>;
   readonly operators: Readonly<Record<string, OperatorRecord>>;
+  /** Shift sessions (`trustline login`), by id; only each token's hash, sealed. */
+  readonly sessions?: Readonly<Record<string, SessionRecord>>;
+  /**
+   * The home's data key (sealing TOTP seeds and token hashes), wrapped by a key-encryption key: the
+   * passphrase (`file:passphrase`) or a key on the home's token or in its vault.
+   */
+  readonly dataKey?: { readonly wrapper: string; readonly wrapped: string };
+  /** Where security events are POSTed as JSON (`trustline config set notify.url`). */
+  readonly notify?: { readonly url: string };
   /** The last CRL number each CA issued (RFC 5280 §5.2.3: monotonically increasing). */
   readonly crlNumbers?: Readonly<Record<string, number>>;
   /** Each CA's current delegated OCSP responder. */

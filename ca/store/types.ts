@@ -20,6 +20,10 @@ export interface CertificateRecord {
   readonly keySource: "csr" | "generated";
   readonly operator: string;
   readonly station: string;
+  /** The shift session it was issued under (null: signed in for that command); absent in records made before sign-in. */
+  readonly session?: string | null;
+  /** How the operator proved who they are (`totp`, `oidc:<issuer>#<subject> amr=…`, `service-token`, `init`, `unauthenticated`). */
+  readonly origin?: string;
   readonly batch: string | null;
   readonly issuedAt: string;
 }
@@ -35,6 +39,8 @@ export interface RevocationEntry {
   readonly notAfter: string;
   readonly operator: string;
   readonly station: string;
+  readonly session?: string | null;
+  readonly origin?: string;
 }
 
 export type CertificateStatus = "valid" | "expired" | "not-yet-valid" | "revoked" | "on-hold";

@@ -1,5 +1,28 @@
 import { Command, Option } from "commander";
-import { CA_ALGORITHMS, DEFAULT_BASE_URL, initHome, type KeyAlgorithm, policy } from "../../ca/index.js";
+import { CA_ALGORITHMS, checkRoles, DEFAULT_BASE_URL, initHome, type KeyAlgorithm, type NewAuthenticator, policy, TrustlineError } from "../../ca/index.js";
+import { enrolmentText } from "../enrolment.js";
+
+interface InitCliOptions {
+  org: string;
+  algorithm: KeyAlgorithm;
+  baseUrl: string;
+  policyArc?: string;
+  deviceSan?: string;
+  keyStore?: string;
+  auditKeyStore?: string;
+  hsm?: boolean;
+  roles: string;
+  oidcIssuer?: string;
+  oidcSubject?: string;
+  oidcClientId?: string;
+}
+
+/** TOTP unless the OpenID Connect options name the admin's identity. */
+function authenticatorOption(opts: InitCliOptions): NewAuthenticator {
+  if (opts.oidcIssuer === undefined && opts.oidcSubject === undefined && opts.oidcClientId === undefined) return { kind: "totp" };
+  if (!opts.oidcIssuer || !opts.oidcSubject || !opts.oidcClientId) throw new TrustlineError("USAGE", "--oidc-issuer, --oidc-subject and --oidc-client-id go together");
+  return { kind: "oidc", issuer: opts.oidcIssuer, subject: opts.oidcSubject, clientId: opts.oidcClientId };
+}
 import { emit, examples, globals, homeOptions, keyStoreOption } from "../context.js";
 
 export function initCommand(): Command {
@@ -12,6 +35,10 @@ export function initCommand(): Command {
     .option("--key-store <uri>", "where CA keys are made: file: (default, encrypted files in the home), azure-keyvault://<vault-host>/keys/, pkcs11:token=<label>")
     .option("--audit-key-store <uri>", "where the audit key is made (default: --key-store)")
     .option("--hsm", "with an azure-keyvault key store: HSM-protected keys (Premium vault or Managed HSM)")
+    .option("--roles <roles>", "the first admin's roles, comma-separated (default admin; a small shop may give it admin,officer,issuer)", "admin")
+    .option("--oidc-issuer <url>", "the first admin signs in through this OpenID Connect provider instead of an authenticator app")
+    .option("--oidc-subject <sub>", "with --oidc-issuer: the admin's subject (the ID token's sub)")
+    .option("--oidc-client-id <id>", "with --oidc-issuer: the client registered for Trustline")
     .option("--device-san <template>", "subjectAltName URI of device certificates, {registration-id} inside, or 'none' (default urn:<org-id>:device:{registration-id})")
     .addHelpText(
       "after",
@@ -22,7 +49,7 @@ export function initCommand(): Command {
         "TRUSTLINE_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so TRUSTLINE_PKCS11_PIN_FILE=/run/secrets/hsm-pin trustline init --org 'Acme Devices' --key-store 'pkcs11:token=acme-ca'",
       ),
     )
-    .action(async (opts: { org: string; algorithm: KeyAlgorithm; baseUrl: string; policyArc?: string; deviceSan?: string; keyStore?: string; auditKeyStore?: string; hsm?: boolean }, command: Command) => {
+    .action(async (opts: InitCliOptions, command: Command) => {
       const g = globals(command);
       const keyStore = keyStoreOption(opts.keyStore, opts.hsm);
       const auditKeyStore = keyStoreOption(opts.auditKeyStore ?? opts.keyStore, opts.hsm);
@@ -35,7 +62,9 @@ export function initCommand(): Command {
         ...(keyStore !== undefined ? { keyStore } : {}),
         ...(auditKeyStore !== undefined ? { auditKeyStore } : {}),
         ...(opts.deviceSan !== undefined ? { deviceUriTemplate: opts.deviceSan === "none" ? null : opts.deviceSan } : {}),
+        firstAdmin: { roles: checkRoles(opts.roles.split(",").map((r) => r.trim())), authenticator: authenticatorOption(opts) },
       });
+      const enrol = await enrolmentText(result.firstAdmin);
       emit(command, result, () =>
         [
           `Created CA home ${result.home} for ${result.organization}`,
@@ -44,7 +73,8 @@ export function initCommand(): Command {
           `Device subjectAltName: ${result.deviceUriTemplate ?? "none"}`,
           `Policy OID arc: ${result.policyArc}${result.policyArc === policy.DEFAULT_POLICY_ARC ? " (the documentation placeholder: production CAs use their own PEN, --policy-arc)" : ""}`,
           `Keys: ${result.keyStore === "file:" ? "encrypted files in the home" : result.keyStore}; audit key ${result.auditKeyUri}`,
-          `First operator (admin): ${result.operator}`,
+          `First operator: ${result.operator} (${result.firstAdmin.operator.roles.join(", ")}), signs in with ${result.firstAdmin.operator.authenticator === "oidc" ? "OpenID Connect" : "an authenticator app (TOTP)"}`,
+          ...enrol,
         ].join("\n"),
       );
     });

@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { createHash, sign as nodeSign } from "node:crypto";
 import { join } from "node:path";
 import { CLI, PASSPHRASE, runCli, writeTemp } from "../helpers/pki.js";
+import { totpNow } from "../helpers/totp.js";
 
 export interface CliResult {
   readonly status: number;
@@ -21,19 +22,51 @@ export interface TestHome {
   readonly home: string;
   /** The passphrase file. */
   readonly passFile: string;
-  /** Global options: --home <home> --passphrase-file <file>. Put them before the subcommand. */
+  /** alice's shift session file (she is the first admin, with every role but auditor). */
+  readonly sessionFile: string;
+  /** The first admin's otpauth URI (test/helpers/totp.ts makes its codes). */
+  readonly otpauthUri: string;
+  /** Global options: --home <home> --passphrase-file <file> --session-file <alice's>. Put them before the subcommand. */
   readonly g: readonly string[];
-  /** Global options without a passphrase source. */
+  /** Global options without a passphrase source (alice's session still signs in). */
   readonly gNoPass: readonly string[];
+  /** The test folder (token files of other operators go there). */
+  readonly dir: string;
 }
 
-/** `trustline --home <dir>/pki init --org "Acme Devices" --passphrase-file <f>`, asserted to succeed. */
+/**
+ * `trustline --home <dir>/pki init --org "Acme Devices" --operator alice --roles admin,officer,issuer`,
+ * then `trustline login` with alice's TOTP code (a shift session the test's commands run under);
+ * both asserted to succeed.
+ */
 export function initCliHome(dir: string, extra: readonly string[] = []): TestHome {
   const passFile = writeTemp(dir, "ca-pass.txt", `${PASSPHRASE}\n`);
   const home = join(dir, "pki");
-  const r = runCli(["--home", home, "--json", ...extra, "init", "--org", "Acme Devices", "--passphrase-file", passFile]);
+  const r = runCli(["--home", home, "--json", "--operator", "alice", ...extra, "init", "--org", "Acme Devices", "--passphrase-file", passFile, "--roles", "admin,officer,issuer"]);
   assert.equal(r.status, 0, `init failed: ${r.stdout}${r.stderr}`);
-  return { home, passFile, g: ["--home", home, "--passphrase-file", passFile], gNoPass: ["--home", home] };
+  const otpauthUri = json(r).firstAdmin.otpauthUri as string;
+  const sessionFile = join(dir, "alice.session");
+  const login = runCli(["--home", home, "--passphrase-file", passFile, "--operator", "alice", "--station", "line-1", "login", "--session-file", sessionFile, "--totp", totpNow(otpauthUri), "--ttl", "24h"]);
+  assert.equal(login.status, 0, `login failed: ${login.stdout}${login.stderr}`);
+  return { home, passFile, sessionFile, otpauthUri, dir, g: ["--home", home, "--passphrase-file", passFile, "--session-file", sessionFile], gNoPass: ["--home", home, "--session-file", sessionFile] };
+}
+
+const cliTokens = new Map<string, string>();
+
+/**
+ * Sign-in options for another operator of a CLI test home: a service account with every role but
+ * auditor, enrolled by alice on first use. Put them after h.g (a token file outranks the session).
+ */
+export function asOperator(h: TestHome, id: string, roles = "admin,officer,issuer"): string[] {
+  const key = `${h.home}|${id}|${roles}`;
+  let file = cliTokens.get(key);
+  if (!file) {
+    file = join(h.dir, `${id}-${cliTokens.size}.token`);
+    const r = runCli([...h.g, "operator", "add", id, "--service", "--role", roles, "--token-out", file]);
+    assert.equal(r.status, 0, `operator add ${id} failed: ${r.stdout}${r.stderr}`);
+    cliTokens.set(key, file);
+  }
+  return ["--token-file", file, "--operator", id];
 }
 
 export function describeRun(r: CliResult): string {

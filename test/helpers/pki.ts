@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Home, initHome, type InitOptions } from "../../ca/index.js";
+import { addOperator, type Credential, Home, initHome, type InitOptions } from "../../ca/index.js";
 
 export const PASSPHRASE = "test passphrase, not a secret";
 export const FIXED_NOW = new Date("2026-03-01T12:00:00.000Z");
@@ -34,20 +34,60 @@ export function tempDir(prefix = "trustline-test-"): { dir: string; cleanup: () 
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * Service-account tokens of the test homes' operators, by home directory and operator id. A test
+ * home's first admin, alice, is a service account holding every role (so tests of other features
+ * run under a real, checked credential at any clock); other operators are enrolled on first use.
+ */
+const TOKENS = new Map<string, Map<string, string>>();
+const ALL_ROLES = ["admin", "officer", "issuer"] as const;
+
 export async function makeHome(dir: string, options: Partial<InitOptions> = {}): Promise<Home> {
   const home = join(dir, "pki");
-  await initHome({ home, organization: "Acme Devices", passphrase: async () => PASSPHRASE, clock: fixedClock, operator: "alice", station: "line-1", ...options });
-  return Home.open({ home, passphrase: async () => PASSPHRASE, clock: fixedClock, operator: "alice", station: "line-1" });
+  const init = await initHome({
+    home,
+    organization: "Acme Devices",
+    passphrase: async () => PASSPHRASE,
+    clock: fixedClock,
+    operator: "alice",
+    station: "line-1",
+    firstAdmin: { roles: [...ALL_ROLES], authenticator: { kind: "service" } },
+    ...options,
+  });
+  if (init.firstAdmin.token) TOKENS.set(init.home, new Map([[init.operator, init.firstAdmin.token]]));
+  return Home.open({ home, passphrase: async () => PASSPHRASE, clock: fixedClock, operator: "alice", station: "line-1", ...credentialOf(init.home, "alice") });
 }
 
-export function reopen(home: Home, overrides: { operator?: string; station?: string; clock?: () => Date; passphrase?: string } = {}): Promise<Home> {
+function credentialOf(home: string, operator: string): { credential?: Credential } {
+  const token = TOKENS.get(home)?.get(operator);
+  return token ? { credential: { kind: "service-token", token } } : {};
+}
+
+/** The test token of `operator` in `home`, enrolling it (every role but auditor) on first use. */
+export async function operatorToken(home: Home, operator: string): Promise<string> {
+  const tokens = TOKENS.get(home.dir);
+  if (!tokens) throw new Error(`${home.dir} was not made by makeHome`);
+  let token = tokens.get(operator);
+  if (!token) {
+    const admin = await Home.open({ home: home.dir, passphrase: async () => PASSPHRASE, clock: fixedClock, operator: "alice", ...credentialOf(home.dir, "alice") });
+    token = (await addOperator(admin, { id: operator, roles: [...ALL_ROLES], authenticator: { kind: "service" } })).token!;
+    await admin.close();
+    tokens.set(operator, token);
+  }
+  return token;
+}
+
+export async function reopen(home: Home, overrides: { operator?: string; station?: string; clock?: () => Date; passphrase?: string } = {}): Promise<Home> {
   const pass = overrides.passphrase ?? PASSPHRASE;
+  const operator = overrides.operator ?? "alice";
+  const token = TOKENS.has(home.dir) ? await operatorToken(home, operator) : undefined;
   return Home.open({
     home: home.dir,
     passphrase: async () => pass,
     clock: overrides.clock ?? fixedClock,
-    operator: overrides.operator ?? "alice",
+    operator,
     station: overrides.station ?? "line-1",
+    ...(token ? { credential: { kind: "service-token" as const, token } } : {}),
   });
 }
 
