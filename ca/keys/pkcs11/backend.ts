@@ -36,8 +36,12 @@ const CURVES = {
 /** AES-GCM as the data key is wrapped: a fresh 96-bit IV each time, a 128-bit tag; stored iv || ciphertext || tag. */
 const GCM_IV_BYTES = 12;
 const GCM_TAG_BYTES = 16;
-/** Cryptoki answers that mean the token (or the PIN) failed, not the wrapped value: those keep their own error. */
-const NOT_THE_DATA = new Set(["CKR_PIN_INCORRECT", "CKR_PIN_LEN_RANGE", "CKR_PIN_LOCKED", "CKR_PIN_EXPIRED", "CKR_TOKEN_NOT_PRESENT", "CKR_DEVICE_REMOVED", "CKR_SESSION_HANDLE_INVALID", "CKR_DEVICE_ERROR", "CKR_DEVICE_MEMORY", "CKR_HOST_MEMORY", "CKR_USER_NOT_LOGGED_IN", "CKR_KEY_HANDLE_INVALID"]);
+/**
+ * Cryptoki answers to a decryption whose tag does not match: the standard ones, and what tokens
+ * actually say (SoftHSM2 answers CKR_GENERAL_ERROR). Any other answer (a PIN, a missing token or
+ * object, an unsupported mechanism) is about the token, and keeps its own error.
+ */
+const TAG_REFUSED = new Set(["CKR_ENCRYPTED_DATA_INVALID", "CKR_ENCRYPTED_DATA_LEN_RANGE", "CKR_GENERAL_ERROR", "CKR_FUNCTION_FAILED"]);
 
 /** DigestInfo prefix of SHA-256 (RFC 8017 §9.2 note 1): what CKM_RSA_PKCS signs. */
 const SHA256_DIGEST_INFO = Buffer.from("3031300d060960864801650304020105000420", "hex");
@@ -519,10 +523,9 @@ export class Pkcs11Backend implements KeyBackend {
             p11.C_DecryptInit(session, gcm(data.subarray(0, GCM_IV_BYTES)), key);
             return new Uint8Array(await p11.C_DecryptAsync(session, data.subarray(GCM_IV_BYTES), Buffer.alloc(data.length - GCM_IV_BYTES)));
           } catch (e) {
-            // A tag that does not match comes back as a Cryptoki failure of the decryption itself.
             const code = ckr(e);
-            if (code !== undefined && NOT_THE_DATA.has(code)) throw tokenError(e, `unwrapping with ${shown}`, { uri });
-            throw unwrapFailed(e);
+            if (code !== undefined && TAG_REFUSED.has(code)) throw unwrapFailed(e);
+            throw tokenError(e, `unwrapping with ${shown}`, { uri });
           }
         }),
     };
