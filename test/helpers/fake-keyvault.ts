@@ -3,11 +3,12 @@
  * challenge (401 + WWW-Authenticate, then the request again with a token), key create, get and
  * sign. It holds real keys and signs the digest it is given for real (ECDSA r||s with
  * @noble/curves, since node:crypto cannot sign a digest without hashing it again; RSA PKCS#1 v1.5
- * over a DigestInfo). Knobs for tests and the benchmark: added latency, a sliding-window limit on
+ * over a DigestInfo), and wraps and unwraps with RSA-OAEP-256 for real (node:crypto), honouring
+ * each key's key_ops as the service does. Knobs for tests and the benchmark: added latency, a sliding-window limit on
  * signatures answered with 429 + Retry-After as the service does, scripted failures, and
  * malformed signatures.
  */
-import { constants, generateKeyPairSync, type KeyObject, privateEncrypt, randomBytes } from "node:crypto";
+import { constants, generateKeyPairSync, type KeyObject, privateDecrypt, privateEncrypt, publicEncrypt, randomBytes } from "node:crypto";
 import { p256, p384 } from "@noble/curves/nist.js";
 import { type JsonLoopback, type JsonRequest, startJsonLoopback } from "./loopback-tls.js";
 
@@ -29,6 +30,8 @@ interface StoredKey {
   readonly privateKey: KeyObject;
   readonly publicJwk: Record<string, unknown>;
   readonly version: string;
+  /** What the key may do (the create request's key_ops; sign and verify when none were asked for). */
+  readonly keyOps: readonly string[];
 }
 
 export interface FakeKeyVault {
@@ -38,7 +41,7 @@ export interface FakeKeyVault {
   /** The server's TLS certificate (PEM): NODE_EXTRA_CA_CERTS for the client processes. */
   readonly certificate: string;
   readonly loopback: JsonLoopback;
-  readonly counts: { signs: number; throttled: number; challenges: number; creates: number };
+  readonly counts: { signs: number; throttled: number; challenges: number; creates: number; wraps: number; unwraps: number };
   /** Answer the next `count` authorised requests with `status` (and an Azure error body). */
   failNext(status: number, count: number, headers?: Record<string, string>): void;
   /** Forget the scripted failures not used yet. */
@@ -61,19 +64,19 @@ const DIGEST_INFO: Record<number, Buffer> = {
 export async function startFakeKeyVault(options: FakeKeyVaultOptions = {}): Promise<FakeKeyVault> {
   const token = options.token ?? "test-token";
   const keys = new Map<string, StoredKey[]>();
-  const counts = { signs: 0, throttled: 0, challenges: 0, creates: 0 };
+  const counts = { signs: 0, throttled: 0, challenges: 0, creates: 0, wraps: 0, unwraps: 0 };
   const failures: { status: number; headers: Record<string, string> }[] = [];
   const signedAt: number[] = [];
   let url = "";
 
   const bundle = (name: string, k: StoredKey) => ({
-    key: { kid: `${url}/keys/${name}/${k.version}`, kty: k.kty, key_ops: ["sign", "verify"], ...k.publicJwk },
+    key: { kid: `${url}/keys/${name}/${k.version}`, kty: k.kty, key_ops: k.keyOps, ...k.publicJwk },
     attributes: { enabled: true, created: Math.floor(Date.now() / 1000), updated: Math.floor(Date.now() / 1000), recoveryLevel: "Recoverable+Purgeable" },
   });
-  const store = (name: string, kty: StoredKey["kty"], privateKey: KeyObject, crv?: StoredKey["crv"]): StoredKey => {
+  const store = (name: string, kty: StoredKey["kty"], privateKey: KeyObject, crv?: StoredKey["crv"], keyOps: readonly string[] = ["sign", "verify"]): StoredKey => {
     const jwk = privateKey.export({ format: "jwk" }) as Record<string, unknown>;
     const publicJwk = kty.startsWith("EC") ? { crv, x: jwk.x, y: jwk.y } : { n: jwk.n, e: jwk.e };
-    const k: StoredKey = { kty, ...(crv ? { crv } : {}), privateKey, publicJwk, version: randomBytes(16).toString("hex") };
+    const k: StoredKey = { kty, ...(crv ? { crv } : {}), privateKey, publicJwk, version: randomBytes(16).toString("hex"), keyOps };
     keys.set(name, [...(keys.get(name) ?? []), k]);
     return k;
   };
@@ -82,6 +85,10 @@ export async function startFakeKeyVault(options: FakeKeyVaultOptions = {}): Prom
     return version ? versions?.find((k) => k.version === version) : versions?.at(-1);
   };
   const notFound = (r: JsonRequest, name: string) => r.reply(404, { error: { code: "KeyNotFound", message: `A key with (name/id) ${name} was not found in this key vault.` } });
+  const forbiddenOperation = (r: JsonRequest, operation: string) => r.reply(403, { error: { code: "Forbidden", message: `Operation ${operation} is not allowed on this key.` } });
+  const badParameter = (r: JsonRequest, message: string) => r.reply(400, { error: { code: "BadParameter", message } });
+  /** The requested key_ops, or undefined for none (the key may then sign and verify, as before). */
+  const requestedOps = (body: Record<string, unknown>): string[] | undefined => (Array.isArray(body.key_ops) ? body.key_ops.map(String) : undefined);
 
   const sign = (k: StoredKey, alg: string, digest: Buffer): Buffer => {
     if (k.kty.startsWith("EC")) {
@@ -114,18 +121,38 @@ export async function startFakeKeyVault(options: FakeKeyVaultOptions = {}): Prom
       const kty = String(body.kty) as StoredKey["kty"];
       if (kty === "EC" || kty === "EC-HSM") {
         const crv = body.crv === "P-384" ? "P-384" : "P-256";
-        return r.reply(200, bundle(name, store(name, kty, generateKeyPairSync("ec", { namedCurve: crv }).privateKey, crv)));
+        return r.reply(200, bundle(name, store(name, kty, generateKeyPairSync("ec", { namedCurve: crv }).privateKey, crv, requestedOps(body))));
       }
-      if (kty === "RSA" || kty === "RSA-HSM") return r.reply(200, bundle(name, store(name, kty, generateKeyPairSync("rsa", { modulusLength: Number(body.key_size ?? 2048) }).privateKey)));
+      if (kty === "RSA" || kty === "RSA-HSM") return r.reply(200, bundle(name, store(name, kty, generateKeyPairSync("rsa", { modulusLength: Number(body.key_size ?? 2048) }).privateKey, undefined, requestedOps(body))));
       return r.reply(400, { error: { code: "BadParameter", message: `kty ${kty}` } });
     }
     if (r.req.method === "GET" && parts.length <= 3) {
       const k = find(name, parts[2]);
       return k ? r.reply(200, bundle(name, k)) : notFound(r, name);
     }
+    if (r.req.method === "POST" && (parts[3] === "wrapkey" || parts[3] === "unwrapkey") && parts.length === 4) {
+      const k = find(name, parts[2]);
+      if (!k) return notFound(r, name);
+      const operation = parts[3] === "wrapkey" ? "wrapKey" : "unwrapKey";
+      if (!k.keyOps.includes(operation)) return forbiddenOperation(r, operation);
+      if (!k.kty.startsWith("RSA")) return badParameter(r, `${operation} needs an RSA key`);
+      if (body.alg !== "RSA-OAEP-256") return badParameter(r, `alg ${String(body.alg)} is not supported by this fake (RSA-OAEP-256 only)`);
+      const value = Buffer.from(String(body.value ?? ""), "base64url");
+      const oaep = { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" };
+      let result: Buffer;
+      try {
+        result = operation === "wrapKey" ? publicEncrypt({ key: k.privateKey, ...oaep }, value) : privateDecrypt({ key: k.privateKey, ...oaep }, value);
+      } catch {
+        // What the service answers for a value that does not decrypt under the key.
+        return badParameter(r, "Unwrap failed: the value is not valid for this key.");
+      }
+      counts[operation === "wrapKey" ? "wraps" : "unwraps"]++;
+      return r.reply(200, { kid: `${url}/keys/${name}/${k.version}`, value: result.toString("base64url") });
+    }
     if (r.req.method === "POST" && parts[3] === "sign" && parts.length === 4) {
       const k = find(name, parts[2]);
       if (!k) return notFound(r, name);
+      if (!k.keyOps.includes("sign")) return forbiddenOperation(r, "sign");
       const now = Date.now();
       while (signedAt.length > 0 && signedAt[0]! <= now - WINDOW_MS) signedAt.shift();
       if (options.signsPerSecond !== undefined && signedAt.length >= (options.signsPerSecond * WINDOW_MS) / 1000) {

@@ -36,6 +36,13 @@ test("the key URIs Trustline writes parse back to the same token, object and id,
   assert.deepEqual(parsePkcs11Uri(uri), { token: "Plant Lyon", object: "trustline-device-0a1b2c", id, modulePath: "/opt/hsm/lib p11.so", pinFile: "/run/pin" });
 });
 
+test("a key-encryption key's URI says type=secret-key, and parses back with it", () => {
+  const store = parsePkcs11Uri("pkcs11:token=ca-token");
+  const uri = formatKeyUri(store, "trustline-data-key-0a1b2c", new Uint8Array([1, 2]), "secret-key");
+  assert.equal(uri, "pkcs11:token=ca-token;object=trustline-data-key-0a1b2c;id=%01%02;type=secret-key");
+  assert.deepEqual(parsePkcs11Uri(uri), { token: "ca-token", object: "trustline-data-key-0a1b2c", id: new Uint8Array([1, 2]), type: "secret-key" });
+});
+
 test("raw ECDSA r||s becomes minimal DER INTEGERs: leading zeros dropped, 0x00 before a high bit; a wrong length is refused", () => {
   const r = Buffer.alloc(32, 0);
   r[1] = 0x80; // r = 0x0080..: one zero dropped, high bit needs the 0x00 back

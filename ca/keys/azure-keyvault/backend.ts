@@ -3,13 +3,17 @@
  * exportable), used through @azure/keyvault-keys. Hashing stays here: the vault receives a digest
  * and returns a signature, which is verified locally before anything is signed with it (a wrong or
  * malformed answer must never reach a certificate). ECDSA's r||s is turned into DER.
+ *
+ * A home whose keys are all in the vault has no passphrase, so the vault also holds the key that
+ * wraps the home's data key: an RSA key allowed only wrapKey and unwrapKey (RSA-OAEP-256), so
+ * reading the home without the vault's permission to unwrap yields nothing.
  */
 import { createPublicKey, hash as nodeHash, type KeyObject, randomBytes, verify as nodeVerify } from "node:crypto";
 import type { TokenCredential } from "@azure/core-auth";
 import { CryptographyClient, type KeyVaultKey, KeyClient } from "@azure/keyvault-keys";
 import type { KeyAlgorithm } from "../../../policy/index.js";
 import { TrustlineError } from "../../errors.js";
-import type { KeyBackend, KeyRef } from "../backend.js";
+import type { KeyBackend, KeyRef, KeyWrapper } from "../backend.js";
 import { ecdsaRawToDer } from "../ecdsa-der.js";
 import { SIGNATURE_ALGORITHMS, signatureAlgorithmFor, type Signer } from "../signer.js";
 import { credentialFor, TokenRedactor } from "./credential.js";
@@ -192,6 +196,72 @@ export class AzureKeyVaultBackend implements KeyBackend {
           throw new TrustlineError("KEY_UNAVAILABLE", `Key Vault returned a signature that does not verify under ${ref.uri}'s public key; nothing was signed with it`, { details: { uri: ref.uri, reason: "bad-signature" } });
         }
         return signature;
+      },
+    };
+  }
+
+  /**
+   * A new RSA 3072 key-encryption key in the vault at `store` (RSA-HSM when the store asks for
+   * hsm=true), allowed to wrapKey and unwrapKey only, checked once (a value wraps and unwraps back).
+   */
+  async createWrapper(label: string, store: string): Promise<KeyWrapper> {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(label)) throw new TrustlineError("USAGE", `key label "${label}" must be lowercase letters, digits and -`);
+    const vault = parseVaultKeyUri(store);
+    if (vault.name !== undefined) throw new TrustlineError("USAGE", "a Key Vault key store ends in /keys/ (azure-keyvault://<vault-host>/keys/); a name there names one key");
+    // The suffix convention of CA keys: a retry never adds a version to the key a failed attempt made.
+    const name = `trustline-${label}-${randomBytes(3).toString("hex")}`;
+    const client = await this.#client(vault);
+    let key: KeyVaultKey;
+    try {
+      key = await this.#requests.run(() => client.createRsaKey(name, { keySize: 3072, hsm: vault.hsm, keyOps: ["wrapKey", "unwrapKey"] }), throttledFor);
+    } catch (e) {
+      throw vaultError(e, `creating key-encryption key ${name}`, "keys/create", { vault: vault.host }, (t) => this.#redactor.redact(t));
+    }
+    const version = key.properties.version;
+    if (!version) throw new TrustlineError("REMOTE_UNAVAILABLE", `Key Vault created ${name} without a version`);
+    const wrapper = await this.#wrapperFor(formatVaultKeyUri(vault, name, version), vault, key);
+    const probe = randomBytes(32);
+    if (!Buffer.from(await wrapper.unwrap(await wrapper.wrap(probe))).equals(probe)) {
+      throw new TrustlineError("KEY_UNAVAILABLE", `Key Vault's key-encryption key ${wrapper.uri} does not unwrap what it wraps`, { details: { uri: wrapper.uri, reason: "unwrap-failed" } });
+    }
+    return wrapper;
+  }
+
+  /** The key-encryption key a versioned vault key URI names. */
+  async openWrapper(uri: string): Promise<KeyWrapper> {
+    const parsed = parseVaultKeyUri(uri);
+    // The wrapped value is bound to one key version: a rotated key must not silently stand in for it.
+    if (parsed.name === undefined || parsed.version === undefined) throw new TrustlineError("USAGE", `"${uri.slice(0, 80)}" does not name one key version: a key-encryption key URI is azure-keyvault://<vault-host>/keys/<name>/<version>`);
+    const { vault, key } = await this.#get(uri);
+    return this.#wrapperFor(uri, vault, key);
+  }
+
+  /** RSA-OAEP-256 through the vault: the unwrapping key never leaves it. */
+  async #wrapperFor(uri: string, vault: VaultKeyUri, key: KeyVaultKey): Promise<KeyWrapper> {
+    if (key.key?.kty !== "RSA" && key.key?.kty !== "RSA-HSM") throw new TrustlineError("KEY_UNAVAILABLE", `the vault key ${uri} is not an RSA key, so it cannot wrap the home's data key`, { details: { uri } });
+    const ops = key.keyOperations ?? [];
+    if (!ops.includes("wrapKey") || !ops.includes("unwrapKey")) throw new TrustlineError("KEY_UNAVAILABLE", `the vault key ${uri} does not allow wrapKey and unwrapKey (key_ops ${ops.join(", ") || "none"})`, { details: { uri } });
+    const crypto = new CryptographyClient(key, await this.#credentials(), this.#options(vault));
+    const redact = (t: string) => this.#redactor.redact(t);
+    return {
+      uri,
+      wrap: async (plaintext) => {
+        try {
+          return (await this.#requests.run(() => crypto.wrapKey("RSA-OAEP-256", plaintext), throttledFor)).result;
+        } catch (e) {
+          throw vaultError(e, `wrapping with ${uri}`, "keys/wrapKey", { uri }, redact);
+        }
+      },
+      unwrap: async (wrapped) => {
+        try {
+          return (await this.#requests.run(() => crypto.unwrapKey("RSA-OAEP-256", wrapped), throttledFor)).result;
+        } catch (e) {
+          // The vault answers 400 for a value that does not decrypt under its key (altered, or another key's).
+          if ((e as RestErrorLike)?.statusCode === 400) {
+            throw new TrustlineError("KEY_UNAVAILABLE", `Key Vault's key ${uri} does not open the home's data key: the wrapped value was altered, or it was wrapped by another key`, { details: { uri, reason: "unwrap-failed" } });
+          }
+          throw vaultError(e, `unwrapping with ${uri}`, "keys/unwrapKey", { uri }, redact);
+        }
       },
     };
   }

@@ -3,13 +3,17 @@
  * through `pkcs11js`. The token signs a digest computed here (SoftHSM2 has no CKM_ECDSA_SHA256),
  * and ECDSA's raw r||s is turned into the DER the certificates need. Each signature runs on a
  * session of its own, off the main thread, so batch issuance keeps several in flight.
+ *
+ * A home whose keys are all on the token has no passphrase, so the token also holds the key that
+ * wraps the home's data key: an AES-256 secret key object, never extractable, used for AES-GCM on
+ * the token (`createWrapper`). The data key is only ever in the clear in this process's memory.
  */
 import { createPublicKey, hash as nodeHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { KeyAlgorithm } from "../../../policy/index.js";
 import { TrustlineError } from "../../errors.js";
-import type { KeyBackend, KeyRef } from "../backend.js";
+import type { KeyBackend, KeyRef, KeyWrapper } from "../backend.js";
 import { SIGNATURE_ALGORITHMS, signatureAlgorithmFor, type Signer, signerHolds } from "../signer.js";
 import { ecdsaRawToDer } from "../ecdsa-der.js";
 import { formatKeyUri, type Pkcs11Uri, parsePkcs11Uri } from "./uri.js";
@@ -18,6 +22,10 @@ type Pkcs11Module = typeof import("pkcs11js");
 type Pkcs11 = InstanceType<Pkcs11Module["PKCS11"]>;
 type Handle = Buffer;
 
+/** Session states (PKCS#11 CK_STATE) in which the user is logged in; pkcs11js does not export them. */
+const CKS_RO_USER_FUNCTIONS = 1;
+const CKS_RW_USER_FUNCTIONS = 3;
+
 /** How many sessions (signatures in flight) one token gets: the two cores, and a little slack. */
 const SESSIONS_PER_TOKEN = 4;
 
@@ -25,6 +33,16 @@ const CURVES = {
   p256: { oid: "06082a8648ce3d030107", jwk: "P-256", hash: "sha256", size: 32 },
   p384: { oid: "06052b81040022", jwk: "P-384", hash: "sha384", size: 48 },
 } as const;
+/** AES-GCM as the data key is wrapped: a fresh 96-bit IV each time, a 128-bit tag; stored iv || ciphertext || tag. */
+const GCM_IV_BYTES = 12;
+const GCM_TAG_BYTES = 16;
+/**
+ * Cryptoki answers to a decryption whose tag does not match: the standard ones, and what tokens
+ * actually say (SoftHSM2 answers CKR_GENERAL_ERROR). Any other answer (a PIN, a missing token or
+ * object, an unsupported mechanism) is about the token, and keeps its own error.
+ */
+const TAG_REFUSED = new Set(["CKR_ENCRYPTED_DATA_INVALID", "CKR_ENCRYPTED_DATA_LEN_RANGE", "CKR_GENERAL_ERROR", "CKR_FUNCTION_FAILED"]);
+
 /** DigestInfo prefix of SHA-256 (RFC 8017 §9.2 note 1): what CKM_RSA_PKCS signs. */
 const SHA256_DIGEST_INFO = Buffer.from("3031300d060960864801650304020105000420", "hex");
 
@@ -116,7 +134,6 @@ class TokenSessions {
   readonly #idle: Handle[] = [];
   readonly #all: Handle[] = [];
   readonly #waiting: ((s: Handle) => void)[] = [];
-  #loggedIn = false;
   #busy = 0;
   readonly #drained: (() => void)[] = [];
 
@@ -146,7 +163,10 @@ class TokenSessions {
     const mod = pkcs11js();
     const p11 = this.#module.p11;
     const session = p11.C_OpenSession(this.#slot, mod.CKF_SERIAL_SESSION | mod.CKF_RW_SESSION);
-    if (!this.#loggedIn) {
+    // Login is the application's, shared by every session on the token, including another
+    // backend's in this process: ask the new session whether it is logged in rather than remember.
+    const state = p11.C_GetSessionInfo(session).state;
+    if (state !== CKS_RO_USER_FUNCTIONS && state !== CKS_RW_USER_FUNCTIONS) {
       try {
         p11.C_Login(session, mod.CKU_USER, this.#pin());
       } catch (e) {
@@ -155,7 +175,6 @@ class TokenSessions {
           throw tokenError(e, `logging in to token "${this.label}"`, { token: this.label });
         }
       }
-      this.#loggedIn = true;
     }
     this.#all.push(session);
     return session;
@@ -182,14 +201,19 @@ class TokenSessions {
     }
   }
 
-  /** Close the sessions once no operation runs on them (a signature in flight runs on another thread). */
+  /**
+   * Close this pool's sessions once no operation runs on them (a signature in flight runs on
+   * another thread). Only its own: another backend in the process may share the module and token.
+   */
   async close(): Promise<void> {
     if (this.#busy > 0) await new Promise<void>((resolve) => this.#drained.push(resolve));
     const p11 = this.#module.p11;
-    try {
-      if (this.#all.length > 0) p11.C_CloseAllSessions(this.#slot);
-    } catch {
-      /* the token is gone: its sessions with it */
+    for (const session of this.#all) {
+      try {
+        p11.C_CloseSession(session);
+      } catch {
+        /* the token is gone: its sessions with it */
+      }
     }
     this.#all.length = 0;
     this.#idle.length = 0;
@@ -342,6 +366,7 @@ export class Pkcs11Backend implements KeyBackend {
   async #locate(uri: string): Promise<{ where: Pkcs11Uri; privateKey: Handle; spki: Uint8Array; algorithm: KeyAlgorithm }> {
     const where = parsePkcs11Uri(uri);
     if (where.object === undefined && where.id === undefined) throw new TrustlineError("USAGE", `"${uri.slice(0, 80)}" names a token, not a key: add object=<label> (and id= when labels repeat)`);
+    if (where.type === "secret-key") throw new TrustlineError("USAGE", `"${uri.slice(0, 80)}" names a key-encryption key (type=secret-key), not a signing key`);
     const mod = pkcs11js();
     return this.#sessions(where).use((session, p11) => {
       const select = [...(where.object !== undefined ? [{ type: mod.CKA_LABEL, value: where.object }] : []), ...(where.id !== undefined ? [{ type: mod.CKA_ID, value: Buffer.from(where.id) }] : [])];
@@ -391,6 +416,116 @@ export class Pkcs11Backend implements KeyBackend {
             return ec ? ecdsaRawToDer(raw, ec.size) : new Uint8Array(raw);
           } catch (e) {
             throw tokenError(e, `signing with ${ref.uri.split("?")[0]}`, { uri: ref.uri });
+          }
+        }),
+    };
+  }
+
+  /**
+   * A new AES-256 key-encryption key on the token at `store`: sensitive, never extractable, for
+   * encrypt/decrypt only. It is checked once (a value wraps and unwraps back) and destroyed if not.
+   */
+  async createWrapper(label: string, store: string): Promise<KeyWrapper> {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(label)) throw new TrustlineError("USAGE", `key label "${label}" must be lowercase letters, digits and -`);
+    const where = parsePkcs11Uri(store);
+    if (where.object !== undefined || where.id !== undefined) throw new TrustlineError("USAGE", "a PKCS#11 key store names a token only (pkcs11:token=<label>); object= and id= name one key");
+    const mod = pkcs11js();
+    // The same suffix convention as signing keys: a retry never meets the half-made key of the first try.
+    const object = `trustline-${label}-${randomBytes(3).toString("hex")}`;
+    const id = randomBytes(16);
+    const tokens = this.#sessions(where);
+    const handle = await tokens.use(async (session, p11) => {
+      try {
+        return await p11.C_GenerateKeyAsync(session, { mechanism: mod.CKM_AES_KEY_GEN }, [
+          { type: mod.CKA_CLASS, value: mod.CKO_SECRET_KEY },
+          { type: mod.CKA_KEY_TYPE, value: mod.CKK_AES },
+          { type: mod.CKA_VALUE_LEN, value: 32 },
+          { type: mod.CKA_TOKEN, value: true },
+          { type: mod.CKA_PRIVATE, value: true },
+          { type: mod.CKA_SENSITIVE, value: true },
+          { type: mod.CKA_EXTRACTABLE, value: false },
+          { type: mod.CKA_ENCRYPT, value: true },
+          { type: mod.CKA_DECRYPT, value: true },
+          { type: mod.CKA_WRAP, value: false },
+          { type: mod.CKA_UNWRAP, value: false },
+          { type: mod.CKA_SIGN, value: false },
+          { type: mod.CKA_VERIFY, value: false },
+          { type: mod.CKA_DERIVE, value: false },
+          { type: mod.CKA_LABEL, value: object },
+          { type: mod.CKA_ID, value: id },
+        ]);
+      } catch (e) {
+        throw tokenError(e, `generating a key-encryption key on token "${where.token}"`, { token: where.token });
+      }
+    });
+    const wrapper = this.#wrapperFor(formatKeyUri(where, object, id, "secret-key"), where, handle);
+    let holds = false;
+    try {
+      const probe = randomBytes(32);
+      holds = Buffer.from(await wrapper.unwrap(await wrapper.wrap(probe))).equals(probe);
+    } finally {
+      if (!holds) await tokens.use((session, p11) => p11.C_DestroyObject(session, handle)).catch(() => undefined);
+    }
+    if (!holds) throw new TrustlineError("KEY_UNAVAILABLE", `the key-encryption key made on token "${where.token}" (${object}) does not unwrap what it wraps; it was destroyed`, { details: { uri: wrapper.uri } });
+    return wrapper;
+  }
+
+  /** The key-encryption key a `type=secret-key` URI names (exactly one AES secret key object). */
+  async openWrapper(uri: string): Promise<KeyWrapper> {
+    const where = parsePkcs11Uri(uri);
+    if (where.type !== "secret-key") throw new TrustlineError("USAGE", `"${uri.slice(0, 80)}" does not name a key-encryption key: its URI has type=secret-key`);
+    if (where.object === undefined && where.id === undefined) throw new TrustlineError("USAGE", `"${uri.slice(0, 80)}" names a token, not a key: add object=<label> (and id= when labels repeat)`);
+    const mod = pkcs11js();
+    const handle = await this.#sessions(where).use((session, p11) => {
+      const select = [...(where.object !== undefined ? [{ type: mod.CKA_LABEL, value: where.object }] : []), ...(where.id !== undefined ? [{ type: mod.CKA_ID, value: Buffer.from(where.id) }] : [])];
+      const named = `${where.object !== undefined ? `"${where.object}"` : "the key"}${where.id !== undefined ? ` (id ${Buffer.from(where.id).toString("hex")})` : ""}`;
+      let found: Handle[];
+      try {
+        found = findObjects(p11, session, [{ type: mod.CKA_CLASS, value: mod.CKO_SECRET_KEY }, ...select]);
+      } catch (e) {
+        throw tokenError(e, `looking for ${named} on token "${where.token}"`, { token: where.token });
+      }
+      if (found.length === 0) throw new TrustlineError("KEY_UNAVAILABLE", `token "${where.token}" has no key-encryption key ${named}; the home's data key cannot be opened without it`, { details: { uri, token: where.token, ...(where.object !== undefined ? { object: where.object } : {}) } });
+      if (found.length > 1) throw new TrustlineError("USAGE", `token "${where.token}" has ${found.length} secret keys ${named}; add id= to the URI to name one`);
+      const keyType = attribute(p11, session, found[0]!, mod.CKA_KEY_TYPE).readUInt32LE(0);
+      if (keyType !== mod.CKK_AES) throw new TrustlineError("KEY_UNAVAILABLE", `the secret key ${named} on token "${where.token}" is not an AES key`, { details: { uri } });
+      return found[0]!;
+    });
+    return this.#wrapperFor(uri, where, handle);
+  }
+
+  /** AES-GCM with the token's key object: iv || ciphertext || tag, the IV fresh for each wrap. */
+  #wrapperFor(uri: string, where: Pkcs11Uri, key: Handle): KeyWrapper {
+    const mod = pkcs11js();
+    const tokens = this.#sessions(where);
+    const shown = uri.split("?")[0];
+    const gcm = (iv: Buffer) => ({ mechanism: mod.CKM_AES_GCM, parameter: { type: mod.CK_PARAMS_GCM, iv, ivBits: GCM_IV_BYTES * 8, tagBits: GCM_TAG_BYTES * 8 } });
+    const unwrapFailed = (cause?: unknown) =>
+      new TrustlineError("KEY_UNAVAILABLE", `the token's key ${shown} does not open the home's data key: the wrapped value was altered, or it was wrapped by another key`, { ...(cause ? { cause } : {}), details: { uri, reason: "unwrap-failed" } });
+    return {
+      uri,
+      wrap: (plaintext) =>
+        tokens.use(async (session, p11) => {
+          const iv = randomBytes(GCM_IV_BYTES);
+          try {
+            p11.C_EncryptInit(session, gcm(iv), key);
+            const sealed = await p11.C_EncryptAsync(session, Buffer.from(plaintext), Buffer.alloc(plaintext.length + GCM_TAG_BYTES));
+            return new Uint8Array(Buffer.concat([iv, sealed]));
+          } catch (e) {
+            throw tokenError(e, `wrapping with ${shown}`, { uri });
+          }
+        }),
+      unwrap: (wrapped) =>
+        tokens.use(async (session, p11) => {
+          if (wrapped.length < GCM_IV_BYTES + GCM_TAG_BYTES) throw unwrapFailed();
+          const data = Buffer.from(wrapped);
+          try {
+            p11.C_DecryptInit(session, gcm(data.subarray(0, GCM_IV_BYTES)), key);
+            return new Uint8Array(await p11.C_DecryptAsync(session, data.subarray(GCM_IV_BYTES), Buffer.alloc(data.length - GCM_IV_BYTES)));
+          } catch (e) {
+            const code = ckr(e);
+            if (code !== undefined && TAG_REFUSED.has(code)) throw unwrapFailed(e);
+            throw tokenError(e, `unwrapping with ${shown}`, { uri });
           }
         }),
     };

@@ -1,6 +1,7 @@
 /**
  * PKCS#11 URIs (RFC 7512) as Trustline uses them: a key `pkcs11:token=<label>;object=<label>;id=<%xx>`
- * and a store (where new keys are made) `pkcs11:token=<label>`. Path attributes are separated by
+ * (`type=private` for a signing key, `type=secret-key` for the AES key that wraps a home's data
+ * key) and a store (where new keys are made) `pkcs11:token=<label>`. Path attributes are separated by
  * `;`, query attributes follow `?` and are separated by `&`; values are percent-encoded.
  */
 import { TrustlineError } from "../../errors.js";
@@ -9,6 +10,11 @@ export interface Pkcs11Uri {
   readonly token: string;
   readonly object?: string;
   readonly id?: Uint8Array;
+  /**
+   * `type=secret-key`: an AES key-encryption key (the one that wraps the home's data key). Absent:
+   * a private key (`type=private`, or no type), what CA keys are.
+   */
+  readonly type?: "secret-key";
   /** Query attribute `module-path`: the PKCS#11 module (else TRUSTLINE_PKCS11_MODULE). */
   readonly modulePath?: string;
   /** Query attribute `pin-source=file:<path>`: a file holding the user PIN. */
@@ -72,7 +78,7 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
   if (queries.has("pin-value")) throw bad(uri, "pin-value would store the PIN in the CA home and its audit log; give it with TRUSTLINE_PKCS11_PIN, TRUSTLINE_PKCS11_PIN_FILE or pin-source=file:<path>");
   if (queries.has("module-name")) throw bad(uri, "module-name is not supported; give module-path or TRUSTLINE_PKCS11_MODULE");
   const type = attributes.get("type");
-  if (type !== undefined && type !== "private") throw bad(uri, `type=${type.slice(0, 20)}: Trustline signs with private keys (type=private)`);
+  if (type !== undefined && type !== "private" && type !== "secret-key") throw bad(uri, `type=${type.slice(0, 20)}: Trustline signs with private keys (type=private) and wraps with secret keys (type=secret-key)`);
   for (const name of ["manufacturer", "model", "serial", "library-manufacturer", "library-description", "library-version", "slot-id", "slot-description", "slot-manufacturer"]) {
     if (attributes.has(name)) throw bad(uri, `"${name}" is not supported: name the token by its label (token=)`);
   }
@@ -92,6 +98,7 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
     token: decode(uri, token, true) as string,
     ...(object !== undefined ? { object: decode(uri, object, true) as string } : {}),
     ...(id !== undefined ? { id: decode(uri, id, false) as Uint8Array } : {}),
+    ...(type === "secret-key" ? { type } : {}),
     ...(modulePath !== undefined ? { modulePath: decode(uri, modulePath, true) as string } : {}),
     ...(pinFile !== undefined ? { pinFile } : {}),
   };
@@ -105,11 +112,14 @@ function encode(value: string | Uint8Array): string {
   return out;
 }
 
-/** The URI of one key, keeping the store's query attributes (module path, PIN source). */
-export function formatKeyUri(store: Pkcs11Uri, object: string, id: Uint8Array): string {
+/**
+ * The URI of one key, keeping the store's query attributes (module path, PIN source): a signing
+ * key (type=private) or a key-encryption key (type=secret-key).
+ */
+export function formatKeyUri(store: Pkcs11Uri, object: string, id: Uint8Array, type: "private" | "secret-key" = "private"): string {
   const query = [
     ...(store.modulePath !== undefined ? [`module-path=${encode(store.modulePath).replace(/%2f/gi, "/")}`] : []),
     ...(store.pinFile !== undefined ? [`pin-source=file:${encode(store.pinFile).replace(/%2f/gi, "/")}`] : []),
   ];
-  return `pkcs11:token=${encode(store.token)};object=${encode(object)};id=${[...id].map((b) => `%${b.toString(16).padStart(2, "0")}`).join("")};type=private${query.length ? `?${query.join("&")}` : ""}`;
+  return `pkcs11:token=${encode(store.token)};object=${encode(object)};id=${[...id].map((b) => `%${b.toString(16).padStart(2, "0")}`).join("")};type=${type}${query.length ? `?${query.join("&")}` : ""}`;
 }
