@@ -83,6 +83,8 @@ export class Home {
   readonly #warn: (message: string) => void;
   /** The operator --operator named, if any (a session or token of someone else is refused). */
   readonly claimedOperator: string | undefined;
+  /** The station --station named, if any (it outranks the station a session was opened at). */
+  readonly claimedStation: string | undefined;
   #signingIn: Promise<Principal> | undefined;
   #principal: Principal | undefined;
   #dataKey: Promise<Buffer> | undefined;
@@ -101,6 +103,7 @@ export class Home {
     this.#credential = options.credential;
     this.#warn = options.warn ?? (() => undefined);
     this.claimedOperator = options.operator || undefined;
+    this.claimedStation = options.station || undefined;
   }
 
   /** A Home object for a directory that may not be initialised yet (used by init). */
@@ -202,7 +205,16 @@ export class Home {
       this.#signingIn = (async () => {
         const source = this.#credential;
         const credential = typeof source === "function" ? (enforcesSignIn(this.state.operators) ? await source() : undefined) : source;
-        const principal = await authenticate(this, credential);
+        let principal: Principal;
+        try {
+          principal = await authenticate(this, credential);
+        } catch (e) {
+          // A wrong passphrase (it opens the data key) is worth an entry: it is how guessing shows up.
+          if (passphraseNotAccepted(e) && (e as TrustlineError).details.reason === "wrong-passphrase") {
+            await this.transaction(() => this.record([{ action: "auth.fail", outcome: "rejected", operator: this.actor.operator, station: this.actor.station, reason: "wrong-passphrase" }], { sign: false }));
+          }
+          throw e;
+        }
         this.#principal = principal;
         return principal;
       })();

@@ -77,3 +77,4 @@ export { ROLES, allows, rolesAllowing, type Role, type WriteAction } from "./ope
 export { totp, otpauthUri } from "./operators/totp.js";
 export { setNotifyUrl, notifySettings, type NotifySettings } from "./notify/settings.js";
 export { WebhookNotifier, type SecurityEvent } from "./notify/webhook.js";
+export { reportAuditTampering } from "./notify/security-events.js";

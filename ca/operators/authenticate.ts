@@ -190,7 +190,7 @@ export async function authenticate(home: Home, credential: Credential | undefine
     const unusable = op ? checkUsable(op, now) : "unknown-operator";
     if (unusable || !op) return refuse(home, unusable ?? "unknown-operator", claimed);
     if (home.claimedOperator && home.claimedOperator !== op.id) return refuse(home, "operator-mismatch", claimed);
-    return { operator: op.id, station: session.station, session: session.id, origin: session.origin, roles: rolesOf(op) };
+    return { operator: op.id, station: home.claimedStation ?? session.station, session: session.id, origin: session.origin, roles: rolesOf(op) };
   }
   const parsed = parseToken(credential.token, SERVICE_PREFIX);
   const op = parsed ? state.operators[parsed.id] : undefined;

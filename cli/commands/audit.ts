@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { reportAuditTampering } from "../../ca/index.js";
 import {
   auditCheckpoint,
   dersOf,
@@ -50,6 +51,7 @@ export function auditCommand(): Command {
       const home = await openHome(command, false);
       const report = await verifyAuditLog(home, { ...(root ? { root } : {}), checkpoints });
       if (!report.intact) {
+        await reportAuditTampering(home, { firstBad: report.firstBad, problem: report.problem ?? "not intact" });
         throw new TrustlineError("AUDIT_TAMPERED", `the audit log is NOT intact: ${report.firstBad > 0 ? `first bad entry ${report.firstBad}: ` : ""}${report.problem}`, { details: { ...report } });
       }
       emit(command, report, () =>

@@ -27,7 +27,7 @@ export function configCommand(): Command {
     .addHelpText("after", examples("trustline config set notify.url https://incidents.acme.example/hooks/trustline"))
     .action(async (key: string, value: string, _opts: unknown, command: Command) => {
       checkKey(key);
-      const home = await openHome(command, false);
+      const home = await openHome(command, true);
       const s = await setNotifyUrl(home, value);
       emit(command, s, () => `notify.url set: security events go to ${s.webhook}`);
     });
@@ -37,7 +37,7 @@ export function configCommand(): Command {
     .description("remove a setting (admin)")
     .action(async (key: string, _opts: unknown, command: Command) => {
       checkKey(key);
-      const home = await openHome(command, false);
+      const home = await openHome(command, true);
       const s = await setNotifyUrl(home, null);
       emit(command, s, () => "notify.url removed: security events are only in the audit log");
     });

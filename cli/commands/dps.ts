@@ -173,7 +173,7 @@ export function dpsCommand(): Command {
       ) + "\nA device released from hold gets a body with mode \"delete\" (its group applies again). Prefer `trustline dps push`.\n",
     )
     .action(async (opts: { ca: string; outDir: string; all?: boolean }, command: Command) => {
-      const home = await openHome(command, false);
+      const home = await openHome(command, true);
       const r = await exportDisabledEnrollments(home, opts.outDir, { ca: opts.ca, ...(opts.all ? { all: true } : {}) });
       emit(command, r, () =>
         r.files.length === 0
@@ -228,7 +228,7 @@ export function dpsCommand(): Command {
       if (!connectionString) throw new TrustlineError("USAGE", "give the DPS connection string with --connection-string-file <file> or TRUSTLINE_DPS_CONNECTION_STRING");
       if (!opts.groupId && !opts.enrollments) throw new TrustlineError("USAGE", "nothing to push: --no-enrollments needs --group-id");
       const ca = trustedCa(opts.trustedCa);
-      const home = await openHome(command, false);
+      const home = await openHome(command, true);
       const r = await pushToDps(home, {
         connectionString,
         ca: opts.ca,

@@ -82,7 +82,7 @@ export function operatorCommand(): Command {
       ),
     )
     .action(async (id: string, opts: AddCliOptions, command: Command) => {
-      const home = await openHome(command, false);
+      const home = await openHome(command, true);
       const authenticator = authenticatorOf(opts);
       if (opts.tokenOut && authenticator.kind !== "service") throw new TrustlineError("USAGE", "--token-out goes with --service");
       const enrolment = await addOperator(home, { id, roles: checkRoles(opts.role.split(",").map((r) => r.trim())), authenticator, ...(opts.name ? { displayName: opts.name } : {}) });
@@ -126,7 +126,7 @@ export function operatorCommand(): Command {
       .option("--token-out <file>", "reset-mfa of a service account: write the new token to this new 0600 file")
       .addHelpText("after", examples(example))
       .action(async (id: string, opts: { tokenOut?: string }, command: Command) => {
-        const home = await openHome(command, false);
+        const home = await openHome(command, true);
         const result = await changeOperator(home, id, name);
         let token = result.token;
         if (token && opts.tokenOut) {
@@ -162,7 +162,7 @@ export function loginCommand(): Command {
     .action(async (opts: { ttl: string; oidc?: boolean; flow: string; printToken?: boolean }, command: Command) => {
       const g = globals(command);
       const ttlMs = parseTtl(opts.ttl);
-      const home = await openHome(command, false);
+      const home = await openHome(command, true);
       const file = sessionFileOf(credentialOptions(g));
       let opened;
       if (opts.oidc) {
@@ -192,7 +192,7 @@ export function logoutCommand(): Command {
       const g = globals(command);
       const file = sessionFileOf(credentialOptions(g));
       const token = process.env.TRUSTLINE_SESSION || readTokenFile(file, "session");
-      const home = await openHome(command, false);
+      const home = await openHome(command, true);
       const closed = await closeSession(home, token);
       if (!process.env.TRUSTLINE_SESSION) rmSync(file, { force: true });
       emit(command, closed, () => `Signed out: ${sessionLine(closed)}`);
@@ -217,7 +217,7 @@ export function sessionCommand(): Command {
     .description("revoke a session (admin): its token is refused from now on")
     .addHelpText("after", examples("trustline session revoke 3f9c2a7e1b0d4c55"))
     .action(async (id: string, _opts: unknown, command: Command) => {
-      const home = await openHome(command, false);
+      const home = await openHome(command, true);
       const revoked = await revokeSession(home, id);
       emit(command, revoked, () => `Revoked: ${sessionLine(revoked)}`);
     });

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash, sign as nodeSign } from "node:crypto";
 import { join } from "node:path";
-import { CLI, PASSPHRASE, runCli, writeTemp } from "../helpers/pki.js";
+import { CLI, PASSPHRASE, runCli, STATE_HOME, writeTemp } from "../helpers/pki.js";
+import { defaultSessionFile } from "../../cli/credential.js";
 import { totpNow } from "../helpers/totp.js";
 
 export interface CliResult {
@@ -22,11 +23,11 @@ export interface TestHome {
   readonly home: string;
   /** The passphrase file. */
   readonly passFile: string;
-  /** alice's shift session file (she is the first admin, with every role but auditor). */
+  /** alice's shift session file, at the station's default place for this home (she is the first admin, with every role but auditor). */
   readonly sessionFile: string;
   /** The first admin's otpauth URI (test/helpers/totp.ts makes its codes). */
   readonly otpauthUri: string;
-  /** Global options: --home <home> --passphrase-file <file> --session-file <alice's>. Put them before the subcommand. */
+  /** Global options: --home <home> --passphrase-file <file> (alice's session is found by the home). Put them before the subcommand. */
   readonly g: readonly string[];
   /** Global options without a passphrase source (alice's session still signs in). */
   readonly gNoPass: readonly string[];
@@ -45,10 +46,19 @@ export function initCliHome(dir: string, extra: readonly string[] = []): TestHom
   const r = runCli(["--home", home, "--json", "--operator", "alice", ...extra, "init", "--org", "Acme Devices", "--passphrase-file", passFile, "--roles", "admin,officer,issuer"]);
   assert.equal(r.status, 0, `init failed: ${r.stdout}${r.stderr}`);
   const otpauthUri = json(r).firstAdmin.otpauthUri as string;
-  const sessionFile = join(dir, "alice.session");
-  const login = runCli(["--home", home, "--passphrase-file", passFile, "--operator", "alice", "--station", "line-1", "login", "--session-file", sessionFile, "--totp", totpNow(otpauthUri), "--ttl", "24h"]);
+  const sessionFile = loginCli(home, "alice", otpauthUri, passFile);
+  return { home, passFile, sessionFile, otpauthUri, dir, g: ["--home", home, "--passphrase-file", passFile], gNoPass: ["--home", home] };
+}
+
+/**
+ * `trustline login` as `operator` (its TOTP code from `otpauthUri`) at station line-1 for 24 h,
+ * (the CA passphrase opens the home's data key), into the station's session file for `home` (under the test's XDG_STATE_HOME): every later CLI
+ * run naming that home signs in with it. Returns the session file.
+ */
+export function loginCli(home: string, operator: string, otpauthUri: string, passFile: string): string {
+  const login = runCli(["--home", home, "--passphrase-file", passFile, "--operator", operator, "--station", "line-1", "login", "--totp", totpNow(otpauthUri), "--ttl", "24h"]);
   assert.equal(login.status, 0, `login failed: ${login.stdout}${login.stderr}`);
-  return { home, passFile, sessionFile, otpauthUri, dir, g: ["--home", home, "--passphrase-file", passFile, "--session-file", sessionFile], gNoPass: ["--home", home, "--session-file", sessionFile] };
+  return defaultSessionFile(home);
 }
 
 const cliTokens = new Map<string, string>();
@@ -106,7 +116,7 @@ export function runCliAsync(args: readonly string[], options: { env?: Record<str
 export function runNode(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...args], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...options.env },
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", XDG_STATE_HOME: STATE_HOME, ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
       ...(options.cwd ? { cwd: options.cwd } : {}),
     });

@@ -6,13 +6,13 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { CLI, tempDir } from "../helpers/pki.js";
+import { CLI, STATE_HOME, tempDir } from "../helpers/pki.js";
 import { initCliHome, type TestHome } from "./cli-helpers.js";
 
 /** Run the CLI with its stdout pipe closed by the reader before anything is written. */
 function runWithClosedStdout(args: readonly string[]): Promise<{ status: number | null; signal: string | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" } });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", XDG_STATE_HOME: STATE_HOME } });
     child.stdout.destroy(); // the reader is gone: every write of the CLI meets EPIPE
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));

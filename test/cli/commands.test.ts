@@ -9,6 +9,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { openssl, opensslCsr, PASSPHRASE, runCli, tempDir, writeTemp } from "../helpers/pki.js";
 import {
+  asOperator,
   assertAuditIntact,
   auditLog,
   certList,
@@ -117,7 +118,8 @@ describe("trustline commands", { timeout: 180_000 }, () => {
     await assertAuditIntact(h);
     const auditAfter = await auditLog(h);
     const added = auditAfter.slice(auditBefore.length);
-    assert.ok(added.some((e) => e.action === "certificate.fail" && e.outcome === "failed"), `no certificate.fail entry: ${JSON.stringify(added)}`);
+    // The passphrase is first needed to sign in (it opens the home's data key): the refusal is an auth.fail entry per attempt.
+    assert.deepEqual(added.map((e) => [e.action, e.outcome, e.reason]), [["auth.fail", "rejected", "wrong-passphrase"], ["auth.fail", "rejected", "wrong-passphrase"]], JSON.stringify(added));
     assert.equal(added.filter((e) => e.action === "certificate.issue").length, 0);
     const rawLog = readFileSync(join(h.home, "audit", "log.jsonl"), "utf8");
     assert.equal(rawLog.includes(wrong), false, "the wrong passphrase is in the audit log");
@@ -269,7 +271,7 @@ describe("trustline commands", { timeout: 180_000 }, () => {
       const csrs = ["dev-list-0001", "dev-list-0002", "dev-list-0003"].map((cn) => ({ cn, ...opensslCsr(dir, cn, `/CN=${cn}`) }));
       for (const [i, c] of csrs.entries()) {
         // Global --operator/--station go before the subcommand.
-        const who = i < 2 ? ["--operator", "alice", "--station", "line-7"] : ["--operator", "bob", "--station", "line-9"];
+        const who = i < 2 ? ["--operator", "alice", "--station", "line-7"] : [...asOperator(h, "bob"), "--station", "line-9"];
         const batch = i < 2 ? ["--batch", "B-2026-11"] : [];
         const r =
           i < 2

@@ -18,6 +18,7 @@ import {
   HEX40,
   initCliHome,
   json,
+  asOperator,
   runCliAsync,
   runNode,
   type AuditLine,
@@ -30,11 +31,12 @@ const PER_PROCESS = 25;
 
 /** A worker: opens the home, says it is ready, waits for the start signal, issues `count` devices. */
 const WORKER = `
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Home, generateDeviceCertificate } from ${JSON.stringify(LIBRARY)};
-const [home, operator, count, readyFile, goFile] = process.argv.slice(2);
-const h = await Home.open({ home, passphrase: async () => ${JSON.stringify(PASSPHRASE)}, operator });
+const [home, operator, count, readyFile, goFile, tokenFile] = process.argv.slice(2);
+const credential = { kind: "service-token", token: readFileSync(tokenFile, "utf8").trim() };
+const h = await Home.open({ home, passphrase: async () => ${JSON.stringify(PASSPHRASE)}, operator, credential });
 writeFileSync(readyFile, String(process.pid));
 const deadline = Date.now() + 20000;
 while (!existsSync(goFile)) {
@@ -68,6 +70,7 @@ describe("two processes issuing into one home", { timeout: 180_000 }, () => {
   after(() => cleanup());
 
   test(`library: two processes × ${PER_PROCESS} generateDeviceCertificate lose no record`, async () => {
+    const tokens = (["p1", "p2"] as const).map((op) => asOperator(h, op)[1]!);
     const auditBefore = await auditLog(h);
     const certsBefore = await certList(h);
     assert.equal(certsBefore.length, 4, "a fresh home lists its 3 CA certificates and the audit signer");
@@ -77,7 +80,7 @@ describe("two processes issuing into one home", { timeout: 180_000 }, () => {
     const go = join(dir, "go");
     const operators = ["p1", "p2"] as const;
     const ready = operators.map((op) => join(dir, `ready-${op}`));
-    const runs = operators.map((op, i) => runNode([script, h.home, op, String(PER_PROCESS), ready[i]!, go]));
+    const runs = operators.map((op, i) => runNode([script, h.home, op, String(PER_PROCESS), ready[i]!, go, tokens[i]!]));
     // Both have opened the home before either issues: maximal overlap.
     await waitFor(() => ready.every((f) => existsSync(f)), "both workers to be ready");
     writeFileSync(go, "go");
@@ -128,6 +131,7 @@ describe("two processes issuing into one home", { timeout: 180_000 }, () => {
   });
 
   test("CLI: two streams × 5 `issue device --generate` processes at once lose no record", async () => {
+    for (const s of ["s1", "s2"]) asOperator(h, `op-${s}`);
     const auditBefore = await auditLog(h);
     const certsBefore = await certList(h);
     const outDir = join(dir, "cli-out");
@@ -137,7 +141,7 @@ describe("two processes issuing into one home", { timeout: 180_000 }, () => {
       streams.map(async (s) => {
         const docs: { serial: string; commonName: string; operator: string }[] = [];
         for (let i = 0; i < perStream; i++) {
-          const r = await runCliAsync([...h.gNoPass, "--operator", `op-${s}`, "--station", `line-${s}`, "--json", "issue", "device", "--generate", `${s}-cli-${i}`, "--out-dir", outDir], {
+          const r = await runCliAsync([...h.gNoPass, ...asOperator(h, `op-${s}`), "--station", `line-${s}`, "--json", "issue", "device", "--generate", `${s}-cli-${i}`, "--out-dir", outDir], {
             env: { TRUSTLINE_PASSPHRASE: PASSPHRASE },
           });
           expectOk(r);

@@ -102,12 +102,12 @@ test("dps disabled-enrollments and individual-enrollment", async () => {
   }
   for (const s of mine.slice(0, 11)) expectOk(await runCliAsync([...h2.g, "revoke", s, "--reason", "keyCompromise"]));
   const outDir = join(home, "dps");
-  const r = await runCliAsync([...h2.gNoPass, "--json", "dps", "disabled-enrollments", "--out-dir", outDir]);
+  const r = await runCliAsync([...h2.g, "--json", "dps", "disabled-enrollments", "--out-dir", outDir]);
   expectOk(r);
   const doc = json<{ files: { path: string; items: number }[]; disabled: unknown[] }>(r);
   assert.deepEqual(doc.files.map((f) => f.items), [10, 1]);
   assert.deepEqual(readdirSync(outDir).sort(), ["enrollments-0001.json", "enrollments-0002.json"]);
-  const again = await runCliAsync([...h2.gNoPass, "dps", "disabled-enrollments", "--out-dir", outDir]);
+  const again = await runCliAsync([...h2.g, "dps", "disabled-enrollments", "--out-dir", outDir]);
   expectOk(again);
   assert.match(again.stdout, /Nothing to export/);
 
@@ -132,11 +132,11 @@ test("dps push: through the real client to a loopback DPS; 401, 412 and bulk err
     expectError(await runCliAsync([...h.gNoPass, "--json", "dps", "push", ...net]), 2, "USAGE");
 
     const wrong = writeTemp(dir, "dps-cs-wrong.txt", `HostName=localhost;SharedAccessKeyName=${dps.keyName};SharedAccessKey=${randomBytes(32).toString("base64")}`);
-    const unauthorized = await runCliAsync([...h.gNoPass, "--json", "dps", "push", "--connection-string-file", wrong, ...net]);
+    const unauthorized = await runCliAsync([...h.g, "--json", "dps", "push", "--connection-string-file", wrong, ...net]);
     const e401 = expectError(unauthorized, 4, "AUTH_REQUIRED");
     assert.equal(e401.details.httpStatus, 401);
 
-    const ok = await runCliAsync([...h.gNoPass, "--json", "dps", "push", "--connection-string-file", csFile, "--group-id", "line-7", "--iot-hub", "hub1.azure-devices.net", ...net]);
+    const ok = await runCliAsync([...h.g, "--json", "dps", "push", "--connection-string-file", csFile, "--group-id", "line-7", "--iot-hub", "hub1.azure-devices.net", ...net]);
     expectOk(ok);
     const doc = json<{ group: { id: string; action: string }; disabled: unknown[]; bodies: number }>(ok);
     assert.deepEqual(doc.group.action, "created");
@@ -146,18 +146,18 @@ test("dps push: through the real client to a loopback DPS; 401, 412 and bulk err
     for (const run of [unauthorized, ok]) assert.ok(!(run.stdout + run.stderr).includes(dps.key), "the key is never printed");
 
     // The same with the connection string from the environment, human output.
-    const env = await runCliAsync([...h.gNoPass, "dps", "push", ...net], { env: { TRUSTLINE_DPS_CONNECTION_STRING: dps.connectionString } });
+    const env = await runCliAsync([...h.g, "dps", "push", ...net], { env: { TRUSTLINE_DPS_CONNECTION_STRING: dps.connectionString } });
     expectOk(env);
     assert.match(env.stdout, /Pushed to DPS localhost:\n {2}0 disabled enrollments/);
 
     dps.afterGroupGet = (id) => (dps.groups.get(id.toLowerCase())!.etag = '"changed-meanwhile"');
-    const e412 = expectError(await runCliAsync([...h.gNoPass, "--json", "dps", "push", "--connection-string-file", csFile, "--group-id", "line-7", "--no-enrollments", ...net]), 4, "STORE_CONFLICT");
+    const e412 = expectError(await runCliAsync([...h.g, "--json", "dps", "push", "--connection-string-file", csFile, "--group-id", "line-7", "--no-enrollments", ...net]), 4, "STORE_CONFLICT");
     assert.equal(e412.details.httpStatus, 412);
     dps.afterGroupGet = undefined;
 
     expectOk(await runCliAsync([...h.g, "revoke", serials[3]!, "--reason", "keyCompromise"]));
     dps.enrollments.set("taken", { etag: '"t"', created: "", body: { thumb: thumbOfDevice(3) } });
-    const bulk = expectError(await runCliAsync([...h.gNoPass, "--json", "dps", "push", "--connection-string-file", csFile, ...net]), 3, "REMOTE_REJECTED");
+    const bulk = expectError(await runCliAsync([...h.g, "--json", "dps", "push", "--connection-string-file", csFile, ...net]), 3, "REMOTE_REJECTED");
     assert.deepEqual(bulk.details.errors.map((x: { registrationId: string }) => x.registrationId), ["dev-0003"]);
   } finally {
     await dps.close();

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { DEFAULT_POLICY_ARC, LEGACY_TRUSTLINE_ARC } from "../../policy/index.js";
 import { openssl, opensslCsr, runCli, tempDir } from "../helpers/pki.js";
-import { expectError, expectOk, initCliHome, json, type TestHome } from "./cli-helpers.js";
+import { expectError, expectOk, initCliHome, json, loginCli, type TestHome } from "./cli-helpers.js";
 
 const ARC = "1.3.6.1.4.1.32473.77";
 
@@ -38,10 +38,11 @@ describe("init --policy-arc", { timeout: 120_000 }, () => {
 
   test("with --policy-arc: recorded, in the certificates (OpenSSL reads them), in cert show", () => {
     const home = join(dir, "own");
-    const r = runCli(["--home", home, "--json", "init", "--org", "Acme Devices", "--policy-arc", ARC, "--passphrase-file", h.passFile]);
-    const init = json<{ policyArc: string }>(r);
+    const r = runCli(["--home", home, "--json", "init", "--org", "Acme Devices", "--policy-arc", ARC, "--passphrase-file", h.passFile, "--roles", "admin,issuer"]);
+    const init = json<{ policyArc: string; operator: string; firstAdmin: { otpauthUri: string } }>(r);
     assert.equal(r.status, 0);
     assert.equal(init.policyArc, ARC);
+    loginCli(home, init.operator, init.firstAdmin.otpauthUri, h.passFile);
     const csr = opensslCsr(dir, "dev-arc", "/CN=dev-arc-0001").csrPath;
     const out = join(dir, "dev-arc.pem");
     expectOk(runCli(["--home", home, "--passphrase-file", h.passFile, "--json", "issue", "device", "--csr", csr, "--out", out]));

@@ -8,8 +8,9 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CLI, openssl, runCli, tempDir, writeTemp } from "../helpers/pki.js";
+import { CLI, openssl, runCli, STATE_HOME, tempDir, writeTemp } from "../helpers/pki.js";
 import {
+  asOperator,
   assertAuditIntact,
   auditLog,
   certList,
@@ -46,7 +47,7 @@ describe("trustline revoke, crl, serve", { timeout: 120_000 }, () => {
   async function issue(id: string, options: { operator?: string; station?: string; batch?: string } = {}): Promise<ListedRecord> {
     const r = await runCliAsync([
       ...h.g,
-      ...(options.operator ? ["--operator", options.operator] : []),
+      ...(options.operator ? asOperator(h, options.operator) : []),
       ...(options.station ? ["--station", options.station] : []),
       "--json",
       "issue",
@@ -73,7 +74,7 @@ describe("trustline revoke, crl, serve", { timeout: 120_000 }, () => {
     const dev = await issue(`dev-single-${n++}`);
     const printed = dev.serial.toUpperCase().match(/../g)!.join(":");
     const before = Date.now();
-    const r = runCli([...h.g, "--operator", "sec-officer", "--station", "soc", "--json", "revoke", printed, "--reason", "keyCompromise", "--invalidity-date", dev.notBefore]);
+    const r = runCli([...h.g, ...asOperator(h, "sec-officer"), "--station", "soc", "--json", "revoke", printed, "--reason", "keyCompromise", "--invalidity-date", dev.notBefore]);
     const afterMs = Date.now();
     expectOk(r);
     const doc = json(r);
@@ -222,8 +223,9 @@ describe("trustline revoke, crl, serve", { timeout: 120_000 }, () => {
 
     test("revoke --batch B1 --yes revokes exactly those: one certificate.revoke each, one revocation.mass", async () => {
       const revokedBefore = await revokedSerials();
+      const lead = asOperator(h, "incident-lead");
       const auditBefore = await auditLog(h);
-      const r = runCli([...h.g, "--operator", "incident-lead", "--station", "hq", "--json", "revoke", "--batch", "B1", "--reason", "superseded", "--yes"]);
+      const r = runCli([...h.g, ...lead, "--station", "hq", "--json", "revoke", "--batch", "B1", "--reason", "superseded", "--yes"]);
       expectOk(r);
       const doc = json(r);
       assert.deepEqual(Object.keys(doc).sort(), ["reason", "revoked", "serials"]);
@@ -256,10 +258,10 @@ describe("trustline revoke, crl, serve", { timeout: 120_000 }, () => {
     const auditBefore = await auditLog(h);
     // Who acts goes before the command name; after `revoke`, --station selects.
     const args = ["--station", "line-7", "--from", w1.issuedAt, "--to", w3.issuedAt, "--reason", "keyCompromise"];
-    const plan = runCli([...h.g, "--operator", "incident-lead", "--station", "hq", "--json", "revoke", ...args, "--dry-run"]);
+    const plan = runCli([...h.g, ...asOperator(h, "incident-lead"), "--station", "hq", "--json", "revoke", ...args, "--dry-run"]);
     expectOk(plan);
     assert.deepEqual(sorted(json(plan).serials), sorted([w1.serial, w2.serial]));
-    const r = runCli([...h.g, "--operator", "incident-lead", "--station", "hq", "--json", "revoke", ...args, "--yes"]);
+    const r = runCli([...h.g, ...asOperator(h, "incident-lead"), "--station", "hq", "--json", "revoke", ...args, "--yes"]);
     expectOk(r);
     assert.deepEqual(json(r).revoked, 2);
     assert.deepEqual(sorted(json(r).serials), sorted([w1.serial, w2.serial]));
@@ -312,7 +314,7 @@ describe("trustline revoke, crl, serve", { timeout: 120_000 }, () => {
   test("trustline serve --port <p>: 'serving' on stderr, /healthz answers, SIGTERM → exit 0 within 5 s", async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, ...h.g, "serve", "--port", String(port)], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", XDG_STATE_HOME: STATE_HOME },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";

@@ -29,6 +29,15 @@ export const REPO_ROOT = (() => {
 
 export const CLI = resolve(REPO_ROOT, "dist/cli/main.js");
 
+/**
+ * Where the CLI keeps this test process's shift-session files (XDG_STATE_HOME): one folder per
+ * test file, removed at exit, so `trustline login` in a test never writes to the user's home and
+ * every CLI run of the test (and anything it spawns) finds the session of the home it names.
+ */
+export const STATE_HOME = mkdtempSync(join(tmpdir(), "trustline-state-"));
+process.env.XDG_STATE_HOME = STATE_HOME;
+process.on("exit", () => rmSync(STATE_HOME, { recursive: true, force: true }));
+
 export function tempDir(prefix = "trustline-test-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
@@ -118,7 +127,7 @@ export function runCli(args: readonly string[], options: { env?: Record<string, 
   const r = spawnSync(process.execPath, [CLI, ...args], {
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...options.env },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", XDG_STATE_HOME: STATE_HOME, ...options.env },
     ...(options.input !== undefined ? { input: options.input } : {}),
   });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };

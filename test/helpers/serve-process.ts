@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { CLI } from "./pki.js";
+import { CLI, STATE_HOME } from "./pki.js";
 
 export interface ServeProcess {
   readonly url: string;
@@ -18,7 +18,7 @@ export interface ServeProcess {
 /** Start `trustline <globalArgs> serve --port <random> <serveArgs>` with `env`, and wait until it answers. */
 export async function startServeProcess(globalArgs: readonly string[], serveArgs: readonly string[], env: NodeJS.ProcessEnv): Promise<ServeProcess> {
   const port = 21_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, [CLI, ...globalArgs, "serve", "--port", String(port), ...serveArgs], { env, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [CLI, ...globalArgs, "serve", "--port", String(port), ...serveArgs], { env: { XDG_STATE_HOME: STATE_HOME, ...env }, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
