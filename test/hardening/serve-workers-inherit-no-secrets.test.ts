@@ -20,7 +20,10 @@ before(() => {
 after(() => t.cleanup());
 
 test("no secret in the environment of the worker processes", async () => {
-  const secrets = Object.fromEntries(SECRET_ENVIRONMENT.map((name) => [name, `secret-value-of-${name}`]));
+  const secrets: Record<string, string> = Object.fromEntries(SECRET_ENVIRONMENT.map((name) => [name, `secret-value-of-${name}`]));
+  // The sign-in secrets must be real for serve to sign in (it publishes CRLs): alice's session token, and no code.
+  secrets.TRUSTLINE_SESSION = readFileSync(h.sessionFile, "utf8").trim();
+  secrets.TRUSTLINE_TOTP = "";
   // It answering at all shows the workers received the passphrase over IPC.
   const server = await startServeProcess(["--home", h.home], ["--workers", "2"], { ...process.env, ...secrets, TRUSTLINE_PASSPHRASE: PASSPHRASE });
   try {

@@ -8,6 +8,7 @@
  *
  * The CLI runs asynchronously throughout: the vault answers from this process's event loop.
  */
+import { totpNow } from "../helpers/totp.js";
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -47,13 +48,15 @@ describe("a CA home in Azure Key Vault (the real SDK against a loopback vault)",
   });
 
   test("init --key-store azure-keyvault://…/keys/: every key made in the vault, no passphrase asked", async () => {
-    const r = await cli(["init", "--org", "Acme Devices", "--key-store", store]);
+    const r = await cli(["--operator", "alice", "init", "--org", "Acme Devices", "--key-store", store, "--roles", "admin,officer,issuer"]);
     expectOk(r);
-    const out = json<{ keyStore: string; auditKeyUri: string; cas: { name: string; keyUri: string }[] }>(r);
+    const out = json<{ keyStore: string; auditKeyUri: string; cas: { name: string; keyUri: string }[]; firstAdmin: { otpauthUri: string } }>(r);
+    // alice opens a shift session: the home's data key is wrapped by an RSA key in the vault, so no passphrase here either.
+    expectOk(await cli(["--operator", "alice", "--station", "line-1", "login", "--totp", totpNow(out.firstAdmin.otpauthUri)]));
     const keyUri = new RegExp(`^azure-keyvault://${vault.host.replace(/\./g, "\\.")}/keys/trustline-([a-z]+)-[0-9a-f]{6}/[0-9a-f]{32}$`);
     assert.equal(keyUri.exec(out.auditKeyUri)?.[1], "audit");
     assert.deepEqual(out.cas.map((c) => [c.name, keyUri.exec(c.keyUri)?.[1]]), [["root", "root"], ["device", "device"], ["firmware", "firmware"]]);
-    assert.equal(vault.counts.creates, 4);
+    assert.equal(vault.counts.creates, 5, "four signing keys and the data key's wrapping key");
     assert.equal(existsSync(join(home, "keys")), false);
   });
 

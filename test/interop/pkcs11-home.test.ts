@@ -5,6 +5,8 @@
  * and Trustline verifies; the home holds no private key material; a wrong PIN, a missing token and
  * a module that will not load are clear exit-4 errors that leave nothing half made.
  */
+import { defaultSessionFile } from "../../cli/credential.js";
+import { totpNow } from "../helpers/totp.js";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -43,9 +45,11 @@ describe("a CA home on a PKCS#11 token (SoftHSM2)", { skip: "skip" in module ? m
   });
 
   test("init --key-store pkcs11:token=ca-token: every key on the token, no passphrase asked", () => {
-    const r = cli(["init", "--org", "Acme Devices", "--key-store", "pkcs11:token=ca-token"]);
+    const r = cli(["--operator", "alice", "init", "--org", "Acme Devices", "--key-store", "pkcs11:token=ca-token", "--roles", "admin,officer,issuer"]);
     expectOk(r);
-    const out = json<{ keyStore: string; auditKeyUri: string; cas: { name: string; keyUri: string }[] }>(r);
+    const out = json<{ keyStore: string; auditKeyUri: string; cas: { name: string; keyUri: string }[]; firstAdmin: { otpauthUri: string } }>(r);
+    // alice opens a shift session: the home's data key is wrapped by an AES key on the token, so no passphrase here either.
+    expectOk(cli(["--operator", "alice", "--station", "line-1", "login", "--totp", totpNow(out.firstAdmin.otpauthUri)]));
     assert.equal(out.keyStore, "pkcs11:token=ca-token");
     assert.match(out.auditKeyUri, /^pkcs11:token=ca-token;object=trustline-audit-[0-9a-f]{6};id=(%[0-9a-f]{2}){16};type=private$/);
     assert.deepEqual(
@@ -106,7 +110,9 @@ describe("a CA home on a PKCS#11 token (SoftHSM2)", { skip: "skip" in module ? m
     assert.notEqual(refused.status, 0);
     assert.match(refused.stdout + refused.stderr, /certificate revoked/);
 
-    const live = await Home.open({ home, env, clock: () => new Date(), operator: "ocsp", station: "server" });
+    // The server publishes CRLs (a write): it runs under alice's shift session.
+    const session = readFileSync(defaultSessionFile(home), "utf8").trim();
+    const live = await Home.open({ home, env, clock: () => new Date(), station: "server", credential: { kind: "session", token: session } });
     const server = await startServer(live, { port: 0 });
     try {
       const asked = await opensslAsync(["ocsp", "-issuer", path("device-ca.pem"), "-cert", path("dev.pem"), "-url", `${server.url}/ocsp/device`, "-CAfile", path("root.pem")], { cwd: t.dir }).done;

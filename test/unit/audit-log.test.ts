@@ -33,8 +33,8 @@ test("an intact log verifies: every entry chained, head signed through the last"
   const v = await verifyAuditLog(home);
   assert.equal(v.intact, true);
   assert.ok(v.intact && v.entries === pristine.log.trimEnd().split("\n").length && v.unsignedTail === 0);
-  // init, 3 × ca.create with intent/issue (= 3 × 3), the audit key certified (intent, issue, audit.certify), 3 devices × (intent, issue)
-  assert.equal(v.entries, 1 + 9 + 3 + 6);
+  // init, 3 × ca.create with intent/issue (= 3 × 3), the audit key certified (intent, issue, audit.certify), the first admin enrolled, 3 devices × (intent, issue)
+  assert.equal(v.entries, 1 + 9 + 3 + 1 + 6);
 });
 
 test("an edited entry is detected and named", async () => {
@@ -130,8 +130,10 @@ test("entries appended without the passphrase are chained but reported as not ye
   const v = await verifyAuditLog(noKey);
   assert.ok(v.intact);
   assert.equal(v.unsignedTail, 1);
+  // The wrong passphrase is first met at sign-in (it opens the home's data key).
   const last = readFileSync(logPath(), "utf8").trimEnd().split("\n").at(-1)!;
-  assert.match(last, /"action":"certificate.fail"/);
+  assert.match(last, /"action":"auth.fail"/);
+  assert.match(last, /"reason":"wrong-passphrase"/);
   // The next operation with the right passphrase signs over it.
   await generateDeviceCertificate(await reopen(home), "dev-y");
   const after = await verifyAuditLog(home);

@@ -20,7 +20,7 @@ import {
   policyOidsUnder,
   PROFILES,
 } from "../../policy/index.js";
-import { ecKey, fixedClock, FIXED_NOW, makeHome, PASSPHRASE, tempDir } from "../helpers/pki.js";
+import { ecKey, FIXED_NOW, makeHome, reopen, tempDir } from "../helpers/pki.js";
 
 const ARC = "1.3.6.1.4.1.32473.42";
 
@@ -141,7 +141,7 @@ describe("a home with its own arc", () => {
     const state = JSON.parse(readFileSync(statePath, "utf8")) as Record<string, unknown>;
     delete state.policyArc;
     writeFileSync(statePath, JSON.stringify(state));
-    const reopened = await Home.open({ home: old.dir, passphrase: async () => PASSPHRASE, clock: fixedClock });
+    const reopened = await reopen(old);
     assert.equal(reopened.policyArc, LEGACY_TRUSTLINE_ARC);
     const device = await issueDeviceCertificate(reopened, createCsr(ecKey().privateKey, "dev-old-1"));
     assert.deepEqual(device.record.policyOids, [`${LEGACY_TRUSTLINE_ARC}.1.1`]);

@@ -474,9 +474,9 @@ describe("mass revocation: exactly the certificates of a batch, a station window
   });
 
   test("revokeMass revokes exactly the station window: one certificate.revoke per certificate, one revocation.mass, audit log intact", async () => {
+    const incident = await reopen(home, { clock: () => new Date("2026-03-03T07:00:00.500Z"), operator: "incident-lead", station: "hq" }); // enrols incident-lead first
     const auditBefore = (await auditEntries(home)).length;
     const expected = roles("at-from", "held", "mid-window", "just-before-to", "signer");
-    const incident = await reopen(home, { clock: () => new Date("2026-03-03T07:00:00.500Z"), operator: "incident-lead", station: "hq" });
     const selector: MassSelector = { station: "line-7", from: FROM, to: TO };
     const result = await revokeMass(incident, selector, { reason: "keyCompromise", invalidityDate: new Date("2026-03-02T10:00:00Z") });
     assert.equal(result.revoked, 5);
