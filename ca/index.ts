@@ -74,7 +74,7 @@ export { addOperator, changeOperator, listOperators, showOperator, checkRoles, t
 export { openSession, closeSession, revokeSession, listSessions, parseTtl, oidcOrigin, DEFAULT_SESSION_TTL_MS, type SignIn, type SignedInIdentity, type SessionSummary, type OpenedSession } from "./operators/sessions.js";
 export { type Principal, type TraceFields } from "./operators/model.js";
 export { ROLES, allows, rolesAllowing, type Role, type WriteAction } from "./operators/roles.js";
-export { totp, otpauthUri } from "./operators/totp.js";
+export { totp, otpauthUri, secretOfOtpauthUri } from "./operators/totp.js";
 export { setNotifyUrl, notifySettings, type NotifySettings } from "./notify/settings.js";
 export { WebhookNotifier, type SecurityEvent } from "./notify/webhook.js";
 export { reportAuditTampering } from "./notify/security-events.js";

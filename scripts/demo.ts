@@ -41,6 +41,10 @@ import {
   auditCheckpoint,
   checkStore,
   createCa,
+  addOperator,
+  openSession,
+  secretOfOtpauthUri,
+  totp,
 } from "../ca/index.js";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -72,9 +76,24 @@ try {
   const init = await initHome({ home: homeDir, organization: "Acme Devices", passphrase, operator: "alice", station: "pki-office" });
   for (const ca of init.cas) console.log(`   ${ca.name.padEnd(9)} ${ca.profile.padEnd(12)} ${ca.subject}  (until ${ca.notAfter.slice(0, 10)})`);
   console.log(`   home ${homeDir} (${(performance.now() - t0).toFixed(0)} ms)`);
+  console.log(`   first admin alice enrols her authenticator app (shown once): ${init.firstAdmin.otpauthUri!.replace(/secret=[A-Z2-7]+/, "secret=…")}`);
 
-  step("2. production line: device CSRs (keys made on the devices), batch DEMO-B1, station line-7");
-  const line = await Home.open({ home: homeDir, passphrase, operator: "line-7-robot", station: "line-7" });
+  step("1b. operators: alice (admin, her code) enrols Jeanne (issuer), Bob (officer) and the CI pipeline (service account)");
+  // The demo stands in for each person's phone: it computes the code their authenticator app shows.
+  const codeOf = (uri: string) => totp(secretOfOtpauthUri(uri), new Date());
+  const aliceShift = await openSession(await Home.open({ home: homeDir, passphrase, station: "pki-office" }), { kind: "totp", operator: "alice", code: codeOf(init.firstAdmin.otpauthUri!) });
+  const admin = await Home.open({ home: homeDir, passphrase, credential: { kind: "session", token: aliceShift.token } });
+  const jeanne = await addOperator(admin, { id: "jeanne", displayName: "Jeanne Martin", roles: ["issuer"], authenticator: { kind: "totp" } });
+  const bob = await addOperator(admin, { id: "bob", displayName: "Bob Keller", roles: ["officer"], authenticator: { kind: "totp" } });
+  const ciBot = await addOperator(admin, { id: "ci-bot", roles: ["officer"], authenticator: { kind: "service" } });
+  for (const o of [jeanne, bob, ciBot]) console.log(`   ${o.operator.id.padEnd(7)} ${o.operator.roles.join(",").padEnd(8)} signs in with ${o.operator.authenticator === "service" ? "a token file (TRUSTLINE_TOKEN_FILE), shown once" : "an authenticator app"}`);
+  const refused = await Home.open({ home: homeDir, passphrase, station: "line-7", credential: { kind: "service-token", token: ciBot.token! } });
+  await generateDeviceCertificate(refused, "not-for-ci").catch((e: unknown) => console.log(`   ci-bot tries to issue a device certificate: refused [${isTrustlineError(e) ? e.code : e}] (${isTrustlineError(e) ? e.message : ""})`));
+
+  step("2. production line: Jeanne opens an 8-hour shift session at line-7 with her code; the line issues under it, batch DEMO-B1");
+  const shift = await openSession(await Home.open({ home: homeDir, passphrase, station: "line-7" }), { kind: "totp", operator: "jeanne", code: codeOf(jeanne.otpauthUri!) });
+  console.log(`   session ${shift.session.id} for ${shift.session.operator} at ${shift.session.station} until ${shift.session.expiresAt} (the station keeps the token in a 0600 file)`);
+  const line = await Home.open({ home: homeDir, passphrase, credential: { kind: "session", token: shift.token } });
   t0 = performance.now();
   const issued = [];
   for (let i = 1; i <= 5; i++) {
@@ -98,9 +117,10 @@ try {
     console.log(`   refused [${e.code}]: ${e.message.replace(/\n/g, "\n   ")}`);
   }
 
-  step("5. CI firmware signer: a certificate for the release pipeline (codeSigning only)");
+  step("5. CI firmware signer: Bob (officer, his code) certifies the release pipeline's key (codeSigning only)");
+  const officer = await Home.open({ home: homeDir, passphrase, operator: "bob", station: "pki-office", credential: { kind: "totp", operator: "bob", code: codeOf(bob.otpauthUri!) } });
   const ci = newKeyPair("ec", { namedCurve: "P-256" });
-  const signer = await issueSignerCertificate(line, createCsr(ci.privateKey, "ignored"), "ci-release-pipeline");
+  const signer = await issueSignerCertificate(officer, createCsr(ci.privateKey, "ignored"), "ci-release-pipeline");
   console.log(`   issued ${signer.record.subject} from CA ${signer.record.ca}, profile ${signer.record.profile}`);
 
   step("6. CI signs a firmware image; a device verifies it offline (chain, policy, CRLs, manifest)");
@@ -110,7 +130,7 @@ try {
   writeFileSync(image, randomBytes(4 << 20));
   const signed = await signFirmware({ image, certificate: Buffer.from(signer.pem + signer.chain.join("")), signer: signerFromKeyFile(ciKeyFile), version: "2.4.1", hardware: "tc-100", securityVersion: 12 });
   const fwRoot = Buffer.from(await exportCa(line, "root"));
-  const fwCrls = [(await issueCrl(line, "firmware")).der, (await issueCrl(line, "root")).der];
+  const fwCrls = [(await issueCrl(officer, "firmware")).der, (await issueCrl(officer, "root")).der];
   const verdict1 = await verifyFirmware({ image, signature: signed.der, trust: [fwRoot], crls: fwCrls, hardware: "tc-100", minSecurityVersion: 12 });
   console.log(`   signed ${signed.manifest.name} (${signed.manifest.imageSize} bytes, version ${signed.manifest.version}); verify: ${verdict1.valid ? "VALID" : `INVALID (${verdict1.check})`}, chain ${verdict1.evidence.path?.length ?? 0} certificates, CRLs #${verdict1.evidence.crls?.map((c) => c.crlNumber).join(", #")}`);
   const tampered = readFileSync(image);
@@ -130,6 +150,7 @@ try {
   const trace = await showCertificate(line, { serial: issued[2]!.record.serial.toUpperCase().replace(/(..)(?!$)/g, "$1:") });
   console.log(`   ${trace.subject}: profile ${trace.profile}, policy ${trace.policyOids.join(", ")}`);
   console.log(`   issued ${trace.issuedAt} by ${trace.operator} at ${trace.station}, batch ${trace.batch}, CSR sha256 ${trace.requestSha256.slice(0, 16)}…, status ${trace.status}`);
+  console.log(`   signed in with ${trace.origin}, shift session ${trace.session} (opened ${shift.session.createdAt})`);
 
   step("9. a contract manufacturer's folder of 500 CSRs, issued as one batch on worker threads");
   const delivery = join(dir, "delivery");
@@ -143,11 +164,12 @@ try {
   console.log(`   the same command again (as after a crash): issued ${rerun.issued}, skipped ${rerun.skipped} already issued`);
 
   step("10. revocation: one device for key compromise, then an incident at station line-7 (mass revocation)");
-  const officer = await Home.open({ home: homeDir, passphrase, operator: "bob", station: "pki-office" });
   const one = await revokeCertificate(officer, issued[0]!.record.serial, { reason: "keyCompromise" });
   console.log(`   revoked ${one.subject}: ${one.reason}`);
   const plan = await planMassRevocation(officer, { station: "line-7", batch: "DEMO-B1" });
-  const mass = await revokeMass(officer, { station: "line-7", batch: "DEMO-B1" }, { reason: "superseded" });
+  // A mass revocation is an admin's act: alice, under the session she opened in step 1b.
+  const incident = await Home.open({ home: homeDir, passphrase, station: "pki-office", credential: { kind: "session", token: aliceShift.token } });
+  const mass = await revokeMass(incident, { station: "line-7", batch: "DEMO-B1" }, { reason: "superseded" });
   console.log(`   planned ${plan.serials.length}, revoked ${mass.revoked} more from batch DEMO-B1 at line-7`);
 
   step("11. CRLs and OCSP over HTTP (trustline serve), on 127.0.0.1");
@@ -176,10 +198,12 @@ try {
   if (!hsm) {
     console.log("   skipped: softhsm2-util is not installed (apt-get install softhsm2)");
   } else {
-    const plantAdmin = await Home.open({ home: homeDir, passphrase, operator: "alice", station: "pki-office", env: { ...process.env, ...hsm } });
+    const plantAdmin = await Home.open({ home: homeDir, passphrase, station: "pki-office", env: { ...process.env, ...hsm }, credential: { kind: "session", token: aliceShift.token } });
     const plant = await createCa(plantAdmin, { name: "plant-lyon", profile: "device-ca", parent: "root", keyStore: "pkcs11:token=plant-lyon" });
     const { privateKey } = newKeyPair("ec", { namedCurve: "P-256" });
-    const onHsm = await issueDeviceCertificate(plantAdmin, createCsr(privateKey, "acme-sensor-lyon-0001"), { ca: "plant-lyon", batch: "DEMO-LYON" });
+    const lyonLine = await Home.open({ home: homeDir, passphrase, env: { ...process.env, ...hsm }, credential: { kind: "session", token: shift.token } });
+    const onHsm = await issueDeviceCertificate(lyonLine, createCsr(privateKey, "acme-sensor-lyon-0001"), { ca: "plant-lyon", batch: "DEMO-LYON" });
+    await lyonLine.close();
     await plantAdmin.close();
     console.log(`   CA plant-lyon signs with ${plant.keyUri.split("?")[0]}`);
     console.log(`   issued ${onHsm.record.subject} under it; the key was generated on the token and never left it`);

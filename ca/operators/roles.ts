@@ -37,6 +37,11 @@ export function allows(roles: readonly Role[], action: WriteAction): boolean {
   return roles.some((r) => ALLOWED[r].has(action));
 }
 
+/** What `role` allows, in the table's order (certificate-policy.md §5.2.1 lists the same). */
+export function actionsAllowed(role: Role): WriteAction[] {
+  return [...ALLOWED[role]];
+}
+
 /** The roles that allow `action` (for an error that says which role to ask for). */
 export function rolesAllowing(action: WriteAction): Role[] {
   return ROLES.filter((r) => ALLOWED[r].has(action));

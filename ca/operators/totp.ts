@@ -72,6 +72,25 @@ export function base32(bytes: Uint8Array): string {
   return out;
 }
 
+/** The secret an otpauth:// URI carries (what an authenticator app reads from the QR code). */
+export function secretOfOtpauthUri(uri: string): Uint8Array {
+  const text = (new URL(uri).searchParams.get("secret") ?? "").toUpperCase().replace(/=+$/, "");
+  const out: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const c of text) {
+    const v = BASE32.indexOf(c);
+    if (v < 0) throw new TypeError("the otpauth URI's secret is not base32");
+    value = ((value << 5) | v) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return new Uint8Array(out);
+}
+
 /** A new secret: 160 bits, the size RFC 4226 §4 recommends for HMAC-SHA-1. */
 export function newTotpSecret(): Uint8Array {
   return new Uint8Array(randomBytes(20));

@@ -14,6 +14,8 @@ import { isTrustlineError } from "../../ca/errors.js";
 import type { KeyWrapper } from "../../ca/keys/backend.js";
 import { KeyBackends } from "../../ca/keys/registry.js";
 
+const CHILD_FLAG = "--key-backends-child";
+
 /** An error from the child, as TrustlineError.toJSON gives it (code UNEXPECTED for anything else). */
 export class ChildKeyError extends Error {
   constructor(
@@ -40,7 +42,7 @@ type Reply = { id: number; ok: string } | { id: number; error: { code: string; m
 
 /** Start a child whose KeyBackends reads `env` (and only `env`, beside PATH). */
 export function startKeyBackendsProcess(env: Record<string, string>): KeyBackendsProcess {
-  const child: ChildProcessByStdio<Writable, Readable, null> = spawn(process.execPath, [fileURLToPath(import.meta.url)], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["pipe", "pipe", "inherit"] });
+  const child: ChildProcessByStdio<Writable, Readable, null> = spawn(process.execPath, [fileURLToPath(import.meta.url), CHILD_FLAG], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["pipe", "pipe", "inherit"] });
   const pending = new Map<number, { resolve: (v: string) => void; reject: (e: Error) => void }>();
   let next = 0;
   createInterface({ input: child.stdout }).on("line", (line) => {
@@ -113,4 +115,5 @@ async function serve(): Promise<void> {
   await backends.close();
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await serve();
+// Only as the child: `node --test dist/test/` also runs this file, and must not wait on its stdin.
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === CHILD_FLAG) await serve();

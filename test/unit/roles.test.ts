@@ -25,3 +25,14 @@ test("the issue's refusals: an issuer cannot create a CA, add an operator or rev
   assert.equal(allows(["officer"], "issue.device"), false);
   assert.equal(allows(["officer", "issuer"], "issue.device"), true);
 });
+
+test("certificate-policy.md §5.2.1 lists exactly what each role allows", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { REPO_ROOT } = await import("../helpers/pki.js");
+  const { actionsAllowed } = await import("../../ca/operators/roles.js");
+  const doc = readFileSync(join(REPO_ROOT, "certificate-policy.md"), "utf8");
+  const section = doc.slice(doc.indexOf("#### 5.2.1 Trusted roles"), doc.indexOf("#### 5.2.2"));
+  const rows = [...section.matchAll(/^\| (admin|officer|issuer|auditor) \| (.+) \|$/gm)].map((m) => [m[1], m[2] === "none" ? [] : [...m[2]!.matchAll(/`([^`]+)`/g)].map((x) => x[1])]);
+  assert.deepEqual(rows, ROLES.map((r) => [r, actionsAllowed(r)]));
+});
