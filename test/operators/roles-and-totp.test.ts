@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { runCli, tempDir } from "../helpers/pki.js";
+import { opensslCsr, runCli, tempDir } from "../helpers/pki.js";
 import { totpNow } from "../helpers/totp.js";
 import { asOperator, auditLog, certList, expectError, expectOk, initCliHome, json, type TestHome } from "../cli/cli-helpers.js";
 
@@ -22,7 +22,7 @@ describe("roles: each refusal is exit 5 FORBIDDEN, audited, and changes nothing 
     const dev = runCli([...h.g, "--json", "issue", "device", "--generate", "dev-roles-1", "--out-dir", join(t.dir, "out")]);
     expectOk(dev);
     deviceSerial = json(dev).serial;
-    const signer = runCli([...h.g, "--json", "issue", "firmware-signer", "--generate", "ci-signer-1", "--out-dir", join(t.dir, "out-signer")]);
+    const signer = runCli([...h.g, "--json", "issue", "signer", "--csr", opensslCsr(t.dir, "ci-1", "/CN=ci").csrPath, "--name", "ci-signer-1", "--out", join(t.dir, "ci-signer-1.pem")]);
     expectOk(signer);
     signerSerial = json(signer).serial;
   });
@@ -183,13 +183,14 @@ describe("shift sessions and service accounts", { timeout: 180_000 }, () => {
     const add = runCli([...h.g, "--json", "operator", "add", "ci-bot", "--service", "--role", "officer", "--token-out", file]);
     expectOk(add);
     assert.equal(json(add).token, undefined, "the token went to the file only");
-    const r = runCli(["--home", h.home, "--passphrase-file", h.passFile, "--token-file", file, "--station", "ci", "--json", "issue", "firmware-signer", "--generate", "ci-signer", "--out-dir", join(t.dir, "ci")]);
+    const csr = opensslCsr(t.dir, "ci-bot", "/CN=ci").csrPath;
+    const r = runCli(["--home", h.home, "--passphrase-file", h.passFile, "--token-file", file, "--station", "ci", "--json", "issue", "signer", "--csr", csr, "--name", "ci-signer", "--out", join(t.dir, "ci-signer.pem")]);
     expectOk(r);
     assert.deepEqual([json(r).operator, json(r).station, json(r).session, json(r).origin], ["ci-bot", "ci", null, "service-token"]);
     const token = readFileSync(file, "utf8").trim();
     const forged = join(t.dir, "forged.token");
     writeFileSync(forged, `${token.slice(0, -2)}${token.endsWith("AA") ? "BB" : "AA"}\n`, { mode: 0o600 });
-    const e = expectError(runCli(["--home", h.home, "--passphrase-file", h.passFile, "--token-file", forged, "--json", "issue", "firmware-signer", "--generate", "x", "--out-dir", join(t.dir, "x")]), 5, "AUTH_FAILED");
+    const e = expectError(runCli(["--home", h.home, "--passphrase-file", h.passFile, "--token-file", forged, "--json", "issue", "signer", "--csr", csr, "--name", "x", "--out", join(t.dir, "x.pem")]), 5, "AUTH_FAILED");
     assert.equal(e.details.reason, "wrong-token");
     // TRUSTLINE_TOKEN_FILE works the same way.
     expectOk(runCli(["--home", h.home, "--passphrase-file", h.passFile, "crl", "--ca", "device"], { env: { TRUSTLINE_TOKEN_FILE: file } }));
