@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { join } from "node:path";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { createCsr, toPem, type CertificateRecord, newKeyPair } from "../ca/index.js";
+import { createCsr, toPem, type CertificateRecord, newKeyPair, secretOfOtpauthUri, totp } from "../ca/index.js";
 import { FileInventory } from "../ca/store/file-inventory.js";
 import { CLI, flushDirtyPages, fmt, median, type Row, runNode, runSync } from "./harness.js";
 
@@ -26,9 +26,13 @@ function writeCsrs(dir: string, count: number): void {
   }
 }
 
+/** `trustline init`, then the first admin (every writing role) opens a shift session: later commands on this home sign in with it. */
 async function initHome(home: string, passFile: string): Promise<void> {
-  const r = await runNode([CLI, "--home", home, "--passphrase-file", passFile, "init", "--org", "Bench Devices"]);
+  const r = await runNode([CLI, "--home", home, "--passphrase-file", passFile, "--operator", "bench", "--json", "init", "--org", "Bench Devices", "--roles", "admin,officer,issuer"]);
   if (r.status !== 0) throw new Error(`init failed: ${r.stderr}`);
+  const uri = (JSON.parse(r.stdout) as { firstAdmin: { otpauthUri: string } }).firstAdmin.otpauthUri;
+  const login = await runNode([CLI, "--home", home, "--passphrase-file", passFile, "--operator", "bench", "login", "--totp", totp(secretOfOtpauthUri(uri), new Date())]);
+  if (login.status !== 0) throw new Error(`login failed: ${login.stderr}`);
 }
 
 /** openssl's own CA: one process per certificate, as a shell loop on a line station does it. */

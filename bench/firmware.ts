@@ -5,8 +5,8 @@
 import { randomFillSync } from "node:crypto";
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { createCsr, exportCa, Home, initHome, issueCrl, issueSignerCertificate, newKeyPair } from "../ca/index.js";
-import { CLI, fmt, type Row, runNode } from "./harness.js";
+import { createCsr, exportCa, Home, issueCrl, issueSignerCertificate, newKeyPair } from "../ca/index.js";
+import { benchHome, CLI, fmt, type Row, runNode } from "./harness.js";
 import { spawnSync } from "node:child_process";
 
 function writeImage(path: string, bytes: number): void {
@@ -32,8 +32,8 @@ function timed(cmd: string, args: readonly string[]): number {
 export async function firmwareBench(dir: string, options: { bytes: number }): Promise<Row[]> {
   const passphrase = async () => "bench passphrase";
   const homeDir = join(dir, "pki-fw");
-  await initHome({ home: homeDir, organization: "Bench", passphrase });
-  const home = await Home.open({ home: homeDir, passphrase });
+  const { credential } = await benchHome(homeDir, passphrase);
+  const home = await Home.open({ home: homeDir, passphrase, credential });
   const { privateKey } = newKeyPair("ec", { namedCurve: "P-256" });
   const keyFile = join(dir, "signer.key");
   writeFileSync(keyFile, privateKey.export({ format: "pem", type: "pkcs8" }) as string);

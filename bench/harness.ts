@@ -1,4 +1,5 @@
 /** Benchmark plumbing: timing child processes, peak RSS, the result table. */
+import { type Credential, initHome } from "../ca/index.js";
 import { spawn, spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +14,15 @@ export interface Run {
   readonly status: number;
   readonly stdout: string;
   readonly stderr: string;
+}
+
+/**
+ * A bench home's first admin signs in as a service account holding every writing role (benches
+ * measure issuing, not sign-in): the library's credential for it.
+ */
+export async function benchHome(homeDir: string, passphrase: () => Promise<string>): Promise<{ credential: Extract<Credential, { kind: "service-token" }> }> {
+  const init = await initHome({ home: homeDir, organization: "Bench", passphrase, operator: "bench", firstAdmin: { roles: ["admin", "officer", "issuer"], authenticator: { kind: "service" } } });
+  return { credential: { kind: "service-token", token: init.firstAdmin.token! } };
 }
 
 /** Run `node [args]` with the RSS reporter preloaded; wall time from spawn to exit. */

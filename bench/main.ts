@@ -27,6 +27,8 @@ const suites = args.filter((a, i) => !a.startsWith("--") && !args[i - 1]?.starts
 const want = (s: string) => suites.length === 0 || suites.includes(s);
 
 const dir = mkdtempSync(join(tmpdir(), "trustline-bench-"));
+// Shift-session files of the benches' homes go to the scratch folder, not the user's home.
+process.env.XDG_STATE_HOME = dir;
 const rows: Row[] = [];
 try {
   console.error(`trustline bench on ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, node ${process.version}; scratch ${dir}`);

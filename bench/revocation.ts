@@ -6,8 +6,8 @@ import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { generateDeviceCertificate, Home, initHome, revokeCertificate, startServer } from "../ca/index.js";
-import { CLI, fmt, REPO, type Row, runNode } from "./harness.js";
+import { generateDeviceCertificate, Home, revokeCertificate, startServer } from "../ca/index.js";
+import { benchHome, CLI, fmt, REPO, type Row, runNode } from "./harness.js";
 
 async function crlRows(dir: string, count: number): Promise<Row[]> {
   const file = join(dir, `crl-${count}.der`);
@@ -69,8 +69,11 @@ async function ocspLoad(url: string, body: Buffer, label: string): Promise<Row> 
 async function ocspRows(dir: string): Promise<Row[]> {
   const homeDir = join(dir, "pki-ocsp");
   const passphrase = async () => "bench passphrase";
-  await initHome({ home: homeDir, organization: "Bench", passphrase });
-  const home = await Home.open({ home: homeDir, passphrase });
+  const { credential } = await benchHome(homeDir, passphrase);
+  const home = await Home.open({ home: homeDir, passphrase, credential });
+  // `serve` publishes CRLs (a write): it runs under the bench admin's service token.
+  const tokenFile = join(dir, "bench.token");
+  writeFileSync(tokenFile, `${credential.token}\n`, { mode: 0o600 });
   const good = await generateDeviceCertificate(home, "ocsp-good");
   const bad = await generateDeviceCertificate(home, "ocsp-revoked");
   await revokeCertificate(home, bad.record.serial, { reason: "keyCompromise" });
@@ -87,7 +90,7 @@ async function ocspRows(dir: string): Promise<Row[]> {
   }
   // The same signed path, served the way a deployment runs it: `trustline serve --workers 2`.
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, [CLI, "--home", homeDir, "serve", "--port", String(port), "--workers", "2"], { env: { ...process.env, TRUSTLINE_PASSPHRASE: "bench passphrase" }, stdio: "ignore" });
+  const child = spawn(process.execPath, [CLI, "--home", homeDir, "serve", "--port", String(port), "--workers", "2"], { env: { ...process.env, TRUSTLINE_PASSPHRASE: "bench passphrase", TRUSTLINE_TOKEN_FILE: tokenFile }, stdio: "ignore" });
   try {
     const url = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 100; i++) {

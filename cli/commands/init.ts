@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { CA_ALGORITHMS, checkRoles, DEFAULT_BASE_URL, initHome, type KeyAlgorithm, type NewAuthenticator, policy, TrustlineError } from "../../ca/index.js";
 import { enrolmentText } from "../enrolment.js";
+import { DEFAULT_OIDC_CLIENT_ID } from "./operator.js";
 
 interface InitCliOptions {
   org: string;
@@ -19,9 +20,9 @@ interface InitCliOptions {
 
 /** TOTP unless the OpenID Connect options name the admin's identity. */
 function authenticatorOption(opts: InitCliOptions): NewAuthenticator {
-  if (opts.oidcIssuer === undefined && opts.oidcSubject === undefined && opts.oidcClientId === undefined) return { kind: "totp" };
-  if (!opts.oidcIssuer || !opts.oidcSubject || !opts.oidcClientId) throw new TrustlineError("USAGE", "--oidc-issuer, --oidc-subject and --oidc-client-id go together");
-  return { kind: "oidc", issuer: opts.oidcIssuer, subject: opts.oidcSubject, clientId: opts.oidcClientId };
+  if (opts.oidcIssuer === undefined && opts.oidcSubject === undefined) return { kind: "totp" };
+  if (!opts.oidcIssuer || !opts.oidcSubject) throw new TrustlineError("USAGE", "--oidc-issuer and --oidc-subject go together");
+  return { kind: "oidc", issuer: opts.oidcIssuer, subject: opts.oidcSubject, clientId: opts.oidcClientId ?? DEFAULT_OIDC_CLIENT_ID };
 }
 import { emit, examples, globals, homeOptions, keyStoreOption } from "../context.js";
 
@@ -38,7 +39,7 @@ export function initCommand(): Command {
     .option("--roles <roles>", "the first admin's roles, comma-separated (default admin; a small shop may give it admin,officer,issuer)", "admin")
     .option("--oidc-issuer <url>", "the first admin signs in through this OpenID Connect provider instead of an authenticator app")
     .option("--oidc-subject <sub>", "with --oidc-issuer: the admin's subject (the ID token's sub)")
-    .option("--oidc-client-id <id>", "with --oidc-issuer: the client registered for Trustline")
+    .option("--oidc-client-id <id>", "with --oidc-issuer: the client registered for Trustline (default trustline)")
     .option("--device-san <template>", "subjectAltName URI of device certificates, {registration-id} inside, or 'none' (default urn:<org-id>:device:{registration-id})")
     .addHelpText(
       "after",

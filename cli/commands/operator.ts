@@ -48,13 +48,16 @@ interface AddCliOptions {
   acr?: string[];
 }
 
+/** The client id organisations register for Trustline unless they say otherwise. */
+export const DEFAULT_OIDC_CLIENT_ID = "trustline";
+
 function authenticatorOf(opts: AddCliOptions): NewAuthenticator {
-  const oidc = opts.oidcIssuer !== undefined || opts.oidcSubject !== undefined || opts.oidcClientId !== undefined;
+  const oidc = opts.oidcIssuer !== undefined || opts.oidcSubject !== undefined;
   if (oidc && opts.service) throw new TrustlineError("USAGE", "--service and --oidc-* are two kinds of operator: choose one");
   if (opts.service) return { kind: "service" };
   if (!oidc) return { kind: "totp" };
-  if (!opts.oidcIssuer || !opts.oidcSubject || !opts.oidcClientId) throw new TrustlineError("USAGE", "--oidc-issuer, --oidc-subject and --oidc-client-id go together");
-  return { kind: "oidc", issuer: opts.oidcIssuer, subject: opts.oidcSubject, clientId: opts.oidcClientId, requireMfa: opts.requireMfa, ...(opts.acr?.length ? { acr: opts.acr } : {}) };
+  if (!opts.oidcIssuer || !opts.oidcSubject) throw new TrustlineError("USAGE", "--oidc-issuer and --oidc-subject go together");
+  return { kind: "oidc", issuer: opts.oidcIssuer, subject: opts.oidcSubject, clientId: opts.oidcClientId ?? DEFAULT_OIDC_CLIENT_ID, requireMfa: opts.requireMfa, ...(opts.acr?.length ? { acr: opts.acr } : {}) };
 }
 
 export function operatorCommand(): Command {
@@ -70,7 +73,7 @@ export function operatorCommand(): Command {
     .option("--token-out <file>", "with --service: write the token to this new 0600 file instead of printing it")
     .option("--oidc-issuer <url>", "signs in through this OpenID Connect provider (issuer URL)")
     .option("--oidc-subject <sub>", "the operator's subject at the provider (the ID token's sub)")
-    .option("--oidc-client-id <id>", "the client registered at the provider for Trustline")
+    .option("--oidc-client-id <id>", "the client registered at the provider for Trustline (default trustline)")
     .option("--no-require-mfa", "with --oidc-*: accept a sign-in the provider does not report as multi-factor")
     .option("--acr <value...>", "with --oidc-*: acr values that count as multi-factor")
     .addHelpText(
@@ -79,6 +82,7 @@ export function operatorCommand(): Command {
         "trustline operator add j.martin --role issuer --name 'Jeanne Martin' --totp 123456 --operator admin",
         "trustline operator add ci-bot --service --role officer --token-out /run/secrets/trustline-ci.token",
         "trustline operator add a.chen --role officer --oidc-issuer https://login.microsoftonline.com/<tenant>/v2.0 --oidc-subject <sub> --oidc-client-id <app-id>",
+        "trustline operator add ci-bot --service --role issuer   # prints the token once: keep it in a 0600 file",
       ),
     )
     .action(async (id: string, opts: AddCliOptions, command: Command) => {

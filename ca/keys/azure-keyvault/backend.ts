@@ -118,11 +118,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
   }
 
   async generate(algorithm: KeyAlgorithm, label: string, store: string): Promise<KeyRef> {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(label)) throw new TrustlineError("USAGE", `key label "${label}" must be lowercase letters, digits and -`);
-    const vault = parseVaultKeyUri(store);
-    if (vault.name !== undefined) throw new TrustlineError("USAGE", "a Key Vault key store ends in /keys/ (azure-keyvault://<vault-host>/keys/); a name there names one key");
-    // A random suffix: a retry never adds a version to the key a failed attempt made.
-    const name = `trustline-${label}-${randomBytes(3).toString("hex")}`;
+    const { vault, name } = newKeyAt(label, store);
     const client = await this.#client(vault);
     let key: KeyVaultKey;
     try {
@@ -205,11 +201,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
    * hsm=true), allowed to wrapKey and unwrapKey only, checked once (a value wraps and unwraps back).
    */
   async createWrapper(label: string, store: string): Promise<KeyWrapper> {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(label)) throw new TrustlineError("USAGE", `key label "${label}" must be lowercase letters, digits and -`);
-    const vault = parseVaultKeyUri(store);
-    if (vault.name !== undefined) throw new TrustlineError("USAGE", "a Key Vault key store ends in /keys/ (azure-keyvault://<vault-host>/keys/); a name there names one key");
-    // The suffix convention of CA keys: a retry never adds a version to the key a failed attempt made.
-    const name = `trustline-${label}-${randomBytes(3).toString("hex")}`;
+    const { vault, name } = newKeyAt(label, store);
     const client = await this.#client(vault);
     let key: KeyVaultKey;
     try {
@@ -272,4 +264,12 @@ export class AzureKeyVaultBackend implements KeyBackend {
     this.#credential = undefined;
     await credential?.close?.();
   }
+}
+
+/** The vault `store` names and a new key's name: the label with a random suffix, so a retry never adds a version to the key a failed attempt made. */
+function newKeyAt(label: string, store: string): { vault: ReturnType<typeof parseVaultKeyUri>; name: string } {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(label)) throw new TrustlineError("USAGE", `key label "${label}" must be lowercase letters, digits and -`);
+  const vault = parseVaultKeyUri(store);
+  if (vault.name !== undefined) throw new TrustlineError("USAGE", "a Key Vault key store ends in /keys/ (azure-keyvault://<vault-host>/keys/); a name there names one key");
+  return { vault, name: `trustline-${label}-${randomBytes(3).toString("hex")}` };
 }

@@ -313,13 +313,8 @@ export class Pkcs11Backend implements KeyBackend {
   }
 
   async generate(algorithm: KeyAlgorithm, label: string, store: string): Promise<KeyRef> {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(label)) throw new TrustlineError("USAGE", `key label "${label}" must be lowercase letters, digits and -`);
-    const where = parsePkcs11Uri(store);
-    if (where.object !== undefined || where.id !== undefined) throw new TrustlineError("USAGE", "a PKCS#11 key store names a token only (pkcs11:token=<label>); object= and id= name one key");
+    const { where, object, id } = newObjectAt(label, store);
     const mod = pkcs11js();
-    // A random suffix and id: a retry after a failure never meets the half-made key of the first try.
-    const object = `trustline-${label}-${randomBytes(3).toString("hex")}`;
-    const id = randomBytes(16);
     const tokens = this.#sessions(where);
     let handles: { privateKey: Handle; publicKey: Handle } | undefined;
     const publicKey = await tokens.use(async (session, p11) => {
@@ -426,13 +421,8 @@ export class Pkcs11Backend implements KeyBackend {
    * encrypt/decrypt only. It is checked once (a value wraps and unwraps back) and destroyed if not.
    */
   async createWrapper(label: string, store: string): Promise<KeyWrapper> {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(label)) throw new TrustlineError("USAGE", `key label "${label}" must be lowercase letters, digits and -`);
-    const where = parsePkcs11Uri(store);
-    if (where.object !== undefined || where.id !== undefined) throw new TrustlineError("USAGE", "a PKCS#11 key store names a token only (pkcs11:token=<label>); object= and id= name one key");
+    const { where, object, id } = newObjectAt(label, store);
     const mod = pkcs11js();
-    // The same suffix convention as signing keys: a retry never meets the half-made key of the first try.
-    const object = `trustline-${label}-${randomBytes(3).toString("hex")}`;
-    const id = randomBytes(16);
     const tokens = this.#sessions(where);
     const handle = await tokens.use(async (session, p11) => {
       try {
@@ -537,4 +527,15 @@ export class Pkcs11Backend implements KeyBackend {
     for (const m of this.#modules.values()) m.release();
     this.#modules.clear();
   }
+}
+
+/**
+ * Where a new object goes and what it is called: the token `store` names, a label with a random
+ * suffix and a random id, so a retry after a failure never meets the half-made object of the first try.
+ */
+function newObjectAt(label: string, store: string): { where: ReturnType<typeof parsePkcs11Uri>; object: string; id: Buffer } {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(label)) throw new TrustlineError("USAGE", `key label "${label}" must be lowercase letters, digits and -`);
+  const where = parsePkcs11Uri(store);
+  if (where.object !== undefined || where.id !== undefined) throw new TrustlineError("USAGE", "a PKCS#11 key store names a token only (pkcs11:token=<label>); object= and id= name one key");
+  return { where, object: `trustline-${label}-${randomBytes(3).toString("hex")}`, id: randomBytes(16) };
 }
