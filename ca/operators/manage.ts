@@ -8,7 +8,7 @@ import type { Home } from "../home.js";
 import { TrustlineError } from "../errors.js";
 import { newToken, rolesOf, sealTokenHash } from "./authenticate.js";
 import { createDataKey } from "./data-key.js";
-import { type Authenticator, type AuthenticatorKind, OPERATOR_ID, type OperatorRecord } from "./model.js";
+import { type Authenticator, type AuthenticatorKind, enforcesSignIn, OPERATOR_ID, type OperatorRecord } from "./model.js";
 import { ROLES, type Role } from "./roles.js";
 import { seal } from "./sealed.js";
 import { newTotpSecret, otpauthUri } from "./totp.js";
@@ -121,6 +121,8 @@ export async function addOperator(home: Home, options: AddOperatorOptions, autho
   return home.transaction(async () => {
     const state = await home.refresh();
     const existing = state.operators[options.id];
+    // The first enrolment turns sign-in on: it must be an admin, or nobody could manage operators after it.
+    if (!enforcesSignIn(state.operators) && !roles.includes("admin")) throw new TrustlineError("USAGE", "this home has no enrolled admin yet: enrol one first (`trustline operator add <id> --role admin`)");
     if (existing?.authenticator) throw new TrustlineError("ALREADY_EXISTS", `operator ${options.id} already exists; use \`trustline operator reset-mfa\` to give it a new authenticator`);
     if (options.authenticator.kind === "oidc") {
       const { issuer, subject } = options.authenticator;

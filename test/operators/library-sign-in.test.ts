@@ -34,6 +34,8 @@ describe("a home made before sign-in existed", { timeout: 60_000 }, () => {
     assert.deepEqual([issued.record.operator, issued.record.origin, issued.record.session], ["alice", "unauthenticated", null]);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /no enrolled admin.*operator add <id> --role admin/);
+    // The first enrolment turns sign-in on, so it must be an admin's.
+    await assert.rejects(addOperator(legacy, { id: "ivo", roles: ["issuer"], authenticator: { kind: "totp" } }), refusedWith("USAGE"));
     const enrolled = await addOperator(legacy, { id: "hana", roles: ["admin", "issuer"], authenticator: { kind: "totp" } });
     assert.ok(enrolled.otpauthUri);
     // Now enforced: no credential is refused, a code of hana's signs in.
