@@ -45,7 +45,8 @@ export function initCommand(): Command {
       "after",
       examples(
         "trustline init --home /srv/pki --org 'Acme Devices' --policy-arc 1.3.6.1.4.1.32473.7 --passphrase-file /run/secrets/ca-pass",
-        "TRUSTLINE_PASSPHRASE_FILE= trustline init --org 'Acme Devices' --algorithm p384 --base-url http://pki.acme.example",
+        "trustline init --org 'Acme Devices' --algorithm p384 --base-url http://pki.acme.example   # asks the passphrase twice on a terminal",
+        "trustline --operator alice init --org 'Acme Devices' --roles admin,officer,issuer --json | jq -r .firstAdmin.otpauthUri   # enrol alice's authenticator app from a script",
         "trustline init --org 'Acme Devices' --key-store azure-keyvault://acme-pki.vault.azure.net/keys/ --hsm   # DefaultAzureCredential, no passphrase",
         "TRUSTLINE_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so TRUSTLINE_PKCS11_PIN_FILE=/run/secrets/hsm-pin trustline init --org 'Acme Devices' --key-store 'pkcs11:token=acme-ca'",
       ),
