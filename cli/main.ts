@@ -26,8 +26,11 @@ Exit status:
   3  input rejected (bad CSR, policy violation, unreadable file, unknown serial, refused by DPS)
   4  environment or state (wrong passphrase, locked or damaged home, existing output,
      Azure credentials refused, etag conflict, service unreachable)
+  5  not allowed (sign-in refused: wrong, reused or stale code, expired session, locked operator;
+     or the operator's roles do not allow the command)
 
-Environment: TRUSTLINE_HOME, TRUSTLINE_OPERATOR, TRUSTLINE_STATION, TRUSTLINE_PASSPHRASE, TRUSTLINE_MAX_INPUT_SIZE.
+Environment: TRUSTLINE_HOME, TRUSTLINE_OPERATOR, TRUSTLINE_STATION, TRUSTLINE_PASSPHRASE, TRUSTLINE_MAX_INPUT_SIZE,
+TRUSTLINE_TOTP, TRUSTLINE_SESSION, TRUSTLINE_SESSION_FILE, TRUSTLINE_TOKEN_FILE.
 `;
 
 export function buildProgram(): Command {

@@ -4,7 +4,6 @@
  * the URL to open. An http:// issuer is accepted only on loopback (a provider on this machine).
  */
 import { type Home, type SignedInIdentity, TrustlineError } from "../../ca/index.js";
-import { oidcSignIn } from "../../ca/operators/oidc.js";
 
 export async function oidcLogin(home: Home, options: { flow: "device-code" | "auth-code"; operator?: string; say: (text: string) => void }): Promise<SignedInIdentity> {
   const providers = new Map<string, { issuer: string; clientId: string }>();
@@ -18,6 +17,8 @@ export async function oidcLogin(home: Home, options: { flow: "device-code" | "au
   }
   if (providers.size > 1) throw new TrustlineError("USAGE", "operators of this home use several identity providers: name yours with --operator");
   const { issuer, clientId } = [...providers.values()][0]!;
+  // Loaded here, not at start-up: every other command would pay for the OpenID client's modules.
+  const { oidcSignIn } = await import("../../ca/operators/oidc.js");
   return oidcSignIn({
     issuer,
     clientId,
