@@ -60,6 +60,10 @@ export function defaultActor(options: Pick<HomeOptions, "operator" | "station">)
   } catch {
     /* no passwd entry (containers) */
   }
+  for (const [name, value] of [["--operator", options.operator], ["--station", options.station]] as const) {
+    // Both end up in every record, audit entry, report and CSV row: one printable line, bounded.
+    if (value && (value.length > 64 || /[\u0000-\u001f\u007f-\u009f]/.test(value))) throw new TrustlineError("USAGE", `${name} is at most 64 characters, with no control characters`);
+  }
   return { operator: options.operator || osUser, station: options.station || "unspecified" };
 }
 

@@ -78,3 +78,5 @@ export { totp, otpauthUri, secretOfOtpauthUri } from "./operators/totp.js";
 export { setNotifyUrl, notifySettings, type NotifySettings } from "./notify/settings.js";
 export { WebhookNotifier, type SecurityEvent } from "./notify/webhook.js";
 export { reportAuditTampering } from "./notify/security-events.js";
+export { buildReport, reportPeriod, REPORT_FORMAT, type ReportData, type ReportOptions, type Anomaly } from "./reports/build.js";
+export { writeReportCsv, csvField, CSV_COLUMNS } from "./reports/csv.js";

@@ -15,6 +15,7 @@ import { dpsCommand } from "./commands/dps.js";
 import { storeCommand } from "./commands/store.js";
 import { loginCommand, logoutCommand, operatorCommand, sessionCommand } from "./commands/operator.js";
 import { configCommand } from "./commands/config.js";
+import { reportCommand } from "./commands/report.js";
 import { EXIT, EXIT_FOR_CODE } from "./exit-codes.js";
 import { addGlobalOptions, closeOpenedHomes } from "./context.js";
 
@@ -48,7 +49,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions()
     .addHelpText("after", EXIT_HELP);
-  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), revokeCommand(), crlCommand(), serveCommand(), firmwareCommand(), dpsCommand(), auditCommand(), storeCommand(), operatorCommand(), loginCommand(), logoutCommand(), sessionCommand(), configCommand()]) program.addCommand(c);
+  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), revokeCommand(), crlCommand(), serveCommand(), firmwareCommand(), dpsCommand(), auditCommand(), storeCommand(), operatorCommand(), loginCommand(), logoutCommand(), sessionCommand(), configCommand(), reportCommand()]) program.addCommand(c);
   const configure = (c: Command) => {
     c.exitOverride();
     c.configureOutput({ writeErr: (s) => process.stderr.write(s) });
