@@ -80,3 +80,4 @@ export { WebhookNotifier, type SecurityEvent } from "./notify/webhook.js";
 export { reportAuditTampering } from "./notify/security-events.js";
 export { buildReport, reportPeriod, REPORT_FORMAT, type ReportData, type ReportOptions, type Anomaly } from "./reports/build.js";
 export { writeReportCsv, csvField, CSV_COLUMNS } from "./reports/csv.js";
+export { renderReportHtml } from "./reports/html.js";

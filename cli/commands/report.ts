@@ -2,7 +2,7 @@
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { Command, Option } from "commander";
-import { buildReport, TrustlineError, writeReportCsv } from "../../ca/index.js";
+import { buildReport, renderReportHtml, TrustlineError, writeReportCsv } from "../../ca/index.js";
 import { emit, examples, note, openHome } from "../context.js";
 import { writeOutput } from "../files.js";
 
@@ -19,11 +19,11 @@ export function reportCommand(): Command {
     .option("--from <date>", "start of the period, ISO 8601 (default: 30 days before --to)")
     .option("--to <date>", "end of the period, exclusive (default: now)")
     .option("--ca <name>", "only this issuing CA")
-    .addOption(new Option("--format <format>", "json (the schema in schemas/report.schema.json) or csv (one row per certificate)").choices(["json", "csv"]).default("json"))
+    .addOption(new Option("--format <format>", "json (the schema in schemas/report.schema.json), csv (one row per certificate) or html (one self-contained page, for screen and print)").choices(["json", "csv", "html"]).default("json"))
     .requiredOption("--out <file>", "where to write the report")
     .option("--force", "overwrite --out if it exists")
-    .addHelpText("after", examples("trustline report --out report-2026-11.json --from 2026-11-01 --to 2026-12-01", "trustline report --format csv --ca device --out certificates-2026-11.csv --from 2026-11-01"))
-    .action(async (opts: { from?: string; to?: string; ca?: string; format: "json" | "csv"; out: string; force?: boolean }, command: Command) => {
+    .addHelpText("after", examples("trustline report --out report-2026-11.json --from 2026-11-01 --to 2026-12-01", "trustline report --format csv --ca device --out certificates-2026-11.csv --from 2026-11-01", "trustline report --format html --out report-2026-11.html --from 2026-11-01 --to 2026-12-01"))
+    .action(async (opts: { from?: string; to?: string; ca?: string; format: "json" | "csv" | "html"; out: string; force?: boolean }, command: Command) => {
       const home = await openHome(command, false);
       const range = { ...(opts.from ? { from: date(opts.from, "from")! } : {}), ...(opts.to ? { to: date(opts.to, "to")! } : {}), ...(opts.ca ? { ca: opts.ca } : {}) };
       if (opts.format === "csv") {
@@ -39,8 +39,8 @@ export function reportCommand(): Command {
         return;
       }
       const report = await buildReport(home, range);
-      writeOutput(opts.out, `${JSON.stringify(report, null, 2)}\n`, { force: opts.force === true });
-      emit(command, { out: opts.out, format: "json", period: report.period, issued: report.issuance.total, refused: report.refusals.total, revoked: report.revocations.total, auditIntact: report.audit.intact, anomalies: report.anomalies.length }, () =>
+      writeOutput(opts.out, opts.format === "html" ? renderReportHtml(report) : `${JSON.stringify(report, null, 2)}\n`, { force: opts.force === true });
+      emit(command, { out: opts.out, format: opts.format, period: report.period, issued: report.issuance.total, refused: report.refusals.total, revoked: report.revocations.total, auditIntact: report.audit.intact, anomalies: report.anomalies.length }, () =>
         `Wrote ${opts.out}: ${report.issuance.total} issued, ${report.refusals.total} refused, ${report.revocations.total} revoked from ${report.period.from} to ${report.period.to}; audit log ${report.audit.intact ? "intact" : "NOT intact"}; ${report.anomalies.length} anomalies`,
       );
     });
