@@ -27,7 +27,7 @@ function writeCsrs(dir: string, count: number): void {
 }
 
 /** `trustline init`, then the first admin (every writing role) opens a shift session: later commands on this home sign in with it. */
-async function initHome(home: string, passFile: string): Promise<void> {
+export async function initHome(home: string, passFile: string): Promise<void> {
   const r = await runNode([CLI, "--home", home, "--passphrase-file", passFile, "--operator", "bench", "--json", "init", "--org", "Bench Devices", "--roles", "admin,officer,issuer"]);
   if (r.status !== 0) throw new Error(`init failed: ${r.stderr}`);
   const uri = (JSON.parse(r.stdout) as { firstAdmin: { otpauthUri: string } }).firstAdmin.otpauthUri;
@@ -83,7 +83,8 @@ async function naivePeculiar(dir: string, csrDir: string, count: number): Promis
 }
 
 /** Synthetic inventory records (the CLI path reads none of them, only the index and state). */
-async function seedInventory(home: string, count: number): Promise<void> {
+/** `count` records straight into the inventory (the seed of a large home); `vary` changes each one. */
+export async function seedInventory(home: string, count: number, vary: (i: number) => Partial<CertificateRecord> = () => ({})): Promise<void> {
   const inv = new FileInventory(join(home, "inventory"));
   const group = 20_000;
   const base: Omit<CertificateRecord, "serial" | "commonName" | "subject"> = {
@@ -107,7 +108,7 @@ async function seedInventory(home: string, count: number): Promise<void> {
       const h = createHash("sha256").update(String(i)).digest();
       h[0] = h[0]! & 0x7f || 1;
       const serial = h.toString("hex", 0, 20);
-      records.push({ ...base, serial, commonName: `seed-${i}`, subject: `CN=seed-${i}` });
+      records.push({ ...base, serial, commonName: `seed-${i}`, subject: `CN=seed-${i}`, ...vary(i) });
     }
     await inv.putCertificates(records);
   }

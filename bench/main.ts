@@ -8,6 +8,7 @@
  * for the validation suite, default 2000), --key-certs N (file and token rows, default 10000),
  * --vault-certs N (Key Vault row, default 4000: 20 s at the vault's limit).
  */
+import { reportBench } from "./report.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,6 +37,7 @@ try {
   if (want("revocation")) rows.push(...(await revocationBench(dir)));
   if (want("firmware")) rows.push(...(await firmwareBench(dir, { bytes: num("--image-bytes", 2 ** 30) })));
   if (want("validate")) rows.push(...(await pathValidationBench(dir, { leaves: num("--leaves", 2000) })));
+  if (want("report")) rows.push(...(await reportBench(dir, { records: num("--report-records", 1_000_000) })));
   if (want("keys")) rows.push(...(await keysBench(dir, { certs: num("--key-certs", 10_000), vaultCerts: num("--vault-certs", 4000) })));
   printTable(rows);
   if (rows.some((r) => r.ok === false)) process.exitCode = 1;

@@ -42,6 +42,8 @@ import {
   checkStore,
   createCa,
   addOperator,
+  buildReport,
+  renderReportHtml,
   openSession,
   secretOfOtpauthUri,
   totp,
@@ -229,6 +231,14 @@ try {
   const store = await checkStore(line);
   console.log(`   store check: ${store.consistent ? "consistent with the audit trail" : "NOT consistent"} (${store.certificatesInTrail} certificates issued, ${store.revocationsInTrail} revoked per the trail)`);
   if (!verdict.intact || !store.consistent) process.exitCode = 1;
+
+  step("15. the auditor's report of the last 30 days: JSON (with its schema), CSV, and one HTML page");
+  const report = await buildReport(line);
+  const reportBase = join(tmpdir(), `trustline-demo-report-${Date.now()}`);
+  writeFileSync(`${reportBase}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${reportBase}.html`, renderReportHtml(report));
+  console.log(`   ${report.issuance.total} issued by ${Object.keys(report.issuance.byOperator).join(", ")} at ${Object.keys(report.issuance.byStation).length} stations; ${report.refusals.total} refused; ${report.revocations.total} revoked; ${report.anomalies.length} anomalies`);
+  console.log(`   written (kept after the demo): ${reportBase}.html and ${reportBase}.json`);
 
   console.log(`\nDone.${keep ? ` The home is kept at ${homeDir}` : " (temporary home removed; run with -- --keep to keep it)"}`);
 } finally {
