@@ -232,7 +232,7 @@ try {
   console.log(`   store check: ${store.consistent ? "consistent with the audit trail" : "NOT consistent"} (${store.certificatesInTrail} certificates issued, ${store.revocationsInTrail} revoked per the trail)`);
   if (!verdict.intact || !store.consistent) process.exitCode = 1;
 
-  step("15. the auditor's report of the last 30 days: JSON (with its schema), CSV, and one HTML page");
+  step("15. the auditor's report of the last 30 days: JSON (schemas/report.schema.json) and one self-contained HTML page");
   const report = await buildReport(line);
   const reportBase = join(tmpdir(), `trustline-demo-report-${Date.now()}`);
   writeFileSync(`${reportBase}.json`, `${JSON.stringify(report, null, 2)}\n`);
