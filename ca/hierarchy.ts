@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync } fro
 import { basename, dirname, join, resolve } from "node:path";
 import { type CaProfileName, DEFAULT_POLICY_ARC, defaultDeviceUriTemplate, deviceUriTemplateProblems, type KeyAlgorithm, policyArcProblems, PROFILES } from "../policy/index.js";
 import { TrustlineError } from "./errors.js";
-import { Home, type HomeOptions } from "./home.js";
+import { ASSUME_PRINCIPAL, Home, type HomeOptions } from "./home.js";
 import { DEFAULT_SCRYPT } from "./keys/encrypted-pkcs8.js";
 import { caKeyRef, getCa, issueCertificate, chainOf, sha256Hex, caCertificateDer } from "./issue.js";
 import { signerHolds } from "./keys/signer.js";
@@ -150,7 +150,7 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
     };
     const adminRoles = checkRoles(options.firstAdmin?.roles ?? ["admin"]);
     if (!adminRoles.includes("admin")) throw new TrustlineError("USAGE", "the first operator of a home is its admin: its roles must include admin");
-    home.assume({ operator: home.actor.operator, station: home.actor.station, session: null, origin: "init", roles: adminRoles });
+    home[ASSUME_PRINCIPAL]({ operator: home.actor.operator, station: home.actor.station, session: null, origin: "init", roles: adminRoles });
     home.inventory.create();
     home.audit.create();
     await home.transaction(async () => {

@@ -28,6 +28,9 @@ import { allows, rolesAllowing, type WriteAction } from "./operators/roles.js";
 
 export type Clock = () => Date;
 
+/** The library's own way to set who acts (init, a new session); not exported by ca/index.ts. */
+export const ASSUME_PRINCIPAL = Symbol("trustline.assumePrincipal");
+
 /** Who is acting and where: recorded with every certificate and audit entry. */
 export interface Actor {
   readonly operator: string;
@@ -234,8 +237,11 @@ export class Home {
     this.#principal = undefined;
   }
 
-  /** Act as `principal` without signing in again: `init` (the first admin) and a session just opened. */
-  assume(principal: Principal): void {
+  /**
+   * Act as `principal` without signing in again: `init` (the first admin) and a session just
+   * opened. Keyed by a symbol that ca/index.ts does not export, so it is not part of the API.
+   */
+  [ASSUME_PRINCIPAL](principal: Principal): void {
     this.#principal = principal;
     this.#signingIn = Promise.resolve(principal);
   }

@@ -5,7 +5,7 @@
  * only each token's SHA-256, sealed; logout closes a session, an admin may revoke any.
  */
 import { randomBytes } from "node:crypto";
-import type { Home } from "../home.js";
+import { ASSUME_PRINCIPAL, type Home } from "../home.js";
 import { TrustlineError } from "../errors.js";
 import { newToken, refuse, rolesOf, sealTokenHash, signInWithTotp } from "./authenticate.js";
 import type { OperatorRecord, Principal, SessionRecord } from "./model.js";
@@ -93,7 +93,7 @@ export async function openSession(home: Home, signIn: SignIn, options: { ttlMs?:
     expiresAt: new Date(now.getTime() + ttl).toISOString(),
   };
   const principal: Principal = { operator: op.id, station: record.station, session: id, origin, roles: rolesOf(op) };
-  home.assume(principal);
+  home[ASSUME_PRINCIPAL](principal);
   await home.transaction(async () => {
     await home.updateState((s) => ({ ...s, sessions: { ...dropLongExpired(s.sessions ?? {}, now), [id]: record } }));
     await home.record([{ action: "session.open", outcome: "ok", ...home.who, details: { expiresAt: record.expiresAt } }]);
