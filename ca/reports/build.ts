@@ -4,7 +4,7 @@
  * holds. One function builds the data (streaming the inventory and the audit log once each, so a
  * home of millions is never held in memory); renderers (json, csv, html) write it.
  */
-import { oidUnderArc, PROFILES } from "../../policy/index.js";
+import { oidUnderArc, policyOidsUnder, PROFILES } from "../../policy/index.js";
 import { verifyAuditLog } from "../audit/operations.js";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
@@ -40,6 +40,8 @@ export interface ReportData {
   readonly home: {
     readonly organization: string;
     readonly policyArc: string;
+    /** The certificate policy the home issues under (certificate-policy.md §1.2: `<arc>.1`). */
+    readonly certificatePolicyOid: string;
     readonly cas: readonly { readonly name: string; readonly profile: string; readonly subject: string; readonly keyBackend: string; readonly notBefore: string; readonly notAfter: string; readonly policyOids: readonly string[] }[];
   };
   readonly issuance: {
@@ -180,6 +182,7 @@ export async function buildReport(home: Home, options: ReportOptions = {}): Prom
     home: {
       organization: home.state.organization,
       policyArc: home.policyArc,
+      certificatePolicyOid: policyOidsUnder(home.policyArc).certificatePolicy,
       cas: Object.values(home.state.cas).map((ca) => ({
         name: ca.name,
         profile: ca.profile,

@@ -91,7 +91,7 @@ export function renderReportHtml(data: ReportData): string {
 <style>${STYLE}</style></head>
 <body>
 <header><h1>Certificate report: ${esc(data.home.organization)}</h1>
-<p class="meta">Period ${esc(data.period.from)} to ${esc(data.period.to)}${data.filter.ca ? `, CA ${esc(data.filter.ca)}` : ""}. Generated ${esc(data.generatedAt)} by Trustline (${esc(data.format)}). Policy OID arc ${esc(data.home.policyArc)}.</p></header>
+<p class="meta">Period ${esc(data.period.from)} to ${esc(data.period.to)}${data.filter.ca ? `, CA ${esc(data.filter.ca)}` : ""}. Generated ${esc(data.generatedAt)} by Trustline (${esc(data.format)}). Issued under certificate policy ${esc(data.home.certificatePolicyOid)} (arc ${esc(data.home.policyArc)}).</p></header>
 <main>
 <section aria-labelledby="s-summary"><h2 id="s-summary">Summary</h2>
 <div class="tiles">${tile("certificates issued", data.issuance.total, "total-issued")}${tile("requests refused", data.refusals.total, "total-refused")}${tile("revoked or held", data.revocations.total, "total-revoked")}${tile("expire within 30 days", data.expiring.within30Days, "expiring-30")}${tile("anomalies", data.anomalies.length, "total-anomalies", data.anomalies.length > 0)}${tile("audit log", a.intact ? "intact" : "NOT intact", "audit-verdict", !a.intact)}</div>

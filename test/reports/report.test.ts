@@ -113,6 +113,8 @@ describe("the auditor's report (JSON and CSV) of a busy home", { timeout: 120_00
     assert.equal(report.audit.intact, true);
     assert.match(report.audit.headHash!, /^[0-9a-f]{64}$/);
     assert.deepEqual(report.home.cas.map((c) => [c.name, c.keyBackend]), [["root", "file"], ["device", "file"], ["firmware", "file"]]);
+    assert.equal(report.home.certificatePolicyOid, `${report.home.policyArc}.1`);
+    assert.deepEqual(report.home.cas.find((c) => c.name === "device")!.policyOids, [`${report.home.policyArc}.1.1`, `${report.home.policyArc}.1.3`]);
   });
 
   test("anomalies: issuance at night, an operator at a station new to her, a batch with over 1% refused, CA keys in files", () => {
