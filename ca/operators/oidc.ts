@@ -55,6 +55,9 @@ export async function oidcSignIn(options: OidcSignInOptions): Promise<SignedInId
   } catch (e) {
     throw new TrustlineError("REMOTE_UNAVAILABLE", `the identity provider ${server.origin} could not be reached or gave no OpenID configuration (${reasonOf(e)})`, { cause: e });
   }
+  // OpenID Connect lets a client skip the ID token's signature when it comes straight from the
+  // token endpoint over TLS; a CA checks it anyway, against the provider's published keys.
+  client.enableNonRepudiationChecks(config);
   const tokens = options.flow === "device-code" ? await deviceCodeFlow(config, options, deadline) : await authorizationCodeFlow(config, options, deadline);
   const claims = tokens.claims();
   if (!claims) throw new TrustlineError("AUTH_FAILED", "the identity provider returned no ID token", { details: { reason: "no-id-token" } });

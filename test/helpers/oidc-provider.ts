@@ -56,7 +56,8 @@ class Browser {
   }
 }
 
-export async function startOidcProvider(accounts: Readonly<Record<string, ProviderAccount>>): Promise<LoopbackProvider> {
+/** `publishWrongKey`: the JWKS endpoint serves another key under the signing key's id (a forged or mixed-up key set). */
+export async function startOidcProvider(accounts: Readonly<Record<string, ProviderAccount>>, options: { publishWrongKey?: boolean } = {}): Promise<LoopbackProvider> {
   const clientId = "trustline-cli";
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   /** Who the next login at the provider is (set by the test before it plays the person). */
@@ -98,6 +99,14 @@ export async function startOidcProvider(accounts: Readonly<Record<string, Provid
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const issuer = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   provider = new Provider(issuer, config);
+  if (options.publishWrongKey) {
+    const other = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "jwk" });
+    provider.use(async (ctx, next) => {
+      if (ctx.path !== "/jwks") return next();
+      ctx.type = "application/jwk-set+json";
+      ctx.body = { keys: [{ ...other, kid: "test-es256", alg: "ES256", use: "sig" }] };
+    });
+  }
   // The login step: sign in the account the test named, with its authentication methods.
   provider.use(async (ctx, next) => {
     const m = /^\/interaction\/([^/]+)$/.exec(ctx.path);

@@ -91,6 +91,18 @@ describe("OpenID Connect sign-in against a loopback OpenID provider", { timeout:
     assert.ok(Date.now() - started < 5_000);
   });
 
+  test("an ID token whose signature does not verify under the provider's published keys is refused", async () => {
+    const forged = await startOidcProvider({ "sub-alex": { amr: ["pwd", "mfa"] } }, { publishWrongKey: true });
+    try {
+      await assert.rejects(
+        oidcSignIn({ issuer: forged.issuer, clientId: forged.clientId, flow: "device-code", allowHttpLoopback: true, onUserCode: (p) => void forged.approveDevice(p.userCode, "sub-alex") }),
+        (e: unknown) => e instanceof TrustlineError && e.code === "AUTH_FAILED" && !/eyJ/.test(e.message),
+      );
+    } finally {
+      await forged.close();
+    }
+  });
+
   test("an http issuer off loopback is USAGE; an unreachable one is REMOTE_UNAVAILABLE", async () => {
     await assert.rejects(oidcSignIn({ issuer: "http://login.example.test", clientId: "x", flow: "device-code", allowHttpLoopback: true }), refusedWith("USAGE"));
     await assert.rejects(oidcSignIn({ issuer: "http://127.0.0.1:9", clientId: "x", flow: "device-code", allowHttpLoopback: true, timeoutMs: 5_000 }), refusedWith("REMOTE_UNAVAILABLE"));
