@@ -242,9 +242,10 @@ export class AuditLog {
    * Check every link and hash, then the signed head with `headSignatureHolds` (the caller decides
    * which key may sign heads). Names the first bad entry by its position in the file (1-based
    * line = expected sequence number). `hashesAt`: sequence numbers whose entry hashes the caller
-   * wants back (checkpoints).
+   * wants back (checkpoints). `onEntry` sees each entry once its hash and link hold, so a reader
+   * of the trail (the report) need not read the file a second time.
    */
-  async verify(headSignatureHolds: (message: Buffer, signature: Buffer) => boolean, hashesAt: ReadonlySet<number> = new Set()): Promise<{ verdict: AuditVerdict; hashes: ReadonlyMap<number, string> }> {
+  async verify(headSignatureHolds: (message: Buffer, signature: Buffer) => boolean, hashesAt: ReadonlySet<number> = new Set(), onEntry?: (entry: AuditEntry) => void): Promise<{ verdict: AuditVerdict; hashes: ReadonlyMap<number, string> }> {
     let prev = GENESIS;
     let count = 0;
     const hashes = new Map<number, string>();
@@ -273,6 +274,7 @@ export class AuditLog {
       if (entry.prev !== prev) return done(bad(`entry ${line} does not follow entry ${line - 1}: the chain is broken (an entry was deleted, inserted or swapped)`));
       prev = hash;
       count = line;
+      onEntry?.(entry);
       if ((head && line === head.seq) || hashesAt.has(line)) hashes.set(line, hash);
     }
     if (!head) {

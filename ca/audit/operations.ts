@@ -49,6 +49,8 @@ export interface AuditCheckpoint {
 export interface AuditVerifyOptions {
   readonly root?: RootPin;
   readonly checkpoints?: readonly AuditCheckpoint[];
+  /** Sees each entry whose hash and link hold, as the chain is checked (entries after a bad one are not seen). */
+  readonly onEntry?: (entry: AuditEntry) => void;
 }
 
 export type AuditReport = AuditVerdict & {
@@ -137,7 +139,7 @@ export async function verifyAuditLog(home: AuditedHome, options: AuditVerifyOpti
     auditKey = { certified: false };
   }
 
-  const { verdict, hashes } = await home.audit.verify(headSignatureHolds(spki), new Set(checkpoints.map((c) => c.seq)));
+  const { verdict, hashes } = await home.audit.verify(headSignatureHolds(spki), new Set(checkpoints.map((c) => c.seq)), options.onEntry);
   if (!verdict.intact) return summary(verdict, auditKey);
 
   for (const checkpoint of checkpoints) {

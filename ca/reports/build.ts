@@ -5,6 +5,7 @@
  * home of millions is never held in memory); renderers (json, csv, html) write it.
  */
 import { oidUnderArc, policyOidsUnder, PROFILES } from "../../policy/index.js";
+import type { AuditEntry } from "../audit/log.js";
 import { verifyAuditLog } from "../audit/operations.js";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
@@ -140,29 +141,20 @@ export async function buildReport(home: Home, options: ReportOptions = {}): Prom
   const revoked = { total: 0, byReason: {} as Counts, mass: [] as ReportData["revocations"]["mass"][number][] };
   for (const e of revocations.values()) countRevocation(revoked, e, inScope, inPeriod);
 
-  // One pass over the audit log: refusals, CRLs, DPS, mass revocations.
-  const refusals = { total: 0, byCode: {} as Counts, byOperator: {} as Counts };
-  const batchRefused: Counts = {};
-  const crls: ReportData["crls"][number][] = [];
-  const dps = { exports: 0, pushes: 0, uploads: 0 };
-  for await (const e of home.audit.read()) {
-    if (!inPeriod(e.time)) continue;
-    if (e.action === "certificate.reject" && inScope(e.ca)) {
-      refusals.total++;
-      bump(refusals.byCode, String(e.details?.code ?? "unknown"));
-      bump(refusals.byOperator, e.operator);
-      if (e.batch) bump(batchRefused, e.batch);
-    } else if (e.action === "crl.issue" && inScope(e.ca)) {
-      crls.push({ ca: e.ca ?? "", crlNumber: Number(e.details?.crlNumber ?? 0), time: e.time, entries: Number(e.details?.entries ?? 0) });
-    } else if (e.action === "dps.export" && e.outcome === "ok") dps.exports++;
-    else if (e.action === "dps.push" && e.outcome === "ok") dps.pushes++;
-    else if (e.action === "dps.upload-ca" && e.outcome === "ok") dps.uploads++;
-    else if (e.action === "revocation.mass") {
-      revoked.mass.push({ time: e.time, operator: e.operator, reason: e.reason ?? "", count: Number(e.details?.count ?? 0), selector: e.details?.selector ?? null });
-    }
+  // The audit log is read once: its verification hands each checked entry to the tally (refusals,
+  // CRLs, DPS, mass revocations). A log that is not intact stops the check at its first bad entry,
+  // so then the tally starts over on a plain read of every entry.
+  let trail = newTrailTally();
+  const tally = (e: AuditEntry) => {
+    if (inPeriod(e.time)) countTrailEntry(trail, e, inScope);
+  };
+  const verdict = await verifyAuditLog(home, { onEntry: tally });
+  if (!verdict.intact) {
+    trail = newTrailTally();
+    for await (const e of home.audit.read()) tally(e);
   }
-
-  const verdict = await verifyAuditLog(home);
+  const { refusals, batchRefused, crls, dps } = trail;
+  revoked.mass.push(...trail.mass);
   const anomalies: Anomaly[] = [
     ...Object.entries(offHours).map(([station, count]) => ({ kind: "off-hours", message: `${count} certificate(s) issued at ${station} between 22:00 and 06:00 UTC`, details: { station, count } })),
     ...newStations.map((n) => ({ kind: "new-station-for-operator", message: `${n.operator} issued at ${n.station} for the first time (${n.first})`, details: { ...n } })),
@@ -208,6 +200,35 @@ export async function buildReport(home: Home, options: ReportOptions = {}): Prom
       : { intact: false, entries: verdict.entries, signedThrough: null, headHash: null, problem: verdict.problem },
     anomalies,
   };
+}
+
+interface TrailTally {
+  readonly refusals: { total: number; byCode: Counts; byOperator: Counts };
+  readonly batchRefused: Counts;
+  readonly crls: ReportData["crls"][number][];
+  readonly dps: { exports: number; pushes: number; uploads: number };
+  readonly mass: ReportData["revocations"]["mass"][number][];
+}
+
+function newTrailTally(): TrailTally {
+  return { refusals: { total: 0, byCode: {}, byOperator: {} }, batchRefused: {}, crls: [], dps: { exports: 0, pushes: 0, uploads: 0 }, mass: [] };
+}
+
+/** What one audit entry of the period adds to the report. */
+function countTrailEntry(t: TrailTally, e: AuditEntry, inScope: (ca: string | undefined) => boolean): void {
+  if (e.action === "certificate.reject" && inScope(e.ca)) {
+    t.refusals.total++;
+    bump(t.refusals.byCode, String(e.details?.code ?? "unknown"));
+    bump(t.refusals.byOperator, e.operator);
+    if (e.batch) bump(t.batchRefused, e.batch);
+  } else if (e.action === "crl.issue" && inScope(e.ca)) {
+    t.crls.push({ ca: e.ca ?? "", crlNumber: Number(e.details?.crlNumber ?? 0), time: e.time, entries: Number(e.details?.entries ?? 0) });
+  } else if (e.action === "dps.export" && e.outcome === "ok") t.dps.exports++;
+  else if (e.action === "dps.push" && e.outcome === "ok") t.dps.pushes++;
+  else if (e.action === "dps.upload-ca" && e.outcome === "ok") t.dps.uploads++;
+  else if (e.action === "revocation.mass") {
+    t.mass.push({ time: e.time, operator: e.operator, reason: e.reason ?? "", count: Number(e.details?.count ?? 0), selector: e.details?.selector ?? null });
+  }
 }
 
 function countRevocation(into: { total: number; byReason: Counts }, e: RevocationEntry, inScope: (ca: string) => boolean, inPeriod: (t: string) => boolean): void {
