@@ -190,7 +190,6 @@ export class Home {
    */
   async authorize(action: WriteAction): Promise<Principal> {
     const principal = await this.signIn();
-    this.#principal = principal;
     if (principal.origin === "unauthenticated") {
       if (!this.#warnedUnenforced) this.#warn("this home has no enrolled admin, so nobody's sign-in is checked: enrol one with `trustline operator add <id> --role admin`");
       this.#warnedUnenforced = true;

@@ -35,8 +35,9 @@ export function sessionFileOf(options: CredentialOptions): string {
 export function readTokenFile(path: string, what: string): string {
   let text: string;
   try {
-    if (statSync(path).size > 1024) throw new TrustlineError("INPUT_INVALID", `the ${what} file ${path} is larger than a token`);
-    if ((statSync(path).mode & 0o077) !== 0) throw new TrustlineError("AUTH_FAILED", `the ${what} file ${path} can be read by other users: chmod 600 it (or make a new token), then run the command again`, { details: { reason: "token-file-mode" } });
+    const stat = statSync(path);
+    if (stat.size > 1024) throw new TrustlineError("INPUT_INVALID", `the ${what} file ${path} is larger than a token`);
+    if ((stat.mode & 0o077) !== 0) throw new TrustlineError("AUTH_FAILED", `the ${what} file ${path} can be read by other users: chmod 600 it (or make a new token), then run the command again`, { details: { reason: "token-file-mode" } });
     text = readFileSync(path, "utf8");
   } catch (e) {
     if (e instanceof TrustlineError) throw e;

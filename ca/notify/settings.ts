@@ -17,7 +17,7 @@ export async function setNotifyUrl(home: Home, url: string | null): Promise<Noti
   const checked = url === null ? null : checkWebhookUrl(url);
   await home.authorize("config.set");
   await home.transaction(async () => {
-    await home.refresh();
+    // updateState reads the file afresh under the lock.
     await home.updateState((s) => {
       const { notify: _old, ...rest } = s;
       return checked ? { ...rest, notify: { url: checked } } : rest;

@@ -10,7 +10,7 @@ import { TrustlineError } from "../errors.js";
 import { enforcesSignIn, type OperatorRecord, type Principal, type SessionRecord } from "./model.js";
 import { ROLES, type Role } from "./roles.js";
 import { seal, unseal } from "./sealed.js";
-import { timeStep, totp, verifyTotp } from "./totp.js";
+import { AUTHENTICATOR_APP, hotp, timeStep, verifyTotp } from "./totp.js";
 
 /** How a command proves who is acting. */
 export type Credential =
@@ -123,13 +123,16 @@ export async function refuse(home: Home, reason: AuthFailure, claimed: { operato
 
 /** A TOTP code's failure, told apart so the person knows what to do (the count is the same). */
 function classifyCode(seed: Uint8Array, code: string, now: Date, lastUsedStep: number | undefined): AuthFailure {
-  const step = timeStep(now, 30);
-  for (let d = -1n; d <= 1n; d++) if (totp(seed, new Date(Number((step + d) * 30n * 1000n))) === code && lastUsedStep !== undefined && step + d <= BigInt(lastUsedStep)) return "reused-code";
-  for (let d = -20n; d <= 20n; d++) if (totp(seed, new Date(Number((step + d) * 30n * 1000n))) === code) return "stale-code";
+  const p = AUTHENTICATOR_APP;
+  const step = timeStep(now, p.periodSeconds);
+  const matches = (d: bigint) => hotp(seed, step + d, p.hash, p.digits) === code;
+  for (let d = -1n; d <= 1n; d++) if (matches(d) && lastUsedStep !== undefined && step + d <= BigInt(lastUsedStep)) return "reused-code";
+  for (let d = -20n; d <= 20n; d++) if (matches(d)) return "stale-code";
   return "wrong-code";
 }
 
-function checkUsable(op: OperatorRecord, now: Date): AuthFailure | undefined {
+/** Why an enrolled operator cannot sign in now (disabled, locked), or undefined. */
+export function checkUsable(op: OperatorRecord, now: Date): AuthFailure | undefined {
   if (op.status === "disabled") return "disabled";
   if (op.lockedUntil && Date.parse(op.lockedUntil) > now.getTime()) return "locked";
   return undefined;

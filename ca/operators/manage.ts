@@ -104,7 +104,6 @@ function makeAuthenticator(home: Home, dataKey: Buffer, id: string, spec: NewAut
     const { token, secret } = newToken("service", id);
     return { authenticator: { kind: "service", tokenHash: sealTokenHash(dataKey, "service-token", id, secret) }, token };
   }
-  checkOidc(spec);
   return { authenticator: { kind: "oidc", issuer: spec.issuer, subject: spec.subject, clientId: spec.clientId, requireMfa: spec.requireMfa ?? true, ...(spec.acr?.length ? { acr: [...spec.acr] } : {}) } };
 }
 

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { ASSUME_PRINCIPAL, type Home } from "../home.js";
 import { TrustlineError } from "../errors.js";
-import { newToken, refuse, rolesOf, sealTokenHash, signInWithTotp } from "./authenticate.js";
+import { checkUsable, newToken, refuse, rolesOf, sealTokenHash, signInWithTotp } from "./authenticate.js";
 import type { OperatorRecord, Principal, SessionRecord } from "./model.js";
 
 /** A shift: 8 hours unless asked; never more than 24. */
@@ -64,9 +64,8 @@ async function operatorForIdentity(home: Home, identity: SignedInIdentity): Prom
   const op = Object.values((await home.refresh()).operators).find((o) => o.authenticator?.kind === "oidc" && o.authenticator.issuer === identity.issuer && o.authenticator.subject === identity.subject);
   if (!op || op.authenticator?.kind !== "oidc") return refuse(home, "unknown-subject", { operator: home.claimedOperator ?? `${identity.issuer}#${identity.subject}`, origin });
   const a = op.authenticator;
-  const now = home.clock();
-  if (op.status === "disabled") return refuse(home, "disabled", { operator: op.id, origin });
-  if (op.lockedUntil && Date.parse(op.lockedUntil) > now.getTime()) return refuse(home, "locked", { operator: op.id, origin });
+  const unusable = checkUsable(op, home.clock());
+  if (unusable) return refuse(home, unusable, { operator: op.id, origin });
   const mfa = identity.amr.includes("mfa") || (identity.acr !== undefined && (a.acr ?? []).includes(identity.acr));
   if (a.requireMfa && !mfa) return refuse(home, "mfa-required", { operator: op.id, origin });
   if (home.claimedOperator && home.claimedOperator !== op.id) return refuse(home, "operator-mismatch", { operator: op.id, origin });

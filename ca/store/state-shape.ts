@@ -5,6 +5,7 @@
  */
 import { TrustlineError } from "../errors.js";
 import type { HomeState } from "./state.js";
+import { ROLES } from "../operators/roles.js";
 
 const KEY_ALGORITHMS = new Set(["p256", "p384", "rsa2048", "rsa3072", "rsa4096"]);
 const CA_PROFILES = new Set(["root-ca", "device-ca", "firmware-ca"]);
@@ -64,7 +65,7 @@ const listOf = (check: Check): Check => (v, where) => {
   return undefined;
 };
 const flag: Check = (v, where) => (typeof v === "boolean" ? undefined : `${where} is not true or false`);
-const ROLES = new Set(["admin", "officer", "issuer", "auditor"]);
+const ROLE_NAMES: ReadonlySet<string> = new Set(ROLES);
 const AUTHENTICATOR: Check = (v, where) => {
   if (!isObject(v)) return `${where} is not an object`;
   if (v.kind === "totp") return fields({ seed: text, lastUsedStep: optional(count) })(v, where);
@@ -75,7 +76,7 @@ const AUTHENTICATOR: Check = (v, where) => {
 const OPERATOR_RECORD = fields({
   id: text,
   displayName: optionalText,
-  roles: optional(listOf(oneOf(ROLES))),
+  roles: optional(listOf(oneOf(ROLE_NAMES))),
   authenticator: optional(AUTHENTICATOR),
   status: optional(oneOf(new Set(["active", "disabled"]))),
   failures: optional(listOf(text)),
