@@ -10,19 +10,11 @@ import { basename } from "node:path";
 import { TrustlineError } from "../errors.js";
 import { signerFromKeyFile } from "../keys/key-file.js";
 import { isRemoteKeyUri, openRemoteSigner } from "../keys/registry.js";
-import { SIGNATURE_ALGORITHMS, type Signer } from "../keys/signer.js";
+import type { Signer } from "../keys/signer.js";
 import { dersOf } from "../pem.js";
-import { certificateDer, certificatePolicyOids, isSelfIssued, issuerNameDer, serialContentOf, serialOfCertificate, spkiOfCertificate, subjectString } from "../x509/cert-fields.js";
-import { content, oid, readRoot, sequence, tlv } from "../x509/der.js";
-import { encodeTime } from "../x509/tbs-encoder.js";
-import {
-  CMS_OIDS,
-  digestAlgorithmIdentifier,
-  encodeAttribute,
-  encodeDetachedSignedData,
-  encodeSignerInfo,
-  signedAttributesToSign,
-} from "./cms.js";
+import { certificateDer, certificatePolicyOids, isSelfIssued, serialOfCertificate, spkiOfCertificate, subjectString } from "../x509/cert-fields.js";
+import { CMS_OIDS, encodeAttribute } from "./cms.js";
+import { signatureDigest, signDetached } from "./detached-cms.js";
 import { digestFile } from "./digest.js";
 import { checkManifestInput, firmwareArcOf, type FirmwareManifest, manifestAttributes } from "./manifest.js";
 import { policyArcProblems } from "../../policy/index.js";
@@ -87,8 +79,7 @@ export async function signFirmware(options: FirmwareSignOptions): Promise<Firmwa
   const manifestInput = { version: options.version ?? "0", hardware: options.hardware ?? "any", securityVersion: options.securityVersion ?? 0 };
   checkManifestInput(manifestInput);
 
-  const algorithm = SIGNATURE_ALGORITHMS[options.signer.algorithm];
-  const digestName = algorithm.hash; // the digest matches the signature's hash (RFC 5753 §3.1, reference §Algorithms)
+  const digestName = signatureDigest(options.signer); // the signature's own hash (RFC 5753 §3.1, reference §Algorithms)
   const { digests, size } = await digestFile(options.image, [digestName, "sha256"]);
   const now = (options.clock ?? (() => new Date()))();
   const arc = options.policyArc !== undefined ? checkedArc(options.policyArc) : firmwareArcOf(certificatePolicyOids(signerCert));
@@ -100,29 +91,13 @@ export async function signFirmware(options: FirmwareSignOptions): Promise<Firmwa
     createdAt: new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString(),
     signerCertificateSha256: createHash("sha256").update(signerCert).digest("hex"),
   });
-  const digestAlgorithm = digestAlgorithmIdentifier(digestName);
-  const signedAttributes = [
-    encodeAttribute(CMS_OIDS.contentType, oid(CMS_OIDS.data)),
-    encodeAttribute(CMS_OIDS.signingTime, encodeTime(now)),
-    encodeAttribute(CMS_OIDS.messageDigest, tlv(0x04, digests.get(digestName)!)),
-    // RFC 5035: ESSCertIDv2 with the default hash (SHA-256), whose AlgorithmIdentifier DER omits.
-    encodeAttribute(CMS_OIDS.signingCertificateV2, sequence(sequence(sequence(tlv(0x04, createHash("sha256").update(signerCert).digest()))))),
-    // RFC 6211: binds the digest and signature algorithms into what is signed.
-    encodeAttribute(CMS_OIDS.algorithmProtection, sequence(digestAlgorithm, tlv(0xa1, content(algorithm.algorithmIdentifier, readRoot(algorithm.algorithmIdentifier))))),
-    ...manifestAttrs.map(([type, value]) => encodeAttribute(type, value)),
-  ];
-  const signature = await options.signer.sign(signedAttributesToSign(signedAttributes));
-  const unsigned = options.tsaUrl ? [encodeAttribute(CMS_OIDS.timeStampToken, await requestTimestamp(options.tsaUrl, signature))] : [];
-
-  const signerInfo = encodeSignerInfo({
-    issuerName: issuerNameDer(signerCert),
-    serialContent: serialContentOf(signerCert),
-    digestAlgorithm,
-    signedAttributes,
-    signatureAlgorithm: algorithm.algorithmIdentifier,
-    signature,
-    unsignedAttributes: unsigned,
+  const der = await signDetached({
+    signer: options.signer,
+    certificates: [signerCert, ...chain],
+    digest: digests.get(digestName)!,
+    now,
+    attributes: manifestAttrs.map(([type, value]) => encodeAttribute(type, value)),
+    ...(options.tsaUrl ? { unsigned: async (signature: Uint8Array) => [encodeAttribute(CMS_OIDS.timeStampToken, await requestTimestamp(options.tsaUrl!, signature))] } : {}),
   });
-  const der = encodeDetachedSignedData({ digestAlgorithm, certificates: [signerCert, ...chain], signerInfo });
-  return { der, manifest, signer: { subject: subjectString(signerCert), serial: serialOfCertificate(signerCert) }, timestamped: unsigned.length > 0 };
+  return { der, manifest, signer: { subject: subjectString(signerCert), serial: serialOfCertificate(signerCert) }, timestamped: options.tsaUrl !== undefined };
 }

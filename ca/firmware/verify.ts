@@ -15,16 +15,16 @@
 import { createHash } from "node:crypto";
 import { LEGACY_TRUSTLINE_ARC, oidUnderArc, POLICY_OIDS, REVOCATION_REASONS } from "../../policy/index.js";
 import { dersOf } from "../pem.js";
-import { decodeTime } from "../revocation/crl-codec.js";
 import { crlViewFromDer } from "../validation/crl-der.js";
 import type { CrlView } from "../validation/crl-view.js";
 import { parseCertificateForValidation, type ParsedCertificate } from "../validation/certificate.js";
 import { KEY_USAGE } from "../validation/extensions.js";
 import { validatePath } from "../validation/validate-path.js";
-import { identifySignatureAlgorithm, type SignatureAlgorithm, verifySignature } from "../validation/signature.js";
+import { verifySignature } from "../validation/signature.js";
 import type { PathCertificate } from "../validation/result.js";
-import { children, content, oidText, readRoot } from "../x509/der.js";
-import { CMS_OIDS, DIGEST_OIDS, isSortedSet, parseSignedData, signedBytesOf, type ParsedSignerInfo } from "./cms.js";
+import { content, readRoot } from "../x509/der.js";
+import { CMS_OIDS, DIGEST_OIDS, parseSignedData, signedBytesOf } from "./cms.js";
+import { allowedSignatureAlgorithm, checkSignature, signerCertificate, digestMatches, openDetachedSignature, SignatureCheckFailure, signedAttributesOf } from "./detached-cms.js";
 import { digestFile } from "./digest.js";
 import { type FirmwareManifest, packageFitsHardware, readSignedManifest, type SignedManifest } from "./manifest.js";
 import { parseTstInfo } from "./timestamp.js";
@@ -108,26 +108,9 @@ export const DEFAULT_FIRMWARE_POLICIES: readonly string[] = [POLICY_OIDS.firmwar
 const ders = (inputs: readonly Uint8Array[], label: string): Uint8Array[] => inputs.flatMap((input) => dersOf(input, label));
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-const attr = (si: ParsedSignerInfo, type: string) => si.signedAttributes.filter((a) => a.type === type);
+const attr = signedAttributesOf;
 
-/** Decode signed attributes: malformed DER inside them is a "signed-attributes" refusal, never a crash. */
-function decodingAttributes<T>(decode: () => T): T {
-  try {
-    return decode();
-  } catch (e) {
-    if (e instanceof Failure) throw e;
-    throw new Failure("signed-attributes", `a signed attribute is malformed: ${(e as Error).message}`);
-  }
-}
-
-class Failure extends Error {
-  constructor(
-    readonly check: FirmwareCheck,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+class Failure extends SignatureCheckFailure<FirmwareCheck> {}
 
 export async function verifyFirmware(options: FirmwareVerifyOptions): Promise<FirmwareVerdict> {
   const evidence: { -readonly [K in keyof FirmwareEvidence]: FirmwareEvidence[K] } = { notes: [] };
@@ -135,83 +118,29 @@ export async function verifyFirmware(options: FirmwareVerifyOptions): Promise<Fi
     await run(options, evidence);
     return { valid: true, evidence };
   } catch (e) {
-    if (e instanceof Failure) return { valid: false, check: e.check, reason: e.message, evidence };
+    if (e instanceof SignatureCheckFailure) return { valid: false, check: e.check as FirmwareCheck, reason: e.message, evidence };
     throw e;
   }
 }
 
 async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in keyof FirmwareEvidence]: FirmwareEvidence[K] }): Promise<void> {
   const now = options.now ?? new Date();
-  // 1. Format and algorithms.
-  // PEM signatures are labelled CMS (RFC 7468) or, by older tools, PKCS7.
-  const sigDer = [...ders([options.signature], "CMS"), ...ders([options.signature], "PKCS7")][0];
-  if (!sigDer) throw new Failure("format", "the signature file holds no CMS signature (DER, or a PEM CMS / PKCS7 block)");
-  let sd;
-  try {
-    sd = parseSignedData(sigDer);
-  } catch (e) {
-    throw new Failure("format", `the signature file is not a DER CMS SignedData: ${(e as Error).message}`);
-  }
-  if (sd.signerInfos.length !== 1) throw new Failure("format", `expected exactly one signer, found ${sd.signerInfos.length}`);
-  if (sd.eContentType !== CMS_OIDS.data) throw new Failure("format", `the signed content type is ${sd.eContentType}, not id-data`);
-  if (sd.eContent !== undefined) throw new Failure("format", "the signature is not detached (it embeds content)");
-  const si = sd.signerInfos[0]!;
-  const digestName = DIGEST_OIDS[si.digestAlgorithm];
-  if (!digestName) throw new Failure("algorithms", `digest algorithm ${si.digestAlgorithm} is not allowed (SHA-256, SHA-384, SHA-512)`);
-  const sigAlg = allowedSignatureAlgorithm(si.signatureAlgorithmDer);
-  if (!sigAlg) throw new Failure("algorithms", `signature algorithm ${si.signatureAlgorithm} is not allowed (ECDSA, RSA PKCS#1 v1.5 or RSASSA-PSS, with SHA-2)`);
-  if (sigAlg.hash !== digestName) throw new Failure("algorithms", `the digest (${digestName}) and the signature's hash (${sigAlg.hash}) differ`);
-
-  // 2. Signed attributes.
-  if (!si.signedAttributesRaw) throw new Failure("signed-attributes", "the signature has no signed attributes (an -noattr signature): its content type, digest and signer are not bound; refused");
-  if (!isSortedSet(si.signedAttributesRaw)) throw new Failure("signed-attributes", "the signed attributes are not DER-sorted (X.690 §11.6)");
-  // Attribute values are decoded here, not by the CMS parser: a malformed one is this check's refusal.
-  const { expectedDigest, signingTime } = decodingAttributes(() => {
-    const contentType = attr(si, CMS_OIDS.contentType);
-    if (contentType.length !== 1 || contentType[0]!.values.length !== 1 || oidText(content(contentType[0]!.values[0]!, readRoot(contentType[0]!.values[0]!, 0x06))) !== CMS_OIDS.data) {
-      throw new Failure("signed-attributes", "the contentType attribute is missing or not id-data");
-    }
-    const md = attr(si, CMS_OIDS.messageDigest);
-    if (md.length !== 1 || md[0]!.values.length !== 1) throw new Failure("signed-attributes", "there must be exactly one messageDigest attribute");
-    const expectedDigest = content(md[0]!.values[0]!, readRoot(md[0]!.values[0]!, 0x04));
-    const protection = attr(si, CMS_OIDS.algorithmProtection)[0];
-    if (protection) {
-      const v = protection.values[0]!;
-      const [d, s] = children(v, readRoot(v));
-      const dOid = d ? oidText(content(v, children(v, d)[0]!)) : "";
-      const sOid = s ? oidText(content(v, children(v, s)[0]!)) : "";
-      if (dOid !== si.digestAlgorithm || sOid !== si.signatureAlgorithm) throw new Failure("algorithms", "CMSAlgorithmProtection does not match the algorithms used (RFC 6211)");
-    }
-    const signingTimeAttribute = attr(si, CMS_OIDS.signingTime)[0];
-    return { expectedDigest, signingTime: signingTimeAttribute ? decodeSigningTime(signingTimeAttribute.values[0]!) : undefined };
-  });
-  if (signingTime) evidence.signingTime = signingTime;
+  // 1-2. Format, algorithms, signed attributes.
+  const opened = openDetachedSignature(options.signature);
+  const { signedData: sd, signerInfo: si, digestName } = opened;
+  if (opened.signingTime) evidence.signingTime = opened.signingTime;
 
   // The image, streamed once.
   const { digests, size } = await digestFile(options.image, [digestName, "sha256"]);
   evidence.image = { sha256: hex(digests.get("sha256")!), size };
-  if (Buffer.compare(Buffer.from(digests.get(digestName)!), Buffer.from(expectedDigest)) !== 0) {
+  if (!digestMatches(opened, digests.get(digestName)!)) {
     throw new Failure("message-digest", `the image's ${digestName} does not match the signed messageDigest: the image was altered or truncated, or this is another image's signature`);
   }
 
   // 3. Signature and signer certificate.
-  const certs = sd.certificates.map((c, i) => parseOrFail(c, `certificate ${i + 1} of the signature`));
-  const signer = certs.find((c) => c.serial === si.serial && si.issuer !== undefined && Buffer.compare(Buffer.from(c.issuer.der), Buffer.from(si.issuer)) === 0);
-  if (!signer) throw new Failure("signing-certificate", "the signature does not include its signer's certificate");
+  const signer = signerCertificate(opened);
   evidence.signer = { subject: signer.subject.text, issuer: signer.issuer.text, serial: signer.serial, sha256: signer.id };
-  const signerKey = signer.publicKey();
-  const publicKey = signerKey.value;
-  if (!publicKey) throw new Failure("signature", `the signer certificate cannot be trusted: ${signerKey.error ?? "its public key cannot be read"}`);
-  if (verifySignature(sigAlg, signedBytesOf(si.signedAttributesRaw), si.signature, publicKey) !== undefined) {
-    throw new Failure("signature", "the signature over the signed attributes does not hold: it does not verify with the signer certificate's key (the signature file was altered)");
-  }
-  const v2 = attr(si, CMS_OIDS.signingCertificateV2)[0];
-  if (v2) {
-    const hash = decodingAttributes(() => essCertHash(v2.values[0]!));
-    if (Buffer.compare(Buffer.from(createHash(hash.algorithm).update(signer.der).digest()), Buffer.from(hash.value)) !== 0) {
-      throw new Failure("signing-certificate", "signingCertificateV2 names another certificate than the one that signed (RFC 5035)");
-    }
-  }
+  checkSignature(opened, signer);
 
   // 4. Trusted time.
   let trustedTime = now;
@@ -312,30 +241,7 @@ async function run(options: FirmwareVerifyOptions, evidence: { -readonly [K in k
   }
 }
 
-/**
- * The signature algorithm of a SignerInfo, when allowed: SHA-2 only. Some TSAs write the bare key
- * algorithm (rsaEncryption, id-ecPublicKey) and let the digestAlgorithm name the hash (RFC 5652 §5.3).
- */
-function allowedSignatureAlgorithm(der: Uint8Array, digest?: string): SignatureAlgorithm | undefined {
-  const bare: Readonly<Record<string, SignatureAlgorithm["key"]>> = { "1.2.840.113549.1.1.1": "rsa", "1.2.840.10045.2.1": "ec" };
-  try {
-    const id = oidText(content(der, children(der, readRoot(der))[0]!));
-    const key = bare[id];
-    if (key && digest) return { name: `${key} with ${digest}`, hash: digest as SignatureAlgorithm["hash"], key };
-    const algorithm = identifySignatureAlgorithm(der, readRoot(der));
-    return algorithm.hash === "sha1" || algorithm.hash === null ? undefined : algorithm;
-  } catch {
-    return undefined;
-  }
-}
 
-function parseOrFail(der: Uint8Array, what: string): ParsedCertificate {
-  try {
-    return parseCertificateForValidation(der);
-  } catch (e) {
-    throw new Failure("format", `${what} cannot be read: ${(e as Error).message}`);
-  }
-}
 
 /** The path's certificates after the target, as parsed certificates (from every source given). */
 function resolvePath(path: readonly PathCertificate[], pool: readonly Uint8Array[]): ParsedCertificate[] {
@@ -356,25 +262,7 @@ function freshestCrl(crls: readonly CrlView[], issuer: ParsedCertificate, now: D
   return candidates[0];
 }
 
-function decodeSigningTime(value: Uint8Array): string {
-  try {
-    return decodeTime(value, readRoot(value, value[0]!)).toISOString();
-  } catch {
-    throw new Failure("signed-attributes", "the signingTime attribute is malformed");
-  }
-}
 
-function essCertHash(value: Uint8Array): { algorithm: string; value: Uint8Array } {
-  // SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2, ... }
-  const certs = children(value, readRoot(value))[0]!;
-  const first = children(value, certs)[0]!;
-  const parts = children(value, first);
-  if (parts[0]!.tag === 0x30) {
-    const algOid = oidText(content(value, children(value, parts[0]!)[0]!));
-    return { algorithm: DIGEST_OIDS[algOid] ?? "sha256", value: content(value, parts[1]!) };
-  }
-  return { algorithm: "sha256", value: content(value, parts[0]!) };
-}
 
 /** Check an RFC 3161 token over `signatureValue`, its TSA certificate chaining to a pinned TSA root. */
 function verifyTimestampToken(token: Uint8Array, signatureValue: Uint8Array, tsaRoots: readonly Uint8Array[]): { genTime: Date; tsa: string; serial: string; policy: string } {
