@@ -81,3 +81,4 @@ export { reportAuditTampering } from "./notify/security-events.js";
 export { buildReport, reportPeriod, REPORT_FORMAT, type ReportData, type ReportOptions, type Anomaly } from "./reports/build.js";
 export { writeReportCsv, csvField, CSV_COLUMNS } from "./reports/csv.js";
 export { renderReportHtml } from "./reports/html.js";
+export { ensureReportSigner, signReport, verifyReport, type ReportCheck, type ReportEvidence, type ReportVerdict, type ReportVerifyOptions, type SignedReport } from "./reports/signature.js";

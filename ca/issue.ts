@@ -188,6 +188,7 @@ const ACTION_OF_PROFILE: Readonly<Record<ProfileName, WriteAction>> = {
   "device-ca": "ca.create",
   "firmware-ca": "ca.create",
   "audit-signer": "audit.certify",
+  "report-signer": "audit.certify",
   device: "issue.device",
   "firmware-signer": "issue.signer",
   "dps-verification": "dps.push",

@@ -47,6 +47,8 @@ export const EKU_OIDS = {
    * Minted under the home's arc like the policy OIDs (`<arc>.5.1`), so GnuTLS reads it too.
    */
   auditLogSigning: `${TRUSTLINE_ARC}.5.1`,
+  /** RFC 9336 id-kp-documentSigning: signing human-readable documents (the auditor's report). */
+  documentSigning: "1.3.6.1.5.5.7.3.36",
 } as const;
 
 export type ExtendedKeyUsage = keyof typeof EKU_OIDS;

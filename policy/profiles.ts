@@ -6,7 +6,7 @@
  */
 import { type ExtendedKeyUsage, POLICY_OIDS } from "./oids.js";
 
-export type ProfileName = "root-ca" | "device-ca" | "firmware-ca" | "device" | "firmware-signer" | "dps-verification" | "ocsp-responder" | "audit-signer";
+export type ProfileName = "root-ca" | "device-ca" | "firmware-ca" | "device" | "firmware-signer" | "dps-verification" | "ocsp-responder" | "audit-signer" | "report-signer";
 export type CaProfileName = "root-ca" | "device-ca" | "firmware-ca";
 
 /** Key algorithms, by the names the CLI and the policy document use. */
@@ -189,6 +189,25 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
     allowedKeys: ["p256", "p384", "rsa3072", "rsa4096"],
     // As long as the root: the key signs heads for the life of the home (clamped to the root's notAfter).
     validityDays: { default: 7300, max: 9125 },
+    subject: "service-name",
+    revocationPointers: false,
+    allowHold: false,
+    ocspNoCheck: false,
+  },
+  "report-signer": {
+    name: "report-signer",
+    title: "Report signer",
+    cpSection: "7.1.9",
+    policyOids: [],
+    // The root, as for the audit key: an auditor who pins the root knows the report came from this home.
+    issuedBy: ["root-ca"],
+    basicConstraints: { ca: false },
+    keyUsage: ["digitalSignature"],
+    // RFC 9336 documentSigning: a report is a document for people; no other key purpose fits.
+    extendedKeyUsage: ["documentSigning"],
+    allowedKeys: ["p256", "p384", "rsa3072", "rsa4096"],
+    // Reports are read years later: ten years by default, clamped to the root's notAfter.
+    validityDays: { default: 3653, max: 7305 },
     subject: "service-name",
     revocationPointers: false,
     allowHold: false,

@@ -47,6 +47,8 @@ import {
   openSession,
   secretOfOtpauthUri,
   totp,
+  signReport,
+  verifyReport,
 } from "../ca/index.js";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -232,13 +234,20 @@ try {
   console.log(`   store check: ${store.consistent ? "consistent with the audit trail" : "NOT consistent"} (${store.certificatesInTrail} certificates issued, ${store.revocationsInTrail} revoked per the trail)`);
   if (!verdict.intact || !store.consistent) process.exitCode = 1;
 
-  step("15. the auditor's report of the last 30 days: JSON (schemas/report.schema.json) and one self-contained HTML page");
+  step("15. the auditor's report of the last 30 days: JSON (schemas/report.schema.json) and one self-contained HTML page, signed");
   const report = await buildReport(line);
   const reportBase = join(tmpdir(), `trustline-demo-report-${Date.now()}`);
   writeFileSync(`${reportBase}.json`, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(`${reportBase}.html`, renderReportHtml(report));
   console.log(`   ${report.issuance.total} issued by ${Object.keys(report.issuance.byOperator).join(", ")} at ${Object.keys(report.issuance.byStation).length} stations; ${report.refusals.total} refused; ${report.revocations.total} revoked; ${report.anomalies.length} anomalies`);
+  // alice signs it: the first signed report makes the home's report signer, certified by the root.
+  const signedReport = await signReport(incident, `${reportBase}.html`);
+  const check = await verifyReport({ report: `${reportBase}.html`, signature: readFileSync(signedReport.signature), trust: [pinnedRoot] });
+  console.log(`   signed by the report signer (serial ${signedReport.signer.serial.slice(0, 16)}…): ${signedReport.signature}; verified against the pinned root: ${check.valid ? "valid" : `INVALID (${check.check})`}`);
+  if (!check.valid) process.exitCode = 1;
   console.log(`   written (kept after the demo): ${reportBase}.html and ${reportBase}.json`);
+  writeFileSync(`${reportBase}.root.pem`, await exportCa(line, "root"));
+  console.log(`   check it yourself: openssl cms -verify -binary -inform DER -in ${signedReport.signature} -content ${reportBase}.html -CAfile ${reportBase}.root.pem -purpose any -out /dev/null`);
 
   console.log(`\nDone.${keep ? ` The home is kept at ${homeDir}` : " (temporary home removed; run with -- --keep to keep it)"}`);
 } finally {

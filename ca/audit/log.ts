@@ -47,7 +47,9 @@ export type AuditAction =
   | "session.open"
   | "session.close" //  logout, or revoked by an admin
   | "audit.verify-failed" // security event: the chain or its signed head did not verify
-  | "config.set";
+  | "config.set"
+  | "report.signer" //  the report-signing key made and certified by the root (report-signer)
+  | "report.sign"; //   an auditor's report signed
 
 export type AuditOutcome = "ok" | "rejected" | "failed";
 

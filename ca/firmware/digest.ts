@@ -9,7 +9,7 @@ import { TrustlineError } from "../errors.js";
 
 const CHUNK = 1 << 20;
 
-export async function digestFile(path: string, algorithms: readonly ("sha256" | "sha384" | "sha512")[]): Promise<{ digests: Map<string, Uint8Array>; size: number }> {
+export async function digestFile(path: string, algorithms: readonly ("sha256" | "sha384" | "sha512")[], what = "the image"): Promise<{ digests: Map<string, Uint8Array>; size: number }> {
   const hashes = new Map([...new Set(algorithms)].map((a) => [a, createHash(a)] as const));
   let size = 0;
   let file;
@@ -17,7 +17,7 @@ export async function digestFile(path: string, algorithms: readonly ("sha256" | 
     file = await open(path, "r");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new TrustlineError(code === "ENOENT" ? "NOT_FOUND" : "INPUT_INVALID", `cannot read the image ${path}: ${code === "ENOENT" ? "no such file" : (code ?? (e as Error).message)}`);
+    throw new TrustlineError(code === "ENOENT" ? "NOT_FOUND" : "INPUT_INVALID", `cannot read ${what} ${path}: ${code === "ENOENT" ? "no such file" : (code ?? (e as Error).message)}`);
   }
   try {
     const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
@@ -34,7 +34,7 @@ export async function digestFile(path: string, algorithms: readonly ("sha256" | 
       size += bytesRead;
     }
   } catch (e) {
-    throw new TrustlineError("INPUT_INVALID", `cannot read the image ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new TrustlineError("INPUT_INVALID", `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   } finally {
     await file.close();
   }

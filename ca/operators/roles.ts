@@ -13,6 +13,8 @@ export type WriteAction =
   | "store.restore"
   | "audit.certify"
   | "config.set"
+  // admin, auditor
+  | "report.sign"
   // officer
   | "issue.signer"
   | "revoke.single"
@@ -24,10 +26,10 @@ export type WriteAction =
   | "issue.device";
 
 const ALLOWED: Readonly<Record<Role, ReadonlySet<WriteAction>>> = {
-  admin: new Set<WriteAction>(["ca.create", "ca.move-key", "operator.manage", "revoke.mass", "store.restore", "audit.certify", "config.set"]),
+  admin: new Set<WriteAction>(["ca.create", "ca.move-key", "operator.manage", "revoke.mass", "store.restore", "audit.certify", "config.set", "report.sign"]),
   officer: new Set<WriteAction>(["issue.signer", "revoke.single", "revoke.hold", "crl.issue", "dps.export", "dps.push"]),
   issuer: new Set<WriteAction>(["issue.device"]),
-  auditor: new Set<WriteAction>(),
+  auditor: new Set<WriteAction>(["report.sign"]),
 };
 
 export const ROLES: readonly Role[] = ["admin", "officer", "issuer", "auditor"];

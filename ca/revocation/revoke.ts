@@ -133,7 +133,7 @@ function filterOf(selector: MassSelector): CertificateFilter {
 }
 
 /** Certificates of the CA's own machinery: revoked one by one, if ever, never by a mass revocation. */
-const CA_INFRASTRUCTURE: ReadonlySet<string> = new Set(["audit-signer", "ocsp-responder"]);
+const CA_INFRASTRUCTURE: ReadonlySet<string> = new Set(["audit-signer", "report-signer", "ocsp-responder"]);
 
 /**
  * The end-entity certificates a selector matches that are not yet revoked. CA certificates, the

@@ -99,6 +99,7 @@ const STATE = fields({
   notify: optional(fields({ url: text })),
   crlNumbers: recordOf(count, true),
   responders: recordOf(fields({ ca: text, keyUri: text, keyAlgorithm: oneOf(KEY_ALGORITHMS), certificate: text, serial: text, notBefore: text, notAfter: text }), true),
+  reportSigner: optional(fields({ keyUri: text, keyAlgorithm: oneOf(KEY_ALGORITHMS), certificate: text, serial: text, notBefore: text, notAfter: text })),
   dpsMirrors: recordOf(fields({ offset: count, at: text }), true),
 });
 

@@ -68,6 +68,8 @@ export interface HomeState {
   readonly crlNumbers?: Readonly<Record<string, number>>;
   /** Each CA's current delegated OCSP responder. */
   readonly responders?: Readonly<Record<string, ResponderRecord>>;
+  /** The key that signs auditor's reports and its `report-signer` certificate from the root (made on the first `report --sign`). */
+  readonly reportSigner?: ServiceKeyRecord;
   /**
    * How far each DPS revocation mirror got in the revocation log, keyed "<target>|<ca>" (target
    * "files" for exported bodies, "dps:<host>" for a pushed-to DPS instance): the next export sends
@@ -82,14 +84,18 @@ export interface DpsMirrorMark {
   readonly at: string;
 }
 
-export interface ResponderRecord {
-  readonly ca: string;
+/** A key the home uses for itself, with the certificate one of its CAs issued for it. */
+export interface ServiceKeyRecord {
   readonly keyUri: string;
   readonly keyAlgorithm: KeyAlgorithm;
   readonly certificate: string;
   readonly serial: string;
   readonly notBefore: string;
   readonly notAfter: string;
+}
+
+export interface ResponderRecord extends ServiceKeyRecord {
+  readonly ca: string;
 }
 
 class DurableJsonFile implements Adapter<HomeState> {

@@ -23,6 +23,7 @@ import {
   issueSignerCertificate,
   issueVerificationCertificate,
   revokeCertificate,
+  signReport,
   toPem,
 } from "../../ca/index.js";
 import { DEFAULT_POLICY_ARC, EKU_OIDS, LEGACY_TRUSTLINE_ARC } from "../../policy/index.js";
@@ -57,6 +58,10 @@ describe("GnuTLS certtool as referee: certificates and CRLs", { skip: GNUTLS_MIS
     writeFileSync(path("signer-chain.pem"), signer.pem + signer.chain.join(""));
     writeFileSync(path("dps-verification.pem"), verification.pem);
     writeFileSync(path("ocsp-responder.pem"), responders.find((r) => r.ca === "device")!.certificate);
+    writeFileSync(path("audit-signer.pem"), home.state.auditKey.certificate!);
+    writeFileSync(path("report.json"), "{}\n");
+    await signReport(home, path("report.json"));
+    writeFileSync(path("report-signer.pem"), home.state.reportSigner!.certificate);
     for (const ca of ["root", "device", "firmware"]) writeFileSync(path(`${ca}.crl`), toPem((await issueCrl(home, ca)).der, "X509 CRL"));
   });
   after(() => t?.cleanup());
@@ -69,6 +74,8 @@ describe("GnuTLS certtool as referee: certificates and CRLs", { skip: GNUTLS_MIS
     ["signer.pem", [`${DEFAULT_POLICY_ARC}.1.2`]],
     ["dps-verification.pem", [`${DEFAULT_POLICY_ARC}.1.3`]],
     ["ocsp-responder.pem", []],
+    ["audit-signer.pem", []],
+    ["report-signer.pem", []],
   ];
 
   for (const [file, policies] of KINDS) {
