@@ -15,7 +15,8 @@ export type ErrorCode =
   | "PASSPHRASE_REQUIRED" //  no passphrase source was given and there is no terminal to ask
   | "STORE_CONFLICT" //       a concurrent writer or a duplicate serial
   | "STORE_CORRUPT" //        the home's files are damaged (details: the file and, where known, the line)
-  | "STORE_UNAVAILABLE" //    the disk refused a read or write (full, I/O error, read-only); details: the path
+  | "STORE_UNAVAILABLE" //    the disk refused a read or write (full, I/O error, read-only); details: the path; a database out of reach
+  | "STORE_OUTDATED" //       the database's schema is older (run `trustline db migrate`) or newer (upgrade trustline) than this code
   | "DELIVERY_FAILED" //      the certificate is issued and durably recorded, but writing it out failed (details: serial)
   | "AUDIT_TAMPERED" //       the audit log's chain or signed head does not verify
   | "CONFIG_INVALID" //       the home's configuration is missing or unusable

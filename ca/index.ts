@@ -26,6 +26,9 @@ export { issueDeviceCertificate, generateDeviceCertificate, devicePkcs12, issueS
 export type { IssuedCertificate } from "./issue.js";
 export { showCertificate, listCertificates, certificatePem, type CertificateTrace, type ListedCertificate } from "./certificates.js";
 export type { CertificateRecord, CertificateFilter, CertificateStatus, Store } from "./store/types.js";
+export { openDatabase, isDatabaseUrl, redactedUrl, type Database, type DatabaseOptions } from "./store/postgres/connect.js";
+export { migrate, checkSchemaVersion, schemaVersion, SCHEMA_VERSION, MIGRATIONS, type MigrationResult } from "./store/postgres/migrations.js";
+export { PostgresInventory } from "./store/postgres/inventory.js";
 export { verifyAuditLog, readAuditLog, auditCheckpoint, parseAuditCheckpoint, parseFingerprint } from "./audit/operations.js";
 export type { AuditCheckpoint, AuditReport, AuditVerifyOptions, RootPin } from "./audit/operations.js";
 export type { AuditEntry, AuditEvent, AuditVerdict, AuditHead } from "./audit/log.js";

@@ -63,12 +63,16 @@ export interface CertificateFilter {
 export interface Store {
   /** Rejects a duplicate serial with STORE_CONFLICT. */
   putCertificate(record: CertificateRecord): Promise<void>;
+  /** A group of records, all durable or none; a duplicate serial (in the group or stored) is STORE_CONFLICT. */
+  putCertificates(records: readonly CertificateRecord[]): Promise<void>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
   query(filter: CertificateFilter, now: Date): AsyncIterable<CertificateRecord>;
   /** Append revocation events durably (idempotence is the caller's: it checks the current state first). */
   revoke(entries: readonly RevocationEntry[]): Promise<void>;
   /** The current revocations (holds included, released holds not), optionally of one issuing CA. */
   revocations(ca?: string): Promise<Map<string, RevocationEntry>>;
+  /** Requests already issued in a batch: request SHA-256 -> serial (what makes a batch resumable). */
+  batchRequests(batch: string): Promise<Map<string, string>>;
 }
 
 export function statusAt(record: Pick<CertificateRecord, "notBefore" | "notAfter">, now: Date, revocation?: RevocationEntry): CertificateStatus {
