@@ -152,7 +152,7 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
     if (!adminRoles.includes("admin")) throw new TrustlineError("USAGE", "the first operator of a home is its admin: its roles must include admin");
     home[ASSUME_PRINCIPAL]({ operator: home.actor.operator, station: home.actor.station, session: null, origin: "init", roles: adminRoles });
     home.inventory.create();
-    home.audit.create();
+    await home.audit.create();
     await home.transaction(async () => {
       await home.stateFile.create(state);
       home.setState(state);

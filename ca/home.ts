@@ -12,7 +12,7 @@
 import { userInfo } from "node:os";
 import { resolve, join } from "node:path";
 import { isTrustlineError, TrustlineError } from "./errors.js";
-import { AuditLog, type AuditEvent } from "./audit/log.js";
+import { AuditLog, type AuditEvent, FileAuditStorage } from "./audit/log.js";
 import type { PassphraseSource } from "./keys/backend.js";
 import { DEFAULT_KEY_STORE, KeyBackends } from "./keys/registry.js";
 import type { Signer } from "./keys/signer.js";
@@ -106,7 +106,7 @@ export class Home {
     this.env = options.env ?? process.env;
     this.stateFile = new StateFile(join(this.dir, "state.json"));
     this.inventory = new FileInventory(join(this.dir, "inventory"));
-    this.audit = new AuditLog(join(this.dir, "audit"), this.clock);
+    this.audit = new AuditLog(new FileAuditStorage(join(this.dir, "audit")), this.clock);
     this.#credential = options.credential;
     this.#warn = options.warn ?? (() => undefined);
     this.claimedOperator = options.operator || undefined;

@@ -102,25 +102,41 @@ function headMessage(seq: number, hash: string): Buffer {
   return Buffer.from(`trustline-audit-head/1 ${seq} ${hash}`, "utf8");
 }
 
-export class AuditLog {
+/**
+ * Where the log's lines and its signed head are kept: files in the home (FileAuditStorage below)
+ * or PostgreSQL (ca/store/postgres/audit-storage.ts). The chain, hashing, signing and verifying are
+ * AuditLog's, the same whatever the storage: a line is stored and read back as exact text.
+ */
+export interface AuditStorage {
+  create(): Promise<void>;
+  /** The newest complete entry; with `repair`, a torn last line is cut first (caller holds the lock). */
+  lastEntry(repair: boolean): Promise<AuditEntry | undefined>;
+  /** Append complete lines (each ending in a newline), durably. Caller holds the lock. */
+  appendLines(text: string): Promise<void>;
+  writeHead(head: AuditHead): Promise<void>;
+  /** The signed head, or undefined when missing or unreadable. */
+  readHead(): Promise<AuditHead | undefined>;
+  /** Every line, in order, numbered from 1. */
+  entries(): AsyncIterable<{ line: number; text: string }>;
+}
+
+export class FileAuditStorage implements AuditStorage {
   readonly #dir: string;
   readonly #logPath: string;
   readonly #headPath: string;
-  readonly #clock: () => Date;
 
-  constructor(dir: string, clock: () => Date) {
+  constructor(dir: string) {
     this.#dir = dir;
     this.#logPath = join(dir, "log.jsonl");
     this.#headPath = join(dir, "head.json");
-    this.#clock = clock;
   }
 
-  create(): void {
+  async create(): Promise<void> {
     mkdirSync(this.#dir, { recursive: true });
   }
 
   /** The newest complete entry, read from the end of the file; cuts a torn last line (caller holds the lock). */
-  #lastEntry(repair: boolean): AuditEntry | undefined {
+  async lastEntry(repair: boolean): Promise<AuditEntry | undefined> {
     if (!existsSync(this.#logPath)) return undefined;
     const fd = openSync(this.#logPath, repair ? "r+" : "r");
     try {
@@ -166,51 +182,28 @@ export class AuditLog {
     }
   }
 
-  /**
-   * Append events in order, durably; with `signer`, sign the new head. Caller holds the home lock.
-   */
-  async append(events: readonly AuditEvent[], signer: Signer | undefined): Promise<void> {
-    const last = this.#lastEntry(true);
-    let prev = last?.hash ?? GENESIS;
-    let seq = last?.seq ?? 0;
-    const time = this.#clock().toISOString();
-    let text = "";
-    for (const event of events) {
-      seq += 1;
-      const body = { ...event, seq, time, prev };
-      // The line is the canonical body with the hash added last: one serialization per entry.
-      const canonical = canonicalJson(body);
-      const digest = hash("sha256", canonical);
-      text += `${canonical.slice(0, -1)},"hash":"${digest}"}\n`;
-      prev = digest;
+  async appendLines(text: string): Promise<void> {
+    const data = Buffer.from(text, "utf8");
+    const fd = openSync(this.#logPath, "a", 0o600);
+    try {
+      let written = 0;
+      while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
     }
-    if (events.length > 0) {
-      const data = Buffer.from(text, "utf8");
-      const fd = openSync(this.#logPath, "a", 0o600);
-      try {
-        let written = 0;
-        while (written < data.length) written += writeSync(fd, data, written, data.length - written);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
-    if (signer && seq > 0) await this.#signHead(seq, prev, signer);
   }
 
-  async #signHead(seq: number, hash: string, signer: Signer): Promise<void> {
-    const signature = await signer.sign(headMessage(seq, hash));
-    const head: AuditHead = { seq, hash, time: this.#clock().toISOString(), signature: Buffer.from(signature).toString("base64") };
+  async writeHead(head: AuditHead): Promise<void> {
     // No directory fsync: after a power cut the rename may be lost, leaving the previous signed head,
     // which still verifies (the newer entries then show as an unsigned tail), never a torn one.
     writeFileAtomic(this.#headPath, `${JSON.stringify(head)}\n`, { mode: 0o600, syncDirectory: false });
   }
 
-  readHead(): AuditHead | undefined {
+  async readHead(): Promise<AuditHead | undefined> {
     if (!existsSync(this.#headPath)) return undefined;
     try {
-      const head = JSON.parse(readFileSync(this.#headPath, "utf8")) as AuditHead;
-      return head !== null && typeof head === "object" && Number.isSafeInteger(head.seq) && typeof head.hash === "string" ? head : undefined;
+      return parseHead(readFileSync(this.#headPath, "utf8"));
     } catch {
       return undefined;
     }
@@ -225,10 +218,60 @@ export class AuditLog {
       yield { line, text };
     }
   }
+}
+
+/** A signed head from its JSON text, or undefined when it is not one. */
+export function parseHead(text: string): AuditHead | undefined {
+  const head = JSON.parse(text) as AuditHead | null;
+  return head !== null && typeof head === "object" && Number.isSafeInteger(head.seq) && typeof head.hash === "string" ? head : undefined;
+}
+
+export class AuditLog {
+  readonly #clock: () => Date;
+
+  constructor(
+    readonly storage: AuditStorage,
+    clock: () => Date,
+  ) {
+    this.#clock = clock;
+  }
+
+  create(): Promise<void> {
+    return this.storage.create();
+  }
+
+  /**
+   * Append events in order, durably; with `signer`, sign the new head. Caller holds the home lock.
+   */
+  async append(events: readonly AuditEvent[], signer: Signer | undefined): Promise<void> {
+    const last = await this.storage.lastEntry(true);
+    let prev = last?.hash ?? GENESIS;
+    let seq = last?.seq ?? 0;
+    const time = this.#clock().toISOString();
+    let text = "";
+    for (const event of events) {
+      seq += 1;
+      const body = { ...event, seq, time, prev };
+      // The line is the canonical body with the hash added last: one serialization per entry.
+      const canonical = canonicalJson(body);
+      const digest = hash("sha256", canonical);
+      text += `${canonical.slice(0, -1)},"hash":"${digest}"}\n`;
+      prev = digest;
+    }
+    if (events.length > 0) await this.storage.appendLines(text);
+    if (signer && seq > 0) {
+      const signature = await signer.sign(headMessage(seq, prev));
+      await this.storage.writeHead({ seq, hash: prev, time: this.#clock().toISOString(), signature: Buffer.from(signature).toString("base64") });
+    }
+  }
+
+  readHead(): Promise<AuditHead | undefined> {
+    return this.storage.readHead();
+  }
 
   /** Entries (parsed), optionally from a time on. Does not verify: see `verify`. */
   async *read(since?: Date): AsyncIterable<AuditEntry> {
-    for await (const { text } of this.entries()) {
+    for await (const { text } of this.storage.entries()) {
       if (text.length === 0) continue;
       let entry: AuditEntry;
       try {
@@ -251,9 +294,9 @@ export class AuditLog {
     let prev = GENESIS;
     let count = 0;
     const hashes = new Map<number, string>();
-    const head = this.readHead();
+    const head = await this.storage.readHead();
     const done = (verdict: AuditVerdict) => ({ verdict, hashes });
-    for await (const { line, text } of this.entries()) {
+    for await (const { line, text } of this.storage.entries()) {
       const bad = (problem: string): AuditVerdict => ({ intact: false, entries: count, firstBad: line, problem });
       let entry: AuditEntry;
       try {

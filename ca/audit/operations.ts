@@ -123,7 +123,7 @@ export async function verifyAuditLog(home: AuditedHome, options: AuditVerifyOpti
   }
 
   // Which key may sign heads.
-  const time = new Date(home.audit.readHead()?.time ?? Date.now());
+  const time = new Date((await home.audit.readHead())?.time ?? Date.now());
   let spki: Uint8Array;
   let auditKey: AuditReport["auditKey"];
   const certificate = home.state.auditKey.certificate;

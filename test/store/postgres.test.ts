@@ -44,7 +44,18 @@ describe("PostgreSQL store", { skip: POSTGRES_MISSING, timeout: 180_000 }, () =>
     await checkSchemaVersion(db.pool, db.where);
     assert.deepEqual(await migrate(db), { from: SCHEMA_VERSION, to: SCHEMA_VERSION, applied: [] });
     const tables = await db.pool.query<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
-    assert.deepEqual(tables.rows.map((r) => r.name), ["certificates", "revocation_events", "trustline_schema"]);
+    assert.deepEqual(tables.rows.map((r) => r.name), ["audit_entries", "audit_head", "certificates", "revocation_events", "trustline_schema"]);
+  });
+
+  test("from the previous schema version: a version-1 database with records migrates to the current one and keeps them", async () => {
+    const db = await open(await pg.createDatabase());
+    assert.deepEqual((await migrate(db, 1)).applied.map((m) => m.version), [1]);
+    await assert.rejects(checkSchemaVersion(db.pool, db.where), code("STORE_OUTDATED", /version 1, this trustline needs/));
+    const kept = record();
+    await new PostgresInventory(db).putCertificate(kept);
+    const result = await migrate(db);
+    assert.deepEqual([result.from, result.to, result.applied.map((m) => m.version)], [1, SCHEMA_VERSION, MIGRATIONS.slice(1).map((m) => m.version)]);
+    assert.deepEqual(await new PostgresInventory(db).getCertificate(kept.serial), kept);
   });
 
   test("two migrations at once (two stations): both succeed, each migration is applied once", async () => {

@@ -49,6 +49,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX revocation_events_ca ON revocation_events (ca, id);
     `,
   },
+  {
+    version: 2,
+    title: "audit log and its signed head",
+    sql: `
+      CREATE TABLE audit_entries (
+        seq bigint PRIMARY KEY CHECK (seq > 0),
+        line text NOT NULL
+      );
+      CREATE TABLE audit_head (
+        id integer PRIMARY KEY CHECK (id = 1),
+        head json NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */
