@@ -8,7 +8,8 @@ import { ASSUME_PRINCIPAL, Home, type HomeOptions } from "./home.js";
 import { DEFAULT_SCRYPT } from "./keys/encrypted-pkcs8.js";
 import { caKeyRef, getCa, issueCertificate, chainOf, sha256Hex, caCertificateDer } from "./issue.js";
 import { signerHolds } from "./keys/signer.js";
-import { fsyncDirectory } from "./store/atomic.js";
+import { fsyncDirectory, writeFileAtomic } from "./store/atomic.js";
+import { STORE_CONFIG, type StoreConfig } from "./store/home-storage.js";
 import type { CaRecord, HomeState } from "./store/state.js";
 import { describePublicKey, publicKeyFromSpki } from "./x509/keys.js";
 import { parseCertificate, summarizeCertificate, type CertificateSummary } from "./x509/inspect.js";
@@ -40,6 +41,12 @@ export interface InitOptions extends HomeOptions {
    * may add officer and issuer) and how it signs in (default an authenticator app, TOTP).
    */
   readonly firstAdmin?: { readonly roles?: readonly Role[]; readonly authenticator?: NewAuthenticator; readonly displayName?: string };
+  /**
+   * Keep state, inventory and audit log in PostgreSQL instead of the home folder: the database URL
+   * (never with a password) and where its password is read from (else TRUSTLINE_DATABASE_PASSWORD_FILE
+   * or PGPASSFILE). An empty database is migrated; one that holds a home is refused.
+   */
+  readonly store?: { readonly url: string; readonly passwordFile?: string };
 }
 
 export interface InitResult {
@@ -51,6 +58,8 @@ export interface InitResult {
   readonly deviceUriTemplate: string | null;
   readonly keyStore: string;
   readonly auditKeyUri: string;
+  /** The database holding state, inventory and audit log (URL without password); null: embedded in the home folder. */
+  readonly store: string | null;
   readonly cas: readonly CaSummary[];
   readonly operator: string;
   /** The first admin's enrolment: its otpauth URI is shown here once and never again. */
@@ -128,7 +137,17 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
   mkdirSync(dirname(target), { recursive: true });
   const staging = join(dirname(target), `.${basename(target)}.init-${randomBytes(6).toString("hex")}`);
   mkdirSync(staging, { mode: 0o700 });
-  const home = Home.at({ ...options, home: staging });
+  let database: Awaited<ReturnType<typeof import("./store/postgres/storage.js").createPostgresStorage>> | undefined;
+  if (options.store) {
+    const { createPostgresStorage } = await import("./store/postgres/storage.js"); // pg is loaded only for such homes
+    try {
+      database = await createPostgresStorage(options.store.url, { ...(options.store.passwordFile ? { passwordFile: options.store.passwordFile } : {}), ...(options.env ? { env: options.env } : {}) });
+    } catch (e) {
+      rmSync(staging, { recursive: true, force: true });
+      throw e;
+    }
+  }
+  const home = Home.at({ ...options, home: staging }, database?.storage);
   try {
     const clock = home.clock;
     const salt = randomBytes(16);
@@ -151,10 +170,10 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
     const adminRoles = checkRoles(options.firstAdmin?.roles ?? ["admin"]);
     if (!adminRoles.includes("admin")) throw new TrustlineError("USAGE", "the first operator of a home is its admin: its roles must include admin");
     home[ASSUME_PRINCIPAL]({ operator: home.actor.operator, station: home.actor.station, session: null, origin: "init", roles: adminRoles });
-    home.inventory.create();
+    await home.inventory.create();
     await home.audit.create();
     await home.transaction(async () => {
-      await home.stateFile.create(state);
+      await home.stateStore.create(state);
       home.setState(state);
       await home.record([{ action: "init", outcome: "ok", ...home.who, details: { organization: options.organization, algorithm, baseUrl, policyArc, deviceUriTemplate, keyStore, auditKeyUri: auditKey.uri } }]);
     });
@@ -167,6 +186,10 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
     await certifyAuditKey(home);
     await createCa(home, { name: "device", profile: "device-ca", parent: "root", algorithm });
     await createCa(home, { name: "firmware", profile: "firmware-ca", parent: "root", algorithm });
+    if (options.store) {
+      const config: StoreConfig = { format: "trustline-store/1", url: options.store.url, ...(options.store.passwordFile ? { passwordFile: resolve(options.store.passwordFile) } : {}) };
+      writeFileAtomic(join(staging, STORE_CONFIG), `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    }
     await home.close();
     if (existsSync(target)) rmdirSync(target); // empty (checked above)
     renameSync(staging, target);
@@ -179,12 +202,14 @@ export async function initHome(options: InitOptions): Promise<InitResult> {
       deviceUriTemplate,
       keyStore,
       auditKeyUri: auditKey.uri,
+      store: database ? database.storage.where : null,
       cas: Object.values(home.state.cas).map(summarizeCa),
       operator: home.actor.operator,
       firstAdmin,
     };
   } catch (e) {
     await home.close().catch(() => undefined);
+    await database?.discard();
     rmSync(staging, { recursive: true, force: true });
     throw e;
   }

@@ -8,17 +8,20 @@
  *   <home>/inventory/        issued certificates (append-only segments + index)
  *   <home>/audit/            hash-chained audit log and its signed head
  *   <home>/.lock             held while writing
+ *
+ * A home on PostgreSQL (`init --store postgres://...`) keeps state, inventory and audit log in the
+ * database (ca/store/postgres/) and only store.json (and file-backed keys) in the folder; the
+ * HomeStorage seam (ca/store/home-storage.ts) is all the rest of the code sees of either.
  */
 import { userInfo } from "node:os";
-import { resolve, join } from "node:path";
+import { resolve } from "node:path";
 import { isTrustlineError, TrustlineError } from "./errors.js";
-import { AuditLog, type AuditEvent, FileAuditStorage } from "./audit/log.js";
+import { AuditLog, type AuditEvent } from "./audit/log.js";
 import type { PassphraseSource } from "./keys/backend.js";
 import { DEFAULT_KEY_STORE, KeyBackends } from "./keys/registry.js";
 import type { Signer } from "./keys/signer.js";
-import { FileInventory } from "./store/file-inventory.js";
-import { withLock } from "./store/lock.js";
-import { type HomeState, StateFile } from "./store/state.js";
+import { embeddedStorage, type HomeStorage, type Inventory, openHomeStorage, type StateStore } from "./store/home-storage.js";
+import type { HomeState } from "./store/state.js";
 import { LEGACY_TRUSTLINE_ARC } from "../policy/index.js";
 import { WebhookNotifier } from "./notify/webhook.js";
 import { authenticate, type Credential } from "./operators/authenticate.js";
@@ -78,8 +81,9 @@ export class Home {
   readonly dir: string;
   readonly clock: Clock;
   readonly actor: Actor;
-  readonly stateFile: StateFile;
-  readonly inventory: FileInventory;
+  readonly storage: HomeStorage;
+  readonly stateStore: StateStore;
+  readonly inventory: Inventory;
   readonly audit: AuditLog;
   readonly passphrase: PassphraseSource;
   readonly env: NodeJS.ProcessEnv;
@@ -98,30 +102,37 @@ export class Home {
   #notifier: WebhookNotifier | undefined;
   #warnedUnenforced = false;
 
-  private constructor(options: HomeOptions) {
+  private constructor(options: HomeOptions, storage?: HomeStorage) {
     this.dir = resolve(options.home);
     this.clock = options.clock ?? (() => new Date());
     this.actor = defaultActor(options);
     this.passphrase = memoize(options.passphrase ?? noPassphrase);
     this.env = options.env ?? process.env;
-    this.stateFile = new StateFile(join(this.dir, "state.json"));
-    this.inventory = new FileInventory(join(this.dir, "inventory"));
-    this.audit = new AuditLog(new FileAuditStorage(join(this.dir, "audit")), this.clock);
+    this.storage = storage ?? embeddedStorage(this.dir);
+    this.stateStore = this.storage.state;
+    this.inventory = this.storage.inventory;
+    this.audit = new AuditLog(this.storage.audit, this.clock);
     this.#credential = options.credential;
     this.#warn = options.warn ?? (() => undefined);
     this.claimedOperator = options.operator || undefined;
     this.claimedStation = options.station || undefined;
   }
 
-  /** A Home object for a directory that may not be initialised yet (used by init). */
-  static at(options: HomeOptions): Home {
-    return new Home(options);
+  /** A Home object for a directory that may not be initialised yet (used by init): embedded storage unless given. */
+  static at(options: HomeOptions, storage?: HomeStorage): Home {
+    return new Home(options, storage);
   }
 
-  /** Open an initialised home: reads state.json only. */
+  /** Open an initialised home: reads its state only (state.json, or the database store.json names). */
   static async open(options: HomeOptions): Promise<Home> {
-    const home = new Home(options);
-    home.#state = await home.stateFile.read();
+    const storage = await openHomeStorage(resolve(options.home), options.env ?? process.env);
+    const home = new Home(options, storage);
+    try {
+      home.#state = await home.stateStore.read();
+    } catch (e) {
+      await storage.close().catch(() => undefined);
+      throw e;
+    }
     return home;
   }
 
@@ -137,13 +148,13 @@ export class Home {
 
   /** Re-read the state (after another process may have changed it). */
   async refresh(): Promise<HomeState> {
-    this.#state = await this.stateFile.read();
+    this.#state = await this.stateStore.read();
     return this.#state;
   }
 
   /** Update state.json under the lock the caller holds. */
   async updateState(change: (s: HomeState) => HomeState): Promise<HomeState> {
-    this.#state = await this.stateFile.update(change);
+    this.#state = await this.stateStore.update(change);
     return this.#state;
   }
 
@@ -181,6 +192,7 @@ export class Home {
     this.#auditSigner = undefined; // its session or client goes with the backends
     this.#dataKey = undefined;
     await keys?.close();
+    await this.storage.close();
   }
 
   /**
@@ -281,7 +293,7 @@ export class Home {
    */
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await withLock(join(this.dir, ".lock"), fn);
+      return await this.storage.lock(fn);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (!isTrustlineError(e) && code !== undefined && DISK_REFUSALS.has(code)) {

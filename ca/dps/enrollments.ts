@@ -103,10 +103,10 @@ export async function planMirror(home: Home, target: string, options: MirrorOpti
   if (!Object.hasOwn(home.state.cas, ca)) throw new TrustlineError("NOT_FOUND", `there is no CA named "${ca}" in this home`);
   const key = mirrorKey(target, ca);
   const state = await home.refresh();
-  const all = home.inventory.revocationEventsSince(0);
+  const all = await home.inventory.revocationEventsSince(0);
   let from = options.all ? 0 : (state.dpsMirrors?.[key]?.offset ?? 0);
   if (from > all.next) from = 0; // the log was replaced: start over
-  const tail = from === 0 ? all : home.inventory.revocationEventsSince(from);
+  const tail = from === 0 ? all : await home.inventory.revocationEventsSince(from);
   const prefix = all.entries.slice(0, all.entries.length - tail.entries.length);
   const now = foldRevocations(all.entries, ca);
   const before = options.all ? new Map<string, RevocationEntry>() : foldRevocations(prefix, ca);

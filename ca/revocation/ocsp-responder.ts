@@ -97,6 +97,7 @@ export class OcspResponder {
   #revoked = new Map<string, RevocationEntry>();
   #logOffset = 0;
   #lastPoll = 0;
+  #polling: Promise<void> | undefined;
   readonly #issued = new Map<string, { ca: string } | { missingUntil: number }>();
   /** Responses to requests without a nonce, oldest first (a Map keeps insertion order: eviction is O(1)). */
   readonly #cache = new Map<string, { der: Uint8Array; until: number }>();
@@ -120,7 +121,7 @@ export class OcspResponder {
   static async open(home: Home, options: { renew?: boolean } = {}): Promise<OcspResponder> {
     const responder = new OcspResponder(home);
     await responder.loadIdentities(options.renew !== false);
-    responder.poll(true);
+    await responder.poll(true);
     return responder;
   }
 
@@ -162,14 +163,26 @@ export class OcspResponder {
     return [...this.#identities.keys()];
   }
 
-  /** Follow the revocation log (at most every 250 ms unless forced); on change, drop cached responses. */
-  poll(force = false): void {
+  /**
+   * Follow the revocation log (at most every 250 ms unless forced); on change, drop cached
+   * responses. One read at a time: requests arriving meanwhile wait for it.
+   */
+  poll(force = false): Promise<void> {
     const now = Date.now();
-    if (!force && now - this.#lastPoll < POLL_MS) return;
+    if (!force && this.#polling) return this.#polling;
+    if (!force && now - this.#lastPoll < POLL_MS) return Promise.resolve();
     this.#lastPoll = now;
+    const run = this.#readLog(force).finally(() => {
+      if (this.#polling === run) this.#polling = undefined;
+    });
+    this.#polling = run;
+    return run;
+  }
+
+  async #readLog(force: boolean): Promise<void> {
     let events: { entries: RevocationEntry[]; next: number };
     try {
-      events = this.#home.inventory.revocationEventsSince(this.#logOffset);
+      events = await this.#home.inventory.revocationEventsSince(this.#logOffset);
     } catch (e) {
       // At start (force) a damaged log refuses to serve; later the last good state is kept and said.
       if (force) throw e;
@@ -215,7 +228,7 @@ export class OcspResponder {
       throw e;
     }
     if (request.certIds.length > MAX_CERT_IDS) return encodeErrorResponse("malformedRequest");
-    this.poll();
+    await this.poll();
     const cacheKey = request.nonce ? undefined : `${caName}:${request.certIds.map((c) => Buffer.from(c.der).toString("hex")).join(",")}`;
     const now = Date.now();
     if (cacheKey) {

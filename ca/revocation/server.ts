@@ -165,7 +165,7 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
   // Half-life refresh (or following the publisher), and a poll of the revocation log even when no
   // OCSP request arrives.
   const timer = setInterval(() => {
-    responder.poll();
+    void responder.poll();
     if (follow) return followCrls();
     for (const crl of crls.values()) {
       const half = (Date.parse(crl.thisUpdate) + Date.parse(crl.nextUpdate)) / 2;

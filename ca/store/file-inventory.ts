@@ -42,7 +42,8 @@ import { createInterface } from "node:readline";
 import { TrustlineError } from "../errors.js";
 import { fsyncDirectory } from "./atomic.js";
 import { SerialTable } from "./serial-table.js";
-import { type CertificateFilter, type CertificateRecord, matches, type RevocationEntry, type Store } from "./types.js";
+import type { Inventory } from "./home-storage.js";
+import { type CertificateFilter, type CertificateRecord, matches, type RevocationEntry } from "./types.js";
 
 const SEGMENT_LIMIT = 256 * 1024 * 1024;
 const SEGMENT_NAME = /^(\d{8})\.jsonl$/;
@@ -74,7 +75,7 @@ type IndexedRecord = IndexEntry & Pick<CertificateRecord, "serial" | "batch" | "
 
 const indexed = (r: CertificateRecord, e: IndexEntry): IndexedRecord => ({ ...e, serial: r.serial, batch: r.batch, requestSha256: r.requestSha256 });
 
-export class FileInventory implements Store {
+export class FileInventory implements Inventory {
   readonly #segments: string;
   readonly #index: string;
   readonly #revocations: string;
@@ -86,7 +87,7 @@ export class FileInventory implements Store {
   }
 
   /** Create the folders (at `init`). */
-  create(): void {
+  async create(): Promise<void> {
     mkdirSync(this.#segments, { recursive: true });
     mkdirSync(this.#index, { recursive: true });
     // Created empty at once, so that a missing revocation log reads as damage, never as "nothing revoked".
@@ -445,7 +446,7 @@ export class FileInventory implements Store {
   async revoke(entries: readonly RevocationEntry[]): Promise<void> {
     if (entries.length === 0) return;
     // Never re-create a lost log by appending to it: earlier revocations would silently vanish.
-    if (!existsSync(this.#revocations)) this.revocationEventsSince(0);
+    if (!existsSync(this.#revocations)) this.#eventsSince(0);
     const fd = openSync(this.#revocations, "a+");
     try {
       const size = fstatSync(fd).size;
@@ -467,7 +468,11 @@ export class FileInventory implements Store {
   }
 
   /** Events appended since byte `offset` (complete lines only): lets a responder follow the log. */
-  revocationEventsSince(offset: number): { entries: RevocationEntry[]; next: number } {
+  async revocationEventsSince(offset: number): Promise<{ entries: RevocationEntry[]; next: number }> {
+    return this.#eventsSince(offset);
+  }
+
+  #eventsSince(offset: number): { entries: RevocationEntry[]; next: number } {
     if (!existsSync(this.#revocations)) {
       throw corrupt(
         `the revocation log ${this.#revocations} is missing, so no revocation can be trusted; restore it from a backup (a home made before Trustline created it at init and never revoked anything may create it empty)`,
@@ -491,7 +496,7 @@ export class FileInventory implements Store {
   }
 
   async revocations(ca?: string): Promise<Map<string, RevocationEntry>> {
-    return foldRevocations(this.revocationEventsSince(0).entries, ca);
+    return foldRevocations(this.#eventsSince(0).entries, ca);
   }
 
   async *query(filter: CertificateFilter, now: Date): AsyncIterable<CertificateRecord> {

@@ -5,6 +5,8 @@ import { DEFAULT_OIDC_CLIENT_ID } from "./operator.js";
 
 interface InitCliOptions {
   org: string;
+  store?: string;
+  dbPasswordFile?: string;
   algorithm: KeyAlgorithm;
   baseUrl: string;
   policyArc?: string;
@@ -40,6 +42,8 @@ export function initCommand(): Command {
     .option("--oidc-issuer <url>", "the first admin signs in through this OpenID Connect provider instead of an authenticator app")
     .option("--oidc-subject <sub>", "with --oidc-issuer: the admin's subject (the ID token's sub)")
     .option("--oidc-client-id <id>", "with --oidc-issuer: the client registered for Trustline (default trustline)")
+    .option("--store <url>", "keep state, inventory and audit log in PostgreSQL (postgres://user@host:5432/db or postgres:///db?host=/socket/folder; default TRUSTLINE_DATABASE_URL if set): several stations share one CA; an empty database is migrated")
+    .option("--db-password-file <file>", "with --store: a file holding the database password (else TRUSTLINE_DATABASE_PASSWORD_FILE or PGPASSFILE)")
     .option("--device-san <template>", "subjectAltName URI of device certificates, {registration-id} inside, or 'none' (default urn:<org-id>:device:{registration-id})")
     .addHelpText(
       "after",
@@ -48,6 +52,7 @@ export function initCommand(): Command {
         "trustline init --org 'Acme Devices' --algorithm p384 --base-url http://pki.acme.example   # asks the passphrase twice on a terminal",
         "trustline --operator alice init --org 'Acme Devices' --roles admin,officer,issuer --json | jq -r .firstAdmin.otpauthUri   # enrol alice's authenticator app from a script",
         "trustline init --org 'Acme Devices' --key-store azure-keyvault://acme-pki.vault.azure.net/keys/ --hsm   # DefaultAzureCredential, no passphrase",
+        "trustline init --org 'Acme Devices' --store postgres://trustline@db.plant:5432/ca --db-password-file /etc/trustline/db-password --key-store azure-keyvault://acme-pki.vault.azure.net/keys/",
         "TRUSTLINE_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so TRUSTLINE_PKCS11_PIN_FILE=/run/secrets/hsm-pin trustline init --org 'Acme Devices' --key-store 'pkcs11:token=acme-ca'",
       ),
     )
@@ -55,6 +60,7 @@ export function initCommand(): Command {
       const g = globals(command);
       const keyStore = keyStoreOption(opts.keyStore, opts.hsm);
       const auditKeyStore = keyStoreOption(opts.auditKeyStore ?? opts.keyStore, opts.hsm);
+      const storeUrl = opts.store ?? process.env.TRUSTLINE_DATABASE_URL;
       const result = await initHome({
         ...homeOptions(g, true, true),
         organization: opts.org,
@@ -65,6 +71,7 @@ export function initCommand(): Command {
         ...(auditKeyStore !== undefined ? { auditKeyStore } : {}),
         ...(opts.deviceSan !== undefined ? { deviceUriTemplate: opts.deviceSan === "none" ? null : opts.deviceSan } : {}),
         firstAdmin: { roles: checkRoles(opts.roles.split(",").map((r) => r.trim())), authenticator: authenticatorOption(opts) },
+        ...(storeUrl ? { store: { url: storeUrl, ...(opts.dbPasswordFile ? { passwordFile: opts.dbPasswordFile } : {}) } } : {}),
       });
       const enrol = await enrolmentText(result.firstAdmin);
       emit(command, result, () =>
@@ -75,6 +82,7 @@ export function initCommand(): Command {
           `Device subjectAltName: ${result.deviceUriTemplate ?? "none"}`,
           `Policy OID arc: ${result.policyArc}${result.policyArc === policy.DEFAULT_POLICY_ARC ? " (the documentation placeholder: production CAs use their own PEN, --policy-arc)" : ""}`,
           `Keys: ${result.keyStore === "file:" ? "encrypted files in the home" : result.keyStore}; audit key ${result.auditKeyUri}`,
+          `Store: ${result.store ?? "embedded (files in the home)"}`,
           `First operator: ${result.operator} (${result.firstAdmin.operator.roles.join(", ")}), signs in with ${result.firstAdmin.operator.authenticator === "oidc" ? "OpenID Connect" : "an authenticator app (TOTP)"}`,
           ...enrol,
         ].join("\n"),

@@ -84,7 +84,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     }
   }
   const { default: pg } = await import("pg");
-  const pool = new pg.Pool({ connectionString: url, ...(password !== undefined ? { password } : {}), max: options.max ?? 4, connectionTimeoutMillis: 10_000 });
+  const pool = new pg.Pool({ connectionString: url, ...(password !== undefined ? { password } : {}), max: options.max ?? 4, connectionTimeoutMillis: 10_000, allowExitOnIdle: true });
   // An idle client losing its server must not crash the process: the next query reports it.
   pool.on("error", () => undefined);
   try {
@@ -94,6 +94,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     await pool.end().catch(() => undefined);
     throw databaseError(e, where);
   }
+  let closing: Promise<void> | undefined;
   return {
     pool,
     where,
@@ -113,6 +114,6 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
         client.release();
       }
     },
-    close: () => pool.end(),
+    close: () => (closing ??= pool.end()),
   };
 }

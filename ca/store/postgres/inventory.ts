@@ -11,7 +11,8 @@
  */
 import { TrustlineError } from "../../errors.js";
 import { foldRevocations } from "../file-inventory.js";
-import { type CertificateFilter, type CertificateRecord, matches, type RevocationEntry, type Store } from "../types.js";
+import type { BatchCursor, Inventory } from "../home-storage.js";
+import { type CertificateFilter, type CertificateRecord, matches, type RevocationEntry } from "../types.js";
 import { type Database, databaseError } from "./connect.js";
 
 /** Rows one page of a read holds: bounded memory whatever the inventory's size. */
@@ -35,8 +36,12 @@ function conflict(e: unknown, where: string): TrustlineError {
   return databaseError(e, where);
 }
 
-export class PostgresInventory implements Store {
+export class PostgresInventory implements Inventory {
   constructor(readonly db: Database) {}
+
+  async create(): Promise<void> {
+    // The tables come with the schema (`trustline db migrate`).
+  }
 
   async putCertificate(record: CertificateRecord): Promise<void> {
     await this.putCertificates([record]);
@@ -121,7 +126,8 @@ export class PostgresInventory implements Store {
   }
 
   /** The batch's requests recorded after `cursor`, handed to `add`; the cursor for the next call. */
-  async readBatchRequests(batch: string, cursor: SeqCursor | undefined, add: (requestSha256: string, serial: string) => void): Promise<SeqCursor | undefined> {
+  async readBatchRequests(batch: string, from: BatchCursor | undefined, add: (requestSha256: string, serial: string) => void): Promise<BatchCursor | undefined> {
+    const cursor = from as SeqCursor | undefined;
     const r = await this.#query<{ seq: string; request_sha256: string; serial: string }>("SELECT seq, request_sha256, serial FROM certificates WHERE batch = $1 AND seq > $2 ORDER BY seq", [batch, cursor?.seq ?? "0"]);
     for (const row of r.rows) add(row.request_sha256, row.serial);
     return r.rows.length ? { seq: r.rows[r.rows.length - 1]!.seq } : cursor;

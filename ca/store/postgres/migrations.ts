@@ -63,6 +63,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    title: "the home's state",
+    sql: `
+      CREATE TABLE home_state (
+        id integer PRIMARY KEY CHECK (id = 1),
+        state json NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

@@ -1,0 +1,101 @@
+/**
+ * Where a home keeps its data: the seam between the CA and its storage engine. The embedded
+ * engine (the default, nothing to install) keeps state.json, the inventory and the audit log in
+ * the home folder; the PostgreSQL engine (`trustline init --store postgres://...`) keeps them in
+ * one database that every station shares, and the home folder holds only configuration
+ * (`store.json`, naming the database) and, for file-backed keys, the encrypted key files.
+ * Issuing, revocation and audit code see only these interfaces.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type AuditStorage, FileAuditStorage } from "../audit/log.js";
+import { TrustlineError } from "../errors.js";
+import { FileInventory } from "./file-inventory.js";
+import { withLock } from "./lock.js";
+import { type HomeState, StateFile } from "./state.js";
+import type { RevocationEntry, Store } from "./types.js";
+
+/** The home's state (configuration, CAs, operators, counters). */
+export interface StateStore {
+  read(): Promise<HomeState>;
+  /** Create it; refuses when it exists. */
+  create(state: HomeState): Promise<void>;
+  /** Read, change, write: caller holds the home's write lock. */
+  update(change: (state: HomeState) => HomeState): Promise<HomeState>;
+}
+
+/** How far a reader got in a batch's requests: opaque, each engine its own. */
+export type BatchCursor = object;
+
+/** The certificate inventory and revocation events, as issuing, serving and DPS use them. */
+export interface Inventory extends Store {
+  /** Prepare an empty inventory (at init). */
+  create(): Promise<void>;
+  /** Revocation events after `position` (0: all), and the position to ask from next: a responder follows the log. */
+  revocationEventsSince(position: number): Promise<{ entries: RevocationEntry[]; next: number }>;
+  /** Every (request SHA-256, serial) of a batch recorded after `cursor`, handed to `add`; the next cursor. */
+  readBatchRequests(batch: string, cursor: BatchCursor | undefined, add: (requestSha256: string, serial: string) => void): Promise<BatchCursor | undefined>;
+}
+
+export interface HomeStorage {
+  readonly kind: "embedded" | "postgres";
+  /** For messages: the home folder, or the database URL without its password. */
+  readonly where: string;
+  readonly state: StateStore;
+  readonly inventory: Inventory;
+  readonly audit: AuditStorage;
+  /** Run `fn` holding the home's exclusive write lock (not re-entrant). */
+  lock<T>(fn: () => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** The embedded engine: files in the home folder. */
+export function embeddedStorage(dir: string): HomeStorage {
+  return {
+    kind: "embedded",
+    where: dir,
+    state: new StateFile(join(dir, "state.json")),
+    inventory: new FileInventory(join(dir, "inventory")),
+    audit: new FileAuditStorage(join(dir, "audit")),
+    lock: (fn) => withLock(join(dir, ".lock"), fn),
+    close: async () => undefined,
+  };
+}
+
+/** The home folder's pointer to its database (written by `init --store`). */
+export interface StoreConfig {
+  readonly format: "trustline-store/1";
+  /** postgres://user@host:port/db (never with a password). */
+  readonly url: string;
+  /** Where the database password is read from, if not from TRUSTLINE_DATABASE_PASSWORD_FILE or PGPASSFILE. */
+  readonly passwordFile?: string;
+}
+
+export const STORE_CONFIG = "store.json";
+
+/** The home folder's store.json, if any. */
+export function readStoreConfig(dir: string): StoreConfig | undefined {
+  const path = join(dir, STORE_CONFIG);
+  if (!existsSync(path)) return undefined;
+  let config: Partial<StoreConfig> | null;
+  try {
+    config = JSON.parse(readFileSync(path, "utf8")) as Partial<StoreConfig> | null;
+  } catch (e) {
+    throw new TrustlineError("CONFIG_INVALID", `${path} is not valid JSON; it names the home's database: restore it (\`trustline init --store\` wrote it)`, { cause: e });
+  }
+  if (config === null || typeof config !== "object" || config.format !== "trustline-store/1" || typeof config.url !== "string" || (config.passwordFile !== undefined && typeof config.passwordFile !== "string")) {
+    throw new TrustlineError("CONFIG_INVALID", `${path} is not a Trustline store configuration (format trustline-store/1 with the database url)`);
+  }
+  return config as StoreConfig;
+}
+
+/**
+ * The storage of the home at `dir`: PostgreSQL when its store.json says so (TRUSTLINE_DATABASE_URL,
+ * when set, names the same database from this machine), else the embedded files.
+ */
+export async function openHomeStorage(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<HomeStorage> {
+  const config = readStoreConfig(dir);
+  if (!config) return embeddedStorage(dir);
+  const { openPostgresStorage } = await import("./postgres/storage.js"); // pg is loaded only by homes that use it
+  return openPostgresStorage(env.TRUSTLINE_DATABASE_URL || config.url, { ...(config.passwordFile ? { passwordFile: config.passwordFile } : {}), env });
+}

@@ -1,0 +1,105 @@
+/**
+ * A home on PostgreSQL: state, inventory, revocations and audit log in one database that every
+ * station shares. The home's write lock is a PostgreSQL advisory lock held by one connection for
+ * the length of the write, so writers on every machine take turns as processes on one machine do
+ * with the embedded store's lock file; a writer that dies releases it with its connection.
+ */
+import type { PoolClient } from "pg";
+import { TrustlineError } from "../../errors.js";
+import type { HomeStorage } from "../home-storage.js";
+import { PostgresAuditStorage } from "./audit-storage.js";
+import { type Database, type DatabaseOptions, databaseError, openDatabase } from "./connect.js";
+import { PostgresInventory } from "./inventory.js";
+import { checkSchemaVersion, migrate, schemaVersion } from "./migrations.js";
+import { PostgresStateStore } from "./state.js";
+
+/** The advisory lock that is the home's write lock: (class, id) = ("tl" in ASCII, 2). */
+const HOME_LOCK = "7468, 2";
+const LOCK_TIMEOUT_MS = 60_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * For `init --store`: the storage of a new home, in a database that holds none yet. An empty
+ * database is migrated first; one that already holds a home is refused. `discard` removes what a
+ * failed init wrote, so the database is empty again.
+ */
+export async function createPostgresStorage(url: string, options: DatabaseOptions = {}): Promise<{ storage: HomeStorage; discard: () => Promise<void> }> {
+  const db = await openDatabase(url, options);
+  try {
+    if ((await schemaVersion(db.pool)) === 0) await migrate(db);
+    await checkSchemaVersion(db.pool, db.where);
+    const held = await db.pool.query("SELECT 1 FROM home_state");
+    if ((held.rowCount ?? 0) > 0) throw new TrustlineError("ALREADY_EXISTS", `the database ${db.where} already holds a CA home; refusing to overwrite it (each home needs a database of its own)`);
+  } catch (e) {
+    await db.close();
+    throw databaseError(e, db.where);
+  }
+  const storage = postgresStorage(db);
+  return {
+    storage,
+    discard: async () => {
+      await db.pool.query("TRUNCATE home_state, audit_head, audit_entries, revocation_events, certificates").catch(() => undefined);
+      await db.close();
+    },
+  };
+}
+
+export async function openPostgresStorage(url: string, options: DatabaseOptions = {}): Promise<HomeStorage> {
+  const db = await openDatabase(url, options);
+  try {
+    await checkSchemaVersion(db.pool, db.where);
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+  return postgresStorage(db);
+}
+
+function postgresStorage(db: Database): HomeStorage {
+  // In-process turns first (one connection waits, not every caller), then the database's lock.
+  let queue: Promise<unknown> = Promise.resolve();
+  const hold = async <T>(fn: () => Promise<T>): Promise<T> => {
+    let client: PoolClient;
+    try {
+      client = await db.pool.connect();
+    } catch (e) {
+      throw databaseError(e, db.where);
+    }
+    try {
+      const deadline = Date.now() + LOCK_TIMEOUT_MS;
+      let wait = 2;
+      for (;;) {
+        const r = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${HOME_LOCK}) AS locked`);
+        if (r.rows[0]!.locked) break;
+        if (Date.now() > deadline) throw new TrustlineError("STORE_CONFLICT", `the CA home in ${db.where} is locked by another writer; try again when it has finished`);
+        await sleep(wait + Math.random() * wait);
+        wait = Math.min(wait * 2, 50);
+      }
+      try {
+        return await fn();
+      } finally {
+        await client.query(`SELECT pg_advisory_unlock(${HOME_LOCK})`).catch(() => undefined);
+      }
+    } catch (e) {
+      if (e instanceof TrustlineError) throw e;
+      if ((e as { code?: string }).code && /^[0-9A-Z]{5}$/.test((e as { code: string }).code)) throw databaseError(e, db.where);
+      throw e;
+    } finally {
+      client.release();
+    }
+  };
+  return {
+    kind: "postgres",
+    where: db.where,
+    state: new PostgresStateStore(db),
+    inventory: new PostgresInventory(db),
+    audit: new PostgresAuditStorage(db),
+    lock: <T>(fn: () => Promise<T>): Promise<T> => {
+      const run = queue.catch(() => undefined).then(() => hold(fn));
+      queue = run.catch(() => undefined);
+      return run;
+    },
+    close: () => db.close(),
+  };
+}
