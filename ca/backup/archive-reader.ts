@@ -155,6 +155,11 @@ export async function readBackupArchive(path: string, secret: BackupSecret, sink
     }
     await parser.finish();
     return { header: sealed.header, manifest: parser.manifest!, files: parser.files, sha256: archiveHash.digest("hex"), size, chunks };
+  } catch (e) {
+    // A disk that fails a read is not damage to the archive's content: say which it is.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof TrustlineError || code === undefined || (e as NodeJS.ErrnoException).syscall !== "read") throw e;
+    throw new TrustlineError("STORE_UNAVAILABLE", `the disk refused to read the backup archive ${path} (${code})`, { cause: e, details: { path, errno: code } });
   } finally {
     await handle.close();
   }

@@ -134,6 +134,11 @@ export async function restoreHome(path: string, options: RestoreOptions): Promis
     await sink.close();
     await home?.close().catch(() => undefined);
     rmSync(staging, { recursive: true, force: true });
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof TrustlineError || code === undefined) throw e;
+    throw new TrustlineError("STORE_UNAVAILABLE", `the disk refused a write while restoring into ${dirname(target)} (${code}${code === "ENOSPC" ? ", no space left" : ""}); nothing was restored`, {
+      cause: e,
+      details: { path: (e as NodeJS.ErrnoException).path ?? staging, errno: code },
+    });
   }
 }
