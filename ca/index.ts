@@ -80,6 +80,15 @@ export { ROLES, allows, rolesAllowing, type Role, type WriteAction } from "./ope
 export { totp, otpauthUri, secretOfOtpauthUri } from "./operators/totp.js";
 export { setNotifyUrl, notifySettings, type NotifySettings } from "./notify/settings.js";
 export { WebhookNotifier, type SecurityEvent } from "./notify/webhook.js";
+export { backupHome, MIN_BACKUP_PASSPHRASE, type BackupOptions, type BackupSummary } from "./backup/backup.js";
+export { verifyBackup } from "./backup/verify.js";
+export { restoreHome, type RestoreOptions, type RestoreResult } from "./backup/restore.js";
+export { writeBackupArchive, type BackupEntry, type BackupSource, type WrittenArchive, type ArchiveWriteOptions } from "./backup/archive-writer.js";
+export { readBackupArchive, type ArchiveSink, type ReadArchive } from "./backup/archive-reader.js";
+export { snapshotFileHome } from "./backup/file-home-source.js";
+export { DEFAULT_BACKUP_SCRYPT, BACKUP_FORMAT, type BackupSecret, type ScryptParams, type ArchiveHeader } from "./backup/header.js";
+export type { BackupManifest, BackupCounts, BackupAuditHead, ArchivedFile, BackupSourceKind } from "./backup/manifest.js";
+export type { FileTally } from "./backup/file-tally.js";
 export { reportAuditTampering } from "./notify/security-events.js";
 export { buildReport, reportPeriod, REPORT_FORMAT, type ReportData, type ReportOptions, type Anomaly } from "./reports/build.js";
 export { writeReportCsv, csvField, CSV_COLUMNS } from "./reports/csv.js";

@@ -17,6 +17,7 @@ import { loginCommand, logoutCommand, operatorCommand, sessionCommand } from "./
 import { configCommand } from "./commands/config.js";
 import { reportCommand } from "./commands/report.js";
 import { dbCommand } from "./commands/db.js";
+import { backupCommand, restoreCommand } from "./commands/backup.js";
 import { EXIT, EXIT_FOR_CODE } from "./exit-codes.js";
 import { addGlobalOptions, closeOpenedHomes } from "./context.js";
 
@@ -25,14 +26,15 @@ Exit status:
   0  success
   1  a verification said no (audit verify found tampering, cert verify found no valid path)
   2  usage error
-  3  input rejected (bad CSR, policy violation, unreadable file, unknown serial, refused by DPS)
+  3  input rejected (bad CSR, policy violation, unreadable file, unknown serial, refused by DPS,
+     a damaged or altered backup archive)
   4  environment or state (wrong passphrase, locked or damaged home, existing output,
-     Azure credentials refused, etag conflict, service unreachable)
+     Azure credentials refused, etag conflict, service unreachable, wrong backup passphrase)
   5  not allowed (sign-in refused: wrong, reused or stale code, expired session, locked operator;
      or the operator's roles do not allow the command)
 
 Environment: TRUSTLINE_HOME, TRUSTLINE_OPERATOR, TRUSTLINE_STATION, TRUSTLINE_PASSPHRASE, TRUSTLINE_MAX_INPUT_SIZE,
-TRUSTLINE_TOTP, TRUSTLINE_SESSION, TRUSTLINE_SESSION_FILE, TRUSTLINE_TOKEN_FILE.
+TRUSTLINE_TOTP, TRUSTLINE_SESSION, TRUSTLINE_SESSION_FILE, TRUSTLINE_TOKEN_FILE, TRUSTLINE_BACKUP_PASSPHRASE.
 `;
 
 export function buildProgram(): Command {
@@ -50,7 +52,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions()
     .addHelpText("after", EXIT_HELP);
-  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), revokeCommand(), crlCommand(), serveCommand(), firmwareCommand(), dpsCommand(), auditCommand(), storeCommand(), operatorCommand(), loginCommand(), logoutCommand(), sessionCommand(), configCommand(), reportCommand(), dbCommand()]) program.addCommand(c);
+  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), revokeCommand(), crlCommand(), serveCommand(), firmwareCommand(), dpsCommand(), auditCommand(), storeCommand(), operatorCommand(), loginCommand(), logoutCommand(), sessionCommand(), configCommand(), reportCommand(), backupCommand(), restoreCommand(), dbCommand()]) program.addCommand(c);
   const configure = (c: Command) => {
     c.exitOverride();
     c.configureOutput({ writeErr: (s) => process.stderr.write(s) });

@@ -65,3 +65,19 @@ export function passphraseSource(options: { passphraseFile?: string; interactive
     );
   };
 }
+
+/**
+ * The backup passphrase, in order: --backup-passphrase-file, TRUSTLINE_BACKUP_PASSPHRASE, a prompt
+ * on a terminal (asked twice when making an archive). Never from argv.
+ */
+export async function backupPassphrase(options: { file?: string; confirm?: boolean }): Promise<string> {
+  if (options.file) return readSecretFile(options.file, "backup passphrase", "KEY_UNAVAILABLE");
+  const env = process.env.TRUSTLINE_BACKUP_PASSPHRASE;
+  if (env !== undefined && env.length > 0) return env;
+  if (process.stdin.isTTY && process.stderr.isTTY) {
+    const first = await prompt("Backup passphrase: ");
+    if (options.confirm && (await prompt("Repeat backup passphrase: ")) !== first) throw new TrustlineError("USAGE", "the two passphrases differ");
+    return first;
+  }
+  throw new TrustlineError("PASSPHRASE_REQUIRED", "a backup archive is encrypted: give its passphrase with --backup-passphrase-file <file> or the TRUSTLINE_BACKUP_PASSPHRASE environment variable (or run on a terminal to be asked)");
+}

@@ -49,7 +49,9 @@ export type AuditAction =
   | "audit.verify-failed" // security event: the chain or its signed head did not verify
   | "config.set"
   | "report.signer" //  the report-signing key made and certified by the root (report-signer)
-  | "report.sign"; //   an auditor's report signed
+  | "report.sign" //   an auditor's report signed
+  | "store.backup" //  an encrypted archive of the home written (its SHA-256 and counts)
+  | "store.restore"; // the home restored from an archive (the first entry after the archive's head)
 
 export type AuditOutcome = "ok" | "rejected" | "failed";
 

@@ -10,6 +10,7 @@ export type WriteAction =
   | "ca.move-key"
   | "operator.manage"
   | "revoke.mass"
+  | "store.backup"
   | "store.restore"
   | "audit.certify"
   | "config.set"
@@ -26,7 +27,7 @@ export type WriteAction =
   | "issue.device";
 
 const ALLOWED: Readonly<Record<Role, ReadonlySet<WriteAction>>> = {
-  admin: new Set<WriteAction>(["ca.create", "ca.move-key", "operator.manage", "revoke.mass", "store.restore", "audit.certify", "config.set", "report.sign"]),
+  admin: new Set<WriteAction>(["ca.create", "ca.move-key", "operator.manage", "revoke.mass", "store.backup", "store.restore", "audit.certify", "config.set", "report.sign"]),
   officer: new Set<WriteAction>(["issue.signer", "revoke.single", "revoke.hold", "crl.issue", "dps.export", "dps.push"]),
   issuer: new Set<WriteAction>(["issue.device"]),
   auditor: new Set<WriteAction>(["report.sign"]),

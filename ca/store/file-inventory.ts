@@ -396,6 +396,16 @@ export class FileInventory implements Inventory {
     renameSync(`${path}.rebuild`, path);
   }
 
+  /**
+   * Build the derived index from the segments (a restored home comes without one), so that the
+   * first lookup after a restore is as cheap as any other. Caller holds the home lock.
+   */
+  rebuildIndex(): void {
+    mkdirSync(this.#segments, { recursive: true });
+    mkdirSync(this.#index, { recursive: true });
+    this.#recover();
+  }
+
   async putCertificate(record: CertificateRecord): Promise<void> {
     await this.putCertificates([record]);
   }

@@ -44,7 +44,7 @@ describe("PostgreSQL store", { skip: POSTGRES_MISSING, timeout: 180_000 }, () =>
     await checkSchemaVersion(db.pool, db.where);
     assert.deepEqual(await migrate(db), { from: SCHEMA_VERSION, to: SCHEMA_VERSION, applied: [] });
     const tables = await db.pool.query<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
-    assert.deepEqual(tables.rows.map((r) => r.name), ["audit_entries", "audit_head", "certificates", "revocation_events", "trustline_schema"]);
+    assert.deepEqual(tables.rows.map((r) => r.name), ["audit_entries", "audit_head", "certificates", "home_state", "revocation_events", "trustline_schema"]);
   });
 
   test("from the previous schema version: a version-1 database with records migrates to the current one and keeps them", async () => {

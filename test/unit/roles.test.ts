@@ -3,13 +3,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { allows, ROLES, rolesAllowing, type WriteAction } from "../../ca/operators/roles.js";
 
-const ACTIONS: WriteAction[] = ["config.set", "ca.create", "ca.move-key", "operator.manage", "revoke.mass", "store.restore", "audit.certify", "issue.signer", "revoke.single", "revoke.hold", "crl.issue", "dps.export", "dps.push", "issue.device", "report.sign"];
+const ACTIONS: WriteAction[] = ["config.set", "ca.create", "ca.move-key", "operator.manage", "revoke.mass", "store.backup", "store.restore", "audit.certify", "issue.signer", "revoke.single", "revoke.hold", "crl.issue", "dps.export", "dps.push", "issue.device", "report.sign"];
 
 test("each write belongs to exactly one role, but signing a report (admin and auditor); the auditor writes nothing else", () => {
   assert.deepEqual(
     Object.fromEntries(ACTIONS.map((a) => [a, rolesAllowing(a)])),
     {
-      "ca.create": ["admin"], "ca.move-key": ["admin"], "operator.manage": ["admin"], "revoke.mass": ["admin"], "store.restore": ["admin"], "audit.certify": ["admin"], "config.set": ["admin"],
+      "ca.create": ["admin"], "ca.move-key": ["admin"], "operator.manage": ["admin"], "revoke.mass": ["admin"], "store.backup": ["admin"], "store.restore": ["admin"], "audit.certify": ["admin"], "config.set": ["admin"],
       "issue.signer": ["officer"], "revoke.single": ["officer"], "revoke.hold": ["officer"], "crl.issue": ["officer"], "dps.export": ["officer"], "dps.push": ["officer"],
       "issue.device": ["issuer"],
       "report.sign": ["admin", "auditor"],

@@ -1,0 +1,34 @@
+/**
+ * `verifyBackup`: read a whole archive without writing anything: every chunk authenticated, every
+ * file's SHA-256, the counts and the audit chain head against the manifest.
+ */
+import { resolve } from "node:path";
+import type { BackupSummary } from "./backup.js";
+import { readBackupArchive, type ReadArchive } from "./archive-reader.js";
+import { checkFileHomeArchive } from "./file-home-layout.js";
+import type { BackupSecret } from "./header.js";
+
+export function summarizeArchive(path: string, read: ReadArchive): BackupSummary {
+  const m = read.manifest;
+  return {
+    archive: resolve(path),
+    sha256: read.sha256,
+    size: read.size,
+    createdAt: m.createdAt,
+    organization: m.organization,
+    files: m.files.length,
+    contentBytes: m.files.reduce((n, f) => n + f.size, 0),
+    counts: m.counts,
+    auditHead: m.auditHead,
+  };
+}
+
+/**
+ * Check the archive at `path`. INPUT_INVALID (details.reason) when it is damaged or was altered,
+ * KEY_UNAVAILABLE (reason wrong-passphrase) when the secret does not open it.
+ */
+export async function verifyBackup(path: string, secret: BackupSecret): Promise<BackupSummary> {
+  const read = await readBackupArchive(path, secret);
+  checkFileHomeArchive(read.manifest, read.files, path);
+  return summarizeArchive(path, read);
+}
