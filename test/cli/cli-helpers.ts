@@ -3,6 +3,7 @@
  * audit snapshots, an async runner (for concurrency), and a tiny DER toolkit to doctor CSRs and to
  * build requests OpenSSL refuses to make (a 65-character CN).
  */
+import { createDatabaseSync, onPostgres } from "../helpers/postgres.js";
 import { newKeyPair } from "../helpers/keys.js";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -43,7 +44,8 @@ export interface TestHome {
 export function initCliHome(dir: string, extra: readonly string[] = []): TestHome {
   const passFile = writeTemp(dir, "ca-pass.txt", `${PASSPHRASE}\n`);
   const home = join(dir, "pki");
-  const r = runCli(["--home", home, "--json", "--operator", "alice", ...extra, "init", "--org", "Acme Devices", "--passphrase-file", passFile, "--roles", "admin,officer,issuer"]);
+  const store = onPostgres() ? ["--store", createDatabaseSync()] : [];
+  const r = runCli(["--home", home, "--json", "--operator", "alice", ...extra, "init", "--org", "Acme Devices", "--passphrase-file", passFile, "--roles", "admin,officer,issuer", ...store]);
   assert.equal(r.status, 0, `init failed: ${r.stdout}${r.stderr}`);
   const otpauthUri = json(r).firstAdmin.otpauthUri as string;
   const sessionFile = loginCli(home, "alice", otpauthUri, passFile);

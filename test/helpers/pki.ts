@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { addOperator, type Credential, Home, initHome, type InitOptions } from "../../ca/index.js";
+import { createDatabaseSync, onPostgres } from "./postgres.js";
 
 export const PASSPHRASE = "test passphrase, not a secret";
 export const FIXED_NOW = new Date("2026-03-01T12:00:00.000Z");
@@ -55,6 +56,7 @@ export async function makeHome(dir: string, options: Partial<InitOptions> = {}):
   const home = join(dir, "pki");
   const init = await initHome({
     home,
+    ...(onPostgres() ? { store: { url: createDatabaseSync() } } : {}),
     organization: "Acme Devices",
     passphrase: async () => PASSPHRASE,
     clock: fixedClock,

@@ -67,18 +67,37 @@ export function startPostgres(): { host: string; stop: () => void } {
 }
 
 let counter = 0;
+let ownHost: string | undefined;
+
+/** The run's shared server, or one started (synchronously) for this process and stopped at its exit. */
+function serverHost(): string {
+  const shared = process.env.TRUSTLINE_TEST_PGHOST;
+  if (shared) return shared;
+  if (!ownHost) {
+    const own = startPostgres();
+    ownHost = own.host;
+    process.once("exit", () => own.stop());
+  }
+  return ownHost;
+}
+
+/** A new, empty database on the test server (createdb, synchronously): its URL. */
+export function createDatabaseSync(): string {
+  const host = serverHost();
+  const db = `t_${process.pid}_${++counter}_${Date.now().toString(36)}`;
+  execFileSync(bin("createdb") ?? "createdb", ["-h", host, "-U", "postgres", db], { stdio: "pipe" });
+  return databaseUrl(host, db);
+}
+
+/**
+ * Whether this test process runs its homes on PostgreSQL (TRUSTLINE_TEST_STORE=postgres, set by the
+ * test/store/on-postgres/ files before they load a suite written for homes in general).
+ */
+export const onPostgres = (): boolean => process.env.TRUSTLINE_TEST_STORE === "postgres";
 
 /** The run's shared server (TRUSTLINE_TEST_PGHOST), or one for this process, stopped at exit. */
 export async function testPostgres(): Promise<TestPostgres> {
-  let host = process.env.TRUSTLINE_TEST_PGHOST;
-  let stop = () => undefined as void;
-  if (!host) {
-    const own = startPostgres();
-    host = own.host;
-    stop = own.stop;
-    process.once("exit", () => own.stop());
-  }
-  const socketHost = host;
+  const socketHost = serverHost();
   const { default: pg } = await import("pg");
   return {
     host: socketHost,
@@ -93,7 +112,7 @@ export async function testPostgres(): Promise<TestPostgres> {
       }
       return databaseUrl(socketHost, db);
     },
-    stop,
+    stop: () => undefined, // the server outlives the test: the run (or this process's exit) stops it
   };
 }
 

@@ -5,7 +5,7 @@
  * real CSV parser) to one row per certificate, a subject holding a comma and a quote intact.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
@@ -27,6 +27,7 @@ import {
   revokeMass,
   TrustlineError,
 } from "../../ca/index.js";
+import { editAuditEntry } from "../helpers/audit-tamper.js";
 import { FIXED_NOW, makeHome, REPO_ROOT, reopen, runCli, tempDir } from "../helpers/pki.js";
 import { expectError, expectOk, initCliHome, json } from "../cli/cli-helpers.js";
 
@@ -150,17 +151,13 @@ describe("the auditor's report (JSON and CSV) of a busy home", { timeout: 120_00
   });
 
   test("a tampered audit log: the verdict says so, and the trail's counts still cover every entry", async () => {
-    const logFile = join(home.dir, "audit", "log.jsonl");
-    const pristine = readFileSync(logFile, "utf8");
-    const lines = pristine.split("\n");
-    lines[2] = lines[2]!.replace('"outcome":"ok"', '"outcome":"OK"');
-    writeFileSync(logFile, lines.join("\n"));
+    const restore = await editAuditEntry(home, 3, (line) => line.replace('"outcome":"ok"', '"outcome":"OK"'));
     try {
       const tampered = await buildReport(await reopen(home, { clock: at(40 * HOUR) }), period);
       assert.deepEqual([tampered.audit.intact, tampered.audit.problem], [false, "entry 3 was edited: its content does not match its hash"]);
       assert.deepEqual([tampered.refusals, tampered.crls, tampered.revocations.mass], [report.refusals, report.crls, report.revocations.mass]);
     } finally {
-      writeFileSync(logFile, pristine);
+      await restore();
     }
   });
 

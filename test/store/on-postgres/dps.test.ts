@@ -1,0 +1,10 @@
+/**
+ * test/cli/dps.test.ts again, on a home whose state, inventory and audit log live in PostgreSQL (a real
+ * server, a database per home): the same assertions must hold on both stores.
+ */
+import { POSTGRES_MISSING } from "../../helpers/postgres.js";
+
+if (!POSTGRES_MISSING) {
+  process.env.TRUSTLINE_TEST_STORE = "postgres";
+  await import("../../cli/dps.test.js");
+}
