@@ -29,6 +29,8 @@ export type { CertificateRecord, CertificateFilter, CertificateStatus, Store } f
 export { openDatabase, isDatabaseUrl, redactedUrl, type Database, type DatabaseOptions } from "./store/postgres/connect.js";
 export { migrate, checkSchemaVersion, schemaVersion, SCHEMA_VERSION, MIGRATIONS, type MigrationResult } from "./store/postgres/migrations.js";
 export { PostgresInventory } from "./store/postgres/inventory.js";
+export { copyHome, copyStore, type CopySummary } from "./store/copy.js";
+export type { HomeStorage, Inventory, StateStore } from "./store/home-storage.js";
 export { verifyAuditLog, readAuditLog, auditCheckpoint, parseAuditCheckpoint, parseFingerprint } from "./audit/operations.js";
 export type { AuditCheckpoint, AuditReport, AuditVerifyOptions, RootPin } from "./audit/operations.js";
 export type { AuditEntry, AuditEvent, AuditVerdict, AuditHead } from "./audit/log.js";
