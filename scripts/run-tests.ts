@@ -5,7 +5,7 @@
  * output is passed through untouched: CI reads its summary.
  */
 import { spawn } from "node:child_process";
-import { POSTGRES_MISSING, startPostgres } from "../test/helpers/postgres.js";
+import { POSTGRES_MISSING, startPostgres } from "./postgres-server.js";
 
 const args = process.argv.slice(2);
 let server: ReturnType<typeof startPostgres> | undefined;
