@@ -8,8 +8,9 @@
  * when installed), and verifies the audit trail. Prints what it did.
  */
 import { randomBytes, X509Certificate } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { bin, POSTGRES_MISSING, startPostgres } from "./postgres-server.js";
 import { join } from "node:path";
 import {
   createCsr,
@@ -49,6 +50,9 @@ import {
   totp,
   signReport,
   verifyReport,
+  backupHome,
+  copyHome,
+  verifyBackup,
 } from "../ca/index.js";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -248,6 +252,37 @@ try {
   console.log(`   written (kept after the demo): ${reportBase}.html and ${reportBase}.json`);
   writeFileSync(`${reportBase}.root.pem`, await exportCa(line, "root"));
   console.log(`   check it yourself: openssl cms -verify -binary -inform DER -in ${signedReport.signature} -content ${reportBase}.html -CAfile ${reportBase}.root.pem -purpose any -out /dev/null`);
+
+  step("16. backup: one encrypted, authenticated archive of the home, made while it can keep issuing; checked");
+  const archive = join(dir, "pki-backup.tlbk");
+  // Demo only: a real schedule reads the backup passphrase from a file (--backup-passphrase-file).
+  const backupSecret = { passphrase: "demo backup passphrase - never use in production" };
+  const backup = await backupHome(incident, { out: archive, secret: backupSecret });
+  const checked = await verifyBackup(archive, backupSecret);
+  console.log(`   ${archive}: ${(backup.size / 1024).toFixed(0)} KiB, ${backup.counts.certificates} certificates, ${backup.counts.auditEntries} audit entries; verified: every chunk and file, chain head ${checked.auditHead?.seq ?? "none"}`);
+
+  step("17. several lines, one CA: the home moved into PostgreSQL (store copy), a second line issuing from it");
+  if (POSTGRES_MISSING) {
+    console.log("   skipped: PostgreSQL is not installed (apt-get install postgresql)");
+  } else {
+    const server = startPostgres();
+    try {
+      execFileSync(bin("createdb") ?? "createdb", ["-h", server.host, "-U", "postgres", "plant"], { stdio: "pipe" });
+      const url = `postgres:///plant?host=${encodeURIComponent(server.host)}&user=postgres`;
+      const stationFolder = join(dir, "line-9-pc");
+      const copied = await copyHome({ from: homeDir, to: url, outHome: stationFolder });
+      console.log(`   copied ${copied.certificates} certificates, ${copied.revocationEvents} revocation events, ${copied.auditEntries} audit entries; audit verify in the database: intact`);
+      const line9 = await Home.open({ home: stationFolder, passphrase, station: "line-9", credential: { kind: "session", token: shift.token } });
+      const { privateKey } = newKeyPair("ec", { namedCurve: "P-256" });
+      const onPg = await issueDeviceCertificate(line9, createCsr(privateKey, "acme-sensor-line9-0001"), { batch: "DEMO-L9" });
+      const pgAudit = await verifyAuditLog(line9);
+      await line9.close();
+      console.log(`   line-9 issued ${onPg.record.subject} into the shared inventory; the folder holds only ${readdirSync(stationFolder).sort().join(" and ")}; audit log ${pgAudit.intact ? `intact (${pgAudit.entries} entries)` : "NOT intact"}`);
+      if (!pgAudit.intact) process.exitCode = 1;
+    } finally {
+      server.stop();
+    }
+  }
 
   console.log(`\nDone.${keep ? ` The home is kept at ${homeDir}` : " (temporary home removed; run with -- --keep to keep it)"}`);
 } finally {
