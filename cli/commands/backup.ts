@@ -9,7 +9,7 @@ const size = (bytes: number) => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFix
 function describe(s: BackupSummary): string[] {
   return [
     `  archive SHA-256 ${s.sha256}, ${size(s.size)}`,
-    `  "${s.organization}", taken ${s.createdAt}: ${s.files} files, ${size(s.contentBytes)}`,
+    `  "${s.organization}", taken ${s.createdAt} from ${s.source === "postgres" ? "a home in PostgreSQL" : "an embedded home"}: ${s.files} files, ${size(s.contentBytes)}`,
     `  ${s.counts.certificates} certificates, ${s.counts.revocationEvents} revocation events, ${s.counts.auditEntries} audit entries${s.auditHead ? ` (chain head: entry ${s.auditHead.seq}, ${s.auditHead.hash})` : ""}`,
   ];
 }
