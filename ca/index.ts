@@ -85,6 +85,8 @@ export { WebhookNotifier, type SecurityEvent } from "./notify/webhook.js";
 export { backupHome, MIN_BACKUP_PASSPHRASE, type BackupOptions, type BackupSummary } from "./backup/backup.js";
 export { verifyBackup } from "./backup/verify.js";
 export { restoreHome, type RestoreOptions, type RestoreResult } from "./backup/restore.js";
+export { restoreHomeToDatabase, type DatabaseRestoreOptions, type DatabaseRestoreResult } from "./backup/restore-database.js";
+export { snapshotPostgresHome, type PostgresSnapshot } from "./backup/postgres-source.js";
 export { writeBackupArchive, type BackupEntry, type BackupSource, type WrittenArchive, type ArchiveWriteOptions } from "./backup/archive-writer.js";
 export { readBackupArchive, type ArchiveSink, type ReadArchive } from "./backup/archive-reader.js";
 export { snapshotFileHome } from "./backup/file-home-source.js";

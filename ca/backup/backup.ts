@@ -1,14 +1,16 @@
 /**
  * `backupHome`: an admin's write (`store.backup`: the archive holds the encrypted keys and the
- * whole trail), a snapshot of the home, one encrypted archive, and an audit entry in the home with
- * the archive's SHA-256 and counts, so the trail says which archives exist and what they held.
+ * whole trail), a snapshot of the home (its files, or one snapshot of its database), one encrypted
+ * archive, and an audit entry in the home with the archive's SHA-256 and counts, so the trail says
+ * which archives exist and what they held.
  */
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
-import { writeBackupArchive } from "./archive-writer.js";
+import { isPostgresStorage } from "../store/postgres/storage.js";
+import { type ArchiveWriteOptions, writeBackupArchive, type WrittenArchive } from "./archive-writer.js";
 import { snapshotFileHome } from "./file-home-source.js";
 import type { BackupSecret, ScryptParams } from "./header.js";
-import type { BackupAuditHead, BackupCounts } from "./manifest.js";
+import type { BackupAuditHead, BackupCounts, BackupSourceKind } from "./manifest.js";
 
 /** The shortest backup passphrase accepted: an archive travels to places the home never goes. */
 export const MIN_BACKUP_PASSPHRASE = 12;
@@ -32,6 +34,8 @@ export interface BackupSummary {
   readonly files: number;
   /** Bytes of the home's files it holds. */
   readonly contentBytes: number;
+  /** The kind of home it was taken from ("file-home", "postgres"); either restores to a folder or a database. */
+  readonly source: BackupSourceKind;
   readonly counts: BackupCounts;
   readonly auditHead: BackupAuditHead | null;
 }
@@ -42,14 +46,24 @@ export function checkBackupSecret(secret: BackupSecret): void {
   }
 }
 
+const writeOptions = (home: Home, options: BackupOptions): ArchiveWriteOptions => ({ createdAt: home.clock(), ...(options.scrypt ? { scrypt: options.scrypt } : {}) });
+
 export async function backupHome(home: Home, options: BackupOptions): Promise<BackupSummary> {
   checkBackupSecret(options.secret);
-  if (home.storage.kind !== "embedded") {
-    throw new TrustlineError("USAGE", `this home keeps its data in PostgreSQL (${home.storage.where}): trustline backup archives embedded homes only so far; back the database up with pg_dump (one consistent snapshot) and keep the home folder's store.json and keys with it`);
-  }
   await home.authorize("store.backup");
-  const source = await snapshotFileHome(home);
-  const written = await writeBackupArchive(options.out, options.secret, source, { createdAt: home.clock(), ...(options.scrypt ? { scrypt: options.scrypt } : {}) });
+  const storage = home.storage;
+  let written: WrittenArchive;
+  if (isPostgresStorage(storage)) {
+    const { snapshotPostgresHome } = await import("./postgres-source.js");
+    const snapshot = await snapshotPostgresHome(home, storage);
+    try {
+      written = await writeBackupArchive(options.out, options.secret, snapshot.source, writeOptions(home, options));
+    } finally {
+      await snapshot.close();
+    }
+  } else {
+    written = await writeBackupArchive(options.out, options.secret, await snapshotFileHome(home), writeOptions(home, options));
+  }
   const m = written.manifest;
   const summary: BackupSummary = {
     archive: written.path,
@@ -59,11 +73,12 @@ export async function backupHome(home: Home, options: BackupOptions): Promise<Ba
     organization: m.organization,
     files: m.files.length,
     contentBytes: m.files.reduce((n, f) => n + f.size, 0),
+    source: m.source,
     counts: m.counts,
     auditHead: m.auditHead,
   };
   await home.transaction(() =>
-    home.record([{ action: "store.backup", outcome: "ok", ...home.who, details: { sha256: summary.sha256, size: summary.size, createdAt: summary.createdAt, counts: summary.counts, auditHead: summary.auditHead } }]),
+    home.record([{ action: "store.backup", outcome: "ok", ...home.who, details: { sha256: summary.sha256, size: summary.size, createdAt: summary.createdAt, source: summary.source, counts: summary.counts, auditHead: summary.auditHead } }]),
   );
   return summary;
 }

@@ -49,7 +49,8 @@ async function appendOnly(home: Home, path: string): Promise<SnapshotFile> {
   }
 }
 
-async function whole(home: Home, path: string): Promise<SnapshotFile> {
+/** A small file of the home folder, read whole (under the lock). */
+export async function readHomeFile(home: Home, path: string): Promise<{ readonly path: string; readonly bytes: Buffer }> {
   const file = join(home.dir, path);
   try {
     return { path, bytes: await readFile(file) };
@@ -63,6 +64,9 @@ async function regularFiles(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => e.name).sort();
 }
 
+/** The file-backed keys in a home folder's keys/ (a PostgreSQL home keeps them there too). */
+export const keyFileNames = (homeDir: string): Promise<string[]> => regularFiles(join(homeDir, KEYS_DIR));
+
 /** The first `length` bytes of `file`, opened only when read (and closed if the reader stops). */
 async function* prefixOf(file: string, length: number): AsyncIterable<Uint8Array> {
   if (length === 0) return;
@@ -72,8 +76,8 @@ async function* prefixOf(file: string, length: number): AsyncIterable<Uint8Array
 /** Take the snapshot (under the home's lock) and return it as a source. */
 export async function snapshotFileHome(home: Home): Promise<BackupSource> {
   const files = await home.transaction(async () => {
-    const snapshot: SnapshotFile[] = [await whole(home, STATE_FILE)];
-    for (const name of await regularFiles(join(home.dir, KEYS_DIR))) snapshot.push(await whole(home, `${KEYS_DIR}/${name}`));
+    const snapshot: SnapshotFile[] = [await readHomeFile(home, STATE_FILE)];
+    for (const name of await keyFileNames(home.dir)) snapshot.push(await readHomeFile(home, `${KEYS_DIR}/${name}`));
     const segments = (await regularFiles(join(home.dir, SEGMENTS_DIR))).filter((n) => /^\d{8}\.jsonl$/.test(n));
     segments.forEach((name, i) => {
       if (Number(name.slice(0, 8)) !== i + 1) throw new TrustlineError("STORE_CORRUPT", `inventory segment ${i + 1} is missing: the home is damaged and cannot be backed up whole; \`trustline store check\` says what is missing`);
@@ -81,7 +85,7 @@ export async function snapshotFileHome(home: Home): Promise<BackupSource> {
     for (const name of segments) snapshot.push(await appendOnly(home, `${SEGMENTS_DIR}/${name}`));
     snapshot.push(await appendOnly(home, REVOCATION_LOG));
     snapshot.push(await appendOnly(home, AUDIT_LOG));
-    snapshot.push(await whole(home, AUDIT_HEAD));
+    snapshot.push(await readHomeFile(home, AUDIT_HEAD));
     return snapshot;
   });
   return {

@@ -4,8 +4,13 @@
  */
 import { damaged } from "./header.js";
 
-/** What kind of home an archive holds; a PostgreSQL store will add its own. */
-export type BackupSourceKind = "file-home";
+/**
+ * What kind of home an archive was taken from: an embedded home's files, or a home in PostgreSQL.
+ * Both use the same layout (file-home-layout.ts), so either restores the same way.
+ */
+export type BackupSourceKind = "file-home" | "postgres";
+
+const SOURCE_KINDS: readonly string[] = ["file-home", "postgres"] satisfies BackupSourceKind[];
 
 export interface BackupCounts {
   /** Certificate records in the inventory. */
@@ -65,7 +70,7 @@ export function parseManifest(bytes: Buffer, source: string): BackupManifest {
   }
   if (m === null || typeof m !== "object") throw bad("not an object");
   if (m.format !== "trustline-backup/1") throw bad(`format ${String(m.format)}`);
-  if (m.source !== "file-home") throw bad(`source ${String(m.source)} (this Trustline reads file-home archives)`);
+  if (typeof m.source !== "string" || !SOURCE_KINDS.includes(m.source)) throw bad(`source ${String(m.source)} (this Trustline reads ${SOURCE_KINDS.join(" and ")} archives)`);
   if (typeof m.createdAt !== "string" || Number.isNaN(Date.parse(m.createdAt))) throw bad("createdAt");
   if (typeof m.organization !== "string") throw bad("organization");
   const c = m.counts;

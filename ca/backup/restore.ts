@@ -113,7 +113,8 @@ export async function restoreHome(path: string, options: RestoreOptions): Promis
     }
     const summary = summarizeArchive(path, read);
     await home.transaction(async () => {
-      // The archive holds an embedded home (a restore never writes into a database yet).
+      // Restored as an embedded home, whichever kind it was taken from (same layout); a database
+      // destination is filled from this folder (restore-database.ts).
       (home!.inventory as FileInventory).rebuildIndex();
       await home!.record([
         {

@@ -18,6 +18,7 @@ export function summarizeArchive(path: string, read: ReadArchive): BackupSummary
     organization: m.organization,
     files: m.files.length,
     contentBytes: m.files.reduce((n, f) => n + f.size, 0),
+    source: m.source,
     counts: m.counts,
     auditHead: m.auditHead,
   };

@@ -45,7 +45,8 @@ import { SerialTable } from "./serial-table.js";
 import type { Inventory } from "./home-storage.js";
 import { type CertificateFilter, type CertificateRecord, matches, type RevocationEntry } from "./types.js";
 
-const SEGMENT_LIMIT = 256 * 1024 * 1024;
+/** A segment past this size is closed: the next write starts a new one. */
+export const SEGMENT_LIMIT = 256 * 1024 * 1024;
 const SEGMENT_NAME = /^(\d{8})\.jsonl$/;
 
 /** Bumped when the index's layout changes: an index of another layout is rebuilt from the segments. */

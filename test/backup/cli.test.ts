@@ -15,7 +15,7 @@ import { runCli, tempDir, writeTemp } from "../helpers/pki.js";
 import { asOperator, certList, describeRun, expectError, expectOk, initCliHome, json, runCliAsync, sha256Hex, type TestHome } from "../cli/cli-helpers.js";
 
 const BATCH = 4000;
-const SUMMARY_KEYS = ["archive", "auditHead", "contentBytes", "counts", "createdAt", "files", "organization", "sha256", "size"];
+const SUMMARY_KEYS = ["archive", "auditHead", "contentBytes", "counts", "createdAt", "files", "organization", "sha256", "size", "source"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("trustline backup, backup verify, restore", { timeout: 600_000 }, () => {

@@ -75,7 +75,7 @@ describe("backup, verify, restore (library)", { timeout: 120_000 }, () => {
     const last = entries.at(-1)!;
     assert.deepEqual(
       { action: last.action, outcome: last.outcome, operator: last.operator, details: last.details },
-      { action: "store.backup", outcome: "ok", operator: "alice", details: { sha256: made.sha256, size: made.size, createdAt: made.createdAt, counts: expectedCounts, auditHead: made.auditHead } },
+      { action: "store.backup", outcome: "ok", operator: "alice", details: { sha256: made.sha256, size: made.size, createdAt: made.createdAt, source: "file-home", counts: expectedCounts, auditHead: made.auditHead } },
     );
 
     const verified = await verifyBackup(archive, { passphrase: BACKUP_PASSPHRASE });

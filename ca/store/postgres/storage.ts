@@ -13,6 +13,14 @@ import { PostgresInventory } from "./inventory.js";
 import { checkSchemaVersion, migrate, schemaVersion } from "./migrations.js";
 import { PostgresStateStore } from "./state.js";
 
+/** A home's storage in PostgreSQL, with its database (a backup reads it in one snapshot). */
+export interface PostgresHomeStorage extends HomeStorage {
+  readonly kind: "postgres";
+  readonly db: Database;
+}
+
+export const isPostgresStorage = (storage: HomeStorage): storage is PostgresHomeStorage => storage.kind === "postgres" && "db" in storage;
+
 /** The advisory lock that is the home's write lock: (class, id) = ("tl" in ASCII, 2). */
 const HOME_LOCK = "7468, 2";
 const LOCK_TIMEOUT_MS = 60_000;
@@ -45,7 +53,26 @@ export async function createPostgresStorage(url: string, options: DatabaseOption
   };
 }
 
-export async function openPostgresStorage(url: string, options: DatabaseOptions = {}): Promise<HomeStorage> {
+/**
+ * Refuse a database a home cannot be written into (ALREADY_EXISTS when it holds one, STORE_OUTDATED
+ * for a schema of another version), changing nothing: `restore` asks before it reads the archive,
+ * and migrates only once the archive has proved whole (createPostgresStorage).
+ */
+export async function assertDatabaseFree(url: string, options: DatabaseOptions = {}): Promise<void> {
+  const db = await openDatabase(url, options);
+  try {
+    if ((await schemaVersion(db.pool)) === 0) return;
+    await checkSchemaVersion(db.pool, db.where);
+    const held = await db.pool.query("SELECT 1 FROM home_state");
+    if ((held.rowCount ?? 0) > 0) throw new TrustlineError("ALREADY_EXISTS", `the database ${db.where} already holds a CA home; refusing to overwrite it (restore into an empty database)`);
+  } catch (e) {
+    throw databaseError(e, db.where);
+  } finally {
+    await db.close();
+  }
+}
+
+export async function openPostgresStorage(url: string, options: DatabaseOptions = {}): Promise<PostgresHomeStorage> {
   const db = await openDatabase(url, options);
   try {
     await checkSchemaVersion(db.pool, db.where);
@@ -56,7 +83,32 @@ export async function openPostgresStorage(url: string, options: DatabaseOptions 
   return postgresStorage(db);
 }
 
-function postgresStorage(db: Database): HomeStorage {
+/**
+ * Run `fn` holding the home's write lock on `client`, waiting in PostgreSQL's lock queue
+ * (pg_advisory_lock under lock_timeout) instead of polling as writers do. A poller can starve
+ * behind a batch that takes the lock again the moment it lets go; a queued waiter is granted it at
+ * the batch's next release. For a short hold that must not wait out a whole batch: the first read
+ * of a backup's snapshot. The lock is the session's: if `fn` leaves a transaction aborted, the
+ * unlock fails with it, so release such a client destroyed (`release(true)`), which drops it.
+ */
+export async function withQueuedHomeLock<T>(client: PoolClient, where: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    await client.query(`SELECT set_config('lock_timeout', '${LOCK_TIMEOUT_MS}', false)`);
+    await client.query(`SELECT pg_advisory_lock(${HOME_LOCK})`);
+  } catch (e) {
+    if ((e as { code?: string }).code === "55P03") throw new TrustlineError("STORE_CONFLICT", `the CA home in ${where} is locked by another writer; try again when it has finished`);
+    throw databaseError(e, where);
+  } finally {
+    await client.query("RESET lock_timeout").catch(() => undefined);
+  }
+  try {
+    return await fn();
+  } finally {
+    await client.query(`SELECT pg_advisory_unlock(${HOME_LOCK})`).catch(() => undefined);
+  }
+}
+
+function postgresStorage(db: Database): PostgresHomeStorage {
   // In-process turns first (one connection waits, not every caller), then the database's lock.
   let queue: Promise<unknown> = Promise.resolve();
   const hold = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -91,6 +143,7 @@ function postgresStorage(db: Database): HomeStorage {
   };
   return {
     kind: "postgres",
+    db,
     where: db.where,
     state: new PostgresStateStore(db),
     inventory: new PostgresInventory(db),
