@@ -25,7 +25,6 @@ export const isPostgresStorage = (storage: HomeStorage): storage is PostgresHome
 const HOME_LOCK = "7468, 2";
 const LOCK_TIMEOUT_MS = 60_000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * For `init --store`: the storage of a new home, in a database that holds none yet. An empty
@@ -119,20 +118,9 @@ function postgresStorage(db: Database): PostgresHomeStorage {
       throw databaseError(e, db.where);
     }
     try {
-      const deadline = Date.now() + LOCK_TIMEOUT_MS;
-      let wait = 2;
-      for (;;) {
-        const r = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${HOME_LOCK}) AS locked`);
-        if (r.rows[0]!.locked) break;
-        if (Date.now() > deadline) throw new TrustlineError("STORE_CONFLICT", `the CA home in ${db.where} is locked by another writer; try again when it has finished`);
-        await sleep(wait + Math.random() * wait);
-        wait = Math.min(wait * 2, 50);
-      }
-      try {
-        return await fn();
-      } finally {
-        await client.query(`SELECT pg_advisory_unlock(${HOME_LOCK})`).catch(() => undefined);
-      }
+      // Waiting in PostgreSQL's own queue: writers get the lock in turn, none starves (a batch that
+      // releases and retakes it between commit groups lets the next waiter in).
+      return await withQueuedHomeLock(client, db.where, fn);
     } catch (e) {
       if (e instanceof TrustlineError) throw e;
       if ((e as { code?: string }).code && /^[0-9A-Z]{5}$/.test((e as { code: string }).code)) throw databaseError(e, db.where);
