@@ -82,11 +82,8 @@ async function naivePeculiar(dir: string, csrDir: string, count: number): Promis
   return files.length / ((performance.now() - started) / 1000);
 }
 
-/** Synthetic inventory records (the CLI path reads none of them, only the index and state). */
-/** `count` records straight into the inventory (the seed of a large home); `vary` changes each one. */
-export async function seedInventory(home: string, count: number, vary: (i: number) => Partial<CertificateRecord> = () => ({})): Promise<void> {
-  const inv = new FileInventory(join(home, "inventory"));
-  const group = 20_000;
+/** Synthetic inventory records `start`..`end` (exclusive): random-looking 20-byte serials, as issued ones are. */
+export function syntheticRecords(start: number, end: number, vary: (i: number) => Partial<CertificateRecord> = () => ({})): CertificateRecord[] {
   const base: Omit<CertificateRecord, "serial" | "commonName" | "subject"> = {
     ca: "device",
     profile: "device",
@@ -101,17 +98,20 @@ export async function seedInventory(home: string, count: number, vary: (i: numbe
     batch: null,
     issuedAt: "2026-01-01T00:00:00.000Z",
   };
-  for (let start = 0; start < count; start += group) {
-    const records: CertificateRecord[] = [];
-    for (let i = start; i < Math.min(count, start + group); i++) {
-      // Random-looking positive 20-byte serials, as issued ones are.
-      const h = createHash("sha256").update(String(i)).digest();
-      h[0] = h[0]! & 0x7f || 1;
-      const serial = h.toString("hex", 0, 20);
-      records.push({ ...base, serial, commonName: `seed-${i}`, subject: `CN=seed-${i}`, ...vary(i) });
-    }
-    await inv.putCertificates(records);
+  const records: CertificateRecord[] = [];
+  for (let i = start; i < end; i++) {
+    const h = createHash("sha256").update(String(i)).digest();
+    h[0] = h[0]! & 0x7f || 1;
+    records.push({ ...base, serial: h.toString("hex", 0, 20), commonName: `seed-${i}`, subject: `CN=seed-${i}`, ...vary(i) });
   }
+  return records;
+}
+
+/** `count` records straight into the inventory (the seed of a large home); `vary` changes each one. */
+export async function seedInventory(home: string, count: number, vary: (i: number) => Partial<CertificateRecord> = () => ({})): Promise<void> {
+  const inv = new FileInventory(join(home, "inventory"));
+  const group = 20_000;
+  for (let start = 0; start < count; start += group) await inv.putCertificates(syntheticRecords(start, Math.min(count, start + group), vary));
 }
 
 const BATCH_RUNS = 5;

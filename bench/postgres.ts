@@ -10,8 +10,9 @@
 import { cpSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import { createCsr, type CertificateRecord, newKeyPair, openDatabase, PostgresInventory, secretOfOtpauthUri, toPem, totp } from "../ca/index.js";
+import { createCsr, newKeyPair, openDatabase, PostgresInventory, secretOfOtpauthUri, toPem, totp } from "../ca/index.js";
 import { POSTGRES_MISSING, startPostgres } from "../scripts/postgres-server.js";
+import { syntheticRecords } from "./batch-issuance.js";
 import { CLI, flushDirtyPages, fmt, median, type Row, runNode } from "./harness.js";
 
 const PASS = "bench passphrase";
@@ -48,29 +49,10 @@ async function latency(home: string, passFile: string, csr: string): Promise<num
 async function seed(url: string, count: number): Promise<void> {
   const db = await openDatabase(url, { max: 1 });
   const store = new PostgresInventory(db);
-  const base: Omit<CertificateRecord, "serial" | "commonName" | "subject"> = {
-    ca: "device",
-    profile: "device",
-    policyOids: ["1.3.6.1.4.1.32473.1.1.1"],
-    notBefore: "2026-01-01T00:00:00.000Z",
-    notAfter: "2036-01-01T00:00:00.000Z",
-    der: "MIIB".padEnd(700, "A"),
-    requestSha256: "0".repeat(64),
-    keySource: "csr",
-    operator: "seed",
-    station: "seed",
-    batch: null,
-    issuedAt: "2026-01-01T00:00:00.000Z",
-  };
   const group = 10_000;
   for (let start = 0; start < count; start += group) {
-    const records: CertificateRecord[] = [];
-    for (let i = start; i < Math.min(count, start + group); i++) {
-      const serial = `1${i.toString(16).padStart(39, "0")}`;
-      records.push({ ...base, serial, commonName: `seed-${i}`, subject: `CN=seed-${i}` });
-    }
-    await store.putCertificates(records);
-    if ((start / group) % 20 === 0) console.error(`[postgres] seeded ${fmt(start + records.length)}`);
+    await store.putCertificates(syntheticRecords(start, Math.min(count, start + group)));
+    if ((start / group) % 20 === 0) console.error(`[postgres] seeded ${fmt(Math.min(count, start + group))}`);
   }
   await db.close();
 }

@@ -1,12 +1,13 @@
 /** End-entity certificates: devices (from a CSR or with a key generated here) and firmware signers. */
 import { createPrivateKey, type KeyObject } from "node:crypto";
-import type { KeyAlgorithm } from "../policy/index.js";
+import type { KeyAlgorithm, ProfileName } from "../policy/index.js";
 import { TrustlineError } from "./errors.js";
 import type { Home } from "./home.js";
-import { auditRejection, issueCertificate, sha256Hex, validateBatchId, type IssuedCertificate } from "./issue.js";
+import { auditRejection, getCa, issueCertificate, sha256Hex, validateBatchId, type IssuedCertificate } from "./issue.js";
 import { derFromPemOrDer, toPem } from "./pem.js";
 import { parseCsr, type ParsedCsr } from "./x509/csr.js";
-import { describePublicKey, generateKeyPair, spkiOf } from "./x509/keys.js";
+import type { ServiceKeyRecord } from "./store/state.js";
+import { describePublicKey, generateKeyPair, publicKeyFromSpki, spkiOf } from "./x509/keys.js";
 
 export interface RequestOptions {
   /** Issuing CA name (default "device" for devices, "firmware" for signers). */
@@ -101,6 +102,27 @@ export async function issueSignerCertificate(home: Home, csr: Uint8Array, name: 
     batch: options.batch ?? null,
     ...(options.validityDays !== undefined ? { validityDays: options.validityDays } : {}),
   });
+}
+
+/**
+ * A key the home makes for its own use (an OCSP responder, the report signer): generated in the
+ * home's key store with the key algorithm of CA `ca`, which certifies it under `profile`.
+ */
+export async function certifyNewServiceKey(home: Home, o: { ca: string; profile: ProfileName; commonName: string; label: string }): Promise<{ record: ServiceKeyRecord; subject: string }> {
+  const keyRef = await home.keys.generate(getCa(home, o.ca).keyAlgorithm, o.label, home.keyStore);
+  const issued = await issueCertificate(home, {
+    profile: o.profile,
+    ca: o.ca,
+    commonNames: [o.commonName],
+    spki: keyRef.publicKey,
+    key: describePublicKey(publicKeyFromSpki(keyRef.publicKey)),
+    requestSha256: sha256Hex(keyRef.publicKey),
+    keySource: "generated",
+  });
+  return {
+    record: { keyUri: keyRef.uri, keyAlgorithm: keyRef.algorithm, certificate: issued.pem, serial: issued.record.serial, notBefore: issued.record.notBefore, notAfter: issued.record.notAfter },
+    subject: issued.record.subject,
+  };
 }
 
 /** The generated device's key, certificate and chain as a password-protected PKCS#12 (RFC 7292). */

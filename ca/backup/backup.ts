@@ -10,7 +10,7 @@ import { isPostgresStorage } from "../store/postgres/storage.js";
 import { type ArchiveWriteOptions, writeBackupArchive, type WrittenArchive } from "./archive-writer.js";
 import { snapshotFileHome } from "./file-home-source.js";
 import type { BackupSecret, ScryptParams } from "./header.js";
-import type { BackupAuditHead, BackupCounts, BackupSourceKind } from "./manifest.js";
+import type { BackupAuditHead, BackupCounts, BackupManifest, BackupSourceKind } from "./manifest.js";
 
 /** The shortest backup passphrase accepted: an archive travels to places the home never goes. */
 export const MIN_BACKUP_PASSPHRASE = 12;
@@ -64,11 +64,19 @@ export async function backupHome(home: Home, options: BackupOptions): Promise<Ba
   } else {
     written = await writeBackupArchive(options.out, options.secret, await snapshotFileHome(home), writeOptions(home, options));
   }
-  const m = written.manifest;
-  const summary: BackupSummary = {
-    archive: written.path,
-    sha256: written.sha256,
-    size: written.size,
+  const summary = summarizeManifest(written.path, written.sha256, written.size, written.manifest);
+  await home.transaction(() =>
+    home.record([{ action: "store.backup", outcome: "ok", ...home.who, details: { sha256: summary.sha256, size: summary.size, createdAt: summary.createdAt, source: summary.source, counts: summary.counts, auditHead: summary.auditHead } }]),
+  );
+  return summary;
+}
+
+/** What an archive (its path, SHA-256 and size) holds, from its manifest: backup, verify and restore report it alike. */
+export function summarizeManifest(archive: string, sha256: string, size: number, m: BackupManifest): BackupSummary {
+  return {
+    archive,
+    sha256,
+    size,
     createdAt: m.createdAt,
     organization: m.organization,
     files: m.files.length,
@@ -77,8 +85,4 @@ export async function backupHome(home: Home, options: BackupOptions): Promise<Ba
     counts: m.counts,
     auditHead: m.auditHead,
   };
-  await home.transaction(() =>
-    home.record([{ action: "store.backup", outcome: "ok", ...home.who, details: { sha256: summary.sha256, size: summary.size, createdAt: summary.createdAt, source: summary.source, counts: summary.counts, auditHead: summary.auditHead } }]),
-  );
-  return summary;
 }

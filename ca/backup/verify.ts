@@ -3,25 +3,13 @@
  * file's SHA-256, the counts and the audit chain head against the manifest.
  */
 import { resolve } from "node:path";
-import type { BackupSummary } from "./backup.js";
+import { type BackupSummary, summarizeManifest } from "./backup.js";
 import { readBackupArchive, type ReadArchive } from "./archive-reader.js";
 import { checkFileHomeArchive } from "./file-home-layout.js";
 import type { BackupSecret } from "./header.js";
 
 export function summarizeArchive(path: string, read: ReadArchive): BackupSummary {
-  const m = read.manifest;
-  return {
-    archive: resolve(path),
-    sha256: read.sha256,
-    size: read.size,
-    createdAt: m.createdAt,
-    organization: m.organization,
-    files: m.files.length,
-    contentBytes: m.files.reduce((n, f) => n + f.size, 0),
-    source: m.source,
-    counts: m.counts,
-    auditHead: m.auditHead,
-  };
+  return summarizeManifest(resolve(path), read.sha256, read.size, read.manifest);
 }
 
 /**

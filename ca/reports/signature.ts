@@ -10,14 +10,13 @@ import { TrustlineError } from "../errors.js";
 import { digestFile } from "../firmware/digest.js";
 import { checkSignature, digestMatches, openDetachedSignature, signatureDigest, SignatureCheckFailure, signDetached, signerCertificate, type CmsCheck } from "../firmware/detached-cms.js";
 import type { Home } from "../home.js";
-import { getCa, issueCertificate, sha256Hex } from "../issue.js";
+import { certifyNewServiceKey } from "../leaf-certificates.js";
 import { dersOf, derFromPemOrDer } from "../pem.js";
 import type { ServiceKeyRecord } from "../store/state.js";
 import { writeFileAtomic } from "../store/atomic.js";
 import { KEY_USAGE } from "../validation/extensions.js";
 import { validatePath } from "../validation/validate-path.js";
 import { spkiOfCertificate } from "../x509/cert-fields.js";
-import { describePublicKey, publicKeyFromSpki } from "../x509/keys.js";
 
 /** A report-signing certificate with less than this left is replaced before it signs. */
 const RENEW_BEFORE_MS = 30 * 86_400_000;
@@ -34,31 +33,13 @@ export async function ensureReportSigner(home: Home): Promise<ServiceKeyRecord> 
   const current = (await home.refresh()).reportSigner;
   if (usable(current)) return current!;
   await home.authorize("audit.certify");
-  const root = getCa(home, "root");
-  const keyRef = await home.keys.generate(root.keyAlgorithm, `report-signer-${now.toString(36)}`, home.keyStore);
-  const issued = await issueCertificate(home, {
-    profile: "report-signer",
-    ca: "root",
-    commonNames: ["report signer"],
-    spki: keyRef.publicKey,
-    key: describePublicKey(publicKeyFromSpki(keyRef.publicKey)),
-    requestSha256: sha256Hex(keyRef.publicKey),
-    keySource: "generated",
-  });
-  const record: ServiceKeyRecord = {
-    keyUri: keyRef.uri,
-    keyAlgorithm: keyRef.algorithm,
-    certificate: issued.pem,
-    serial: issued.record.serial,
-    notBefore: issued.record.notBefore,
-    notAfter: issued.record.notAfter,
-  };
+  const { record, subject } = await certifyNewServiceKey(home, { ca: "root", profile: "report-signer", commonName: "report signer", label: `report-signer-${now.toString(36)}` });
   await home.transaction(async () => {
     await home.updateState((s) => {
       if (s.reportSigner?.serial !== current?.serial) throw new TrustlineError("STORE_CONFLICT", "the report signer was replaced meanwhile by another process; run the command again");
       return { ...s, reportSigner: record };
     });
-    await home.record([{ action: "report.signer", outcome: "ok", ...home.who, ca: "root", serial: record.serial, profile: "report-signer", subject: issued.record.subject, details: { replaced: current?.serial ?? null, keyUri: record.keyUri, notAfter: record.notAfter } }]);
+    await home.record([{ action: "report.signer", outcome: "ok", ...home.who, ca: "root", serial: record.serial, profile: "report-signer", subject, details: { replaced: current?.serial ?? null, keyUri: record.keyUri, notAfter: record.notAfter } }]);
   });
   return record;
 }

@@ -8,7 +8,8 @@ import { createHash } from "node:crypto";
 import { REVOCATION_REASONS } from "../../policy/index.js";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
-import { caCertificateDer, getCa, issueCertificate, sha256Hex, spkiOfCa } from "../issue.js";
+import { caCertificateDer, getCa, spkiOfCa } from "../issue.js";
+import { certifyNewServiceKey } from "../leaf-certificates.js";
 import { SIGNATURE_ALGORITHMS, type Signer } from "../keys/signer.js";
 import { derFromPemOrDer } from "../pem.js";
 import { foldRevocations } from "../store/file-inventory.js";
@@ -16,7 +17,7 @@ import type { ResponderRecord } from "../store/state.js";
 import type { RevocationEntry } from "../store/types.js";
 import { spkiOfCertificate, subjectNameDer } from "../x509/cert-fields.js";
 import { DerError } from "../x509/der.js";
-import { describePublicKey, publicKeyFromSpki, subjectPublicKeyBits } from "../x509/keys.js";
+import { subjectPublicKeyBits } from "../x509/keys.js";
 import {
   CERT_ID_HASHES,
   encodeErrorResponse,
@@ -49,26 +50,8 @@ export async function ensureResponders(home: Home): Promise<ResponderRecord[]> {
         continue;
       }
     }
-    const label = `ocsp-${ca.name}-${now.getTime().toString(36)}`;
-    const keyRef = await home.keys.generate(ca.keyAlgorithm, label, home.keyStore);
-    const issued = await issueCertificate(home, {
-      profile: "ocsp-responder",
-      ca: ca.name,
-      commonNames: [`${ca.name} OCSP responder`],
-      spki: keyRef.publicKey,
-      key: describePublicKey(publicKeyFromSpki(keyRef.publicKey)),
-      requestSha256: sha256Hex(keyRef.publicKey),
-      keySource: "generated",
-    });
-    const record: ResponderRecord = {
-      ca: ca.name,
-      keyUri: keyRef.uri,
-      keyAlgorithm: keyRef.algorithm,
-      certificate: issued.pem,
-      serial: issued.record.serial,
-      notBefore: issued.record.notBefore,
-      notAfter: issued.record.notAfter,
-    };
+    const certified = await certifyNewServiceKey(home, { ca: ca.name, profile: "ocsp-responder", commonName: `${ca.name} OCSP responder`, label: `ocsp-${ca.name}-${now.getTime().toString(36)}` });
+    const record: ResponderRecord = { ca: ca.name, ...certified.record };
     await home.transaction(async () => {
       await home.updateState((s) => ({ ...s, responders: { ...s.responders, [ca.name]: record } }));
       await home.record([{ action: "ocsp.responder", outcome: "ok", ...home.who, ca: ca.name, serial: record.serial, details: { replaced: current?.serial ?? null, notAfter: record.notAfter } }]);

@@ -14,24 +14,13 @@ import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { SCHEMA_VERSION } from "../../ca/index.js";
 import { defaultSessionFile } from "../../cli/credential.js";
-import { expectError, expectOk, json } from "../cli/cli-helpers.js";
+import { expectError, expectOk, json, runCliAsync } from "../cli/cli-helpers.js";
 import { writeCsrFolder } from "../helpers/csr-folder.js";
 import { CLI, openssl, PASSPHRASE, runCli, tempDir, writeTemp } from "../helpers/pki.js";
 import { createDatabaseSync, databaseUrl, POSTGRES_MISSING } from "../helpers/postgres.js";
 import { totpNow as totpOf } from "../helpers/totp.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function runAsync(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", XDG_STATE_HOME: process.env.XDG_STATE_HOME ?? "" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 describe("a CA home on PostgreSQL, shared by two stations", { skip: POSTGRES_MISSING, timeout: 240_000 }, () => {
   const t = tempDir();
@@ -75,8 +64,8 @@ describe("a CA home on PostgreSQL, shared by two stations", { skip: POSTGRES_MIS
     writeCsrFolder(c2, 300, { prefix: "l2-" });
     const session = sessionArgs(home);
     const [a, b] = await Promise.all([
-      runAsync([...g, ...session, "--station", "line-1", "--json", "issue", "batch", "--csr-dir", c1, "--out-dir", join(t.dir, "o1"), "--batch", "L1"]),
-      runAsync(["--home", station2, "--passphrase-file", passFile, ...session, "--station", "line-2", "--json", "issue", "batch", "--csr-dir", c2, "--out-dir", join(t.dir, "o2"), "--batch", "L2"]),
+      runCliAsync([...g, ...session, "--station", "line-1", "--json", "issue", "batch", "--csr-dir", c1, "--out-dir", join(t.dir, "o1"), "--batch", "L1"]),
+      runCliAsync(["--home", station2, "--passphrase-file", passFile, ...session, "--station", "line-2", "--json", "issue", "batch", "--csr-dir", c2, "--out-dir", join(t.dir, "o2"), "--batch", "L2"]),
     ]);
     assert.equal(a.status, 0, a.stderr);
     assert.equal(b.status, 0, b.stderr);

@@ -20,7 +20,6 @@ describe("trustline store copy: embedded -> PostgreSQL -> embedded", { skip: POS
   let listing: unknown;
   const list = (home: string) => JSON.parse(runCli(["--home", home, "--json", "cert", "list"]).stdout);
   before(() => {
-    process.env.TRUSTLINE_TEST_STORE = ""; // the source is embedded whatever the run
     h = initCliHome(t.dir);
     const serials: string[] = [];
     for (let i = 0; i < 4; i++) serials.push(json(runCli([...h.g, "--json", "issue", "device", "--generate", `copy-${i}`, "--out-dir", join(t.dir, "o")])).serial);
