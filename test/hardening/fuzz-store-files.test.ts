@@ -1,11 +1,11 @@
 /**
  * Fuzzing the store's files as a hostile home holds them (issue 12 §6): state.json (bytes and
  * field values), the revocation log, the audit log, an inventory segment, the serial table and a
- * batch index are mutated in place and read back the way commands read them. Every read answers or
+ * batch index, and a PostgreSQL home's store.json, are mutated in place and read back the way commands read them. Every read answers or
  * refuses with a TrustlineError (STORE_CORRUPT, AUDIT_TAMPERED, CONFIG_INVALID...), never anything else.
  */
 import assert from "node:assert/strict";
-import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
@@ -86,6 +86,22 @@ describe("fuzzing the store's files: only TrustlineErrors escape", { timeout: 60
       assert.equal(typeof verdict.intact, "boolean");
       for await (const e of readAuditLog(home)) assert.ok(e !== undefined);
     }));
+  });
+
+  test("store.json (a home on PostgreSQL names its database there), byte mutations: 300", async () => {
+    // A database that is not there: every mutation must end in a refusal with a code (a bad file, a
+    // URL with a password, an unreachable server), never an internal error, and never a hang.
+    const config = new TextEncoder().encode(JSON.stringify({ format: "trustline-store/1", url: `postgres:///x?host=${encodeURIComponent(join(t.dir, "no-server"))}&user=postgres` }));
+    const runs = await fuzz(mutated([config]), async (content) => {
+      writeFileSync(file("store.json"), content);
+      try {
+        await open();
+        assert.fail("a home whose database cannot be reached opened");
+      } finally {
+        rmSync(file("store.json"), { force: true });
+      }
+    }, 300);
+    assert.equal(runs, 300);
   });
 
   test(`audit/head.json: ${FUZZ_RUNS}`, async () => {
