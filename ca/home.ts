@@ -101,6 +101,10 @@ export class Home {
   #dataKey: Promise<Buffer> | undefined;
   #notifier: WebhookNotifier | undefined;
   #warnedUnenforced = false;
+  /** The long-lived Home a request Home was made from (forRequest): it owns the webhook notifier. */
+  #parent: Home | undefined;
+  /** A shift session opened at another station is refused (a request Home of the EST service). */
+  readonly boundStation: string | undefined;
 
   private constructor(options: HomeOptions, storage?: HomeStorage) {
     this.dir = resolve(options.home);
@@ -116,6 +120,7 @@ export class Home {
     this.#warn = options.warn ?? (() => undefined);
     this.claimedOperator = options.operator || undefined;
     this.claimedStation = options.station || undefined;
+    this.boundStation = undefined;
   }
 
   /** A Home object for a directory that may not be initialised yet (used by init): embedded storage unless given. */
@@ -134,6 +139,23 @@ export class Home {
       throw e;
     }
     return home;
+  }
+
+  /**
+   * A Home for one request of a long-running service (the EST server): the same storage, state,
+   * key backends, audit signer and data key (opened once by this Home), with its own actor and
+   * credential, so that each request is signed in, authorized and traced on its own. Its session
+   * must have been opened at `station`. Never closed: this Home owns what it shares.
+   */
+  forRequest(o: { station: string; credential: Credential }): Home {
+    const h = new Home({ home: this.dir, clock: this.clock, station: o.station, passphrase: this.passphrase, env: this.env, credential: o.credential, warn: this.#warn }, this.storage);
+    h.#state = this.#state;
+    h.#keys = this.keys;
+    h.#auditSigner = this.#auditSigner;
+    h.#dataKey = this.#dataKey;
+    h.#parent = this.#parent ?? this;
+    (h as { boundStation: string | undefined }).boundStation = o.station;
+    return h;
   }
 
   get state(): HomeState {
@@ -282,9 +304,10 @@ export class Home {
   securityEvent(event: string, details: Record<string, unknown>): void {
     const url = this.#state?.notify?.url;
     if (!url) return;
-    this.#notifier ??= new WebhookNotifier(url);
+    const owner = this.#parent ?? this;
+    owner.#notifier ??= new WebhookNotifier(url);
     const p = this.#principal;
-    this.#notifier.send({ event, time: this.clock().toISOString(), organization: this.state.organization, operator: p?.operator ?? this.actor.operator, station: p?.station ?? this.actor.station, details });
+    owner.#notifier.send({ event, time: this.clock().toISOString(), organization: this.state.organization, operator: p?.operator ?? this.actor.operator, station: p?.station ?? this.actor.station, details });
   }
 
   /**

@@ -51,7 +51,7 @@ export { parseCrl, verifyCrlSignature, type ParsedCrl, type CrlEntry } from "./r
 export type { RevocationEntry } from "./store/types.js";
 export type { RevocationReason } from "../policy/index.js";
 export { startServer, SERVE_LIMITS, type ServeOptions, type ServeLimits, type RunningServer } from "./revocation/server.js";
-export { serveWithWorkers, runServeWorker, isServeWorker, type ClusterOptions } from "./revocation/cluster.js";
+export { serveWithWorkers, runServeWorker, isServeWorker, type ClusterOptions, type ClusterEstOptions } from "./revocation/cluster.js";
 export { OcspResponder, ensureResponders } from "./revocation/ocsp-responder.js";
 export { validatePath, PathValidator, DEFAULT_MAX_DEPTH, DEFAULT_SEARCH_BUDGET, type ValidationOptions, type ValidatorOptions, type ValidationRequest } from "./validation/validate-path.js";
 export { CertificateCache } from "./validation/cache.js";
@@ -98,3 +98,8 @@ export { buildReport, reportPeriod, REPORT_FORMAT, type ReportData, type ReportO
 export { writeReportCsv, csvField, CSV_COLUMNS } from "./reports/csv.js";
 export { renderReportHtml } from "./reports/html.js";
 export { ensureReportSigner, signReport, verifyReport, type ReportCheck, type ReportEvidence, type ReportVerdict, type ReportVerifyOptions, type SignedReport } from "./reports/signature.js";
+export { startEstServer, EST_LIMITS, type EstOptions, type EstLimits, type RunningEstServer } from "./est/service.js";
+export { EstClient, estBase, certificatesOf, type EstClientOptions, type EstEnrolled } from "./est/client.js";
+export { enrollFolderThroughEst, type EstBatchOptions, type EstBatchSummary } from "./est/batch.js";
+export { certsOnly, MEDIA as EST_MEDIA } from "./est/wire.js";
+export { csrDer } from "./x509/csr.js";

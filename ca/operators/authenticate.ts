@@ -70,6 +70,7 @@ export type AuthFailure =
   | "revoked-session"
   | "wrong-token"
   | "operator-mismatch"
+  | "wrong-station"
   | "unknown-subject"
   | "mfa-required";
 
@@ -87,6 +88,7 @@ const EXPLAIN: Readonly<Record<AuthFailure, string>> = {
   "revoked-session": "the session was closed or revoked: sign in again with `trustline login`",
   "wrong-token": "the token does not match",
   "operator-mismatch": "the credential belongs to another operator than --operator names",
+  "wrong-station": "the session was opened at another station: sign in at this station with `trustline login`",
   "unknown-subject": "no operator is enrolled for this OpenID Connect issuer and subject",
   "mfa-required": "this operator must sign in with multi-factor authentication, and the identity provider did not report it",
 };
@@ -193,6 +195,7 @@ export async function authenticate(home: Home, credential: Credential | undefine
     const unusable = op ? checkUsable(op, now) : "unknown-operator";
     if (unusable || !op) return refuse(home, unusable ?? "unknown-operator", claimed);
     if (home.claimedOperator && home.claimedOperator !== op.id) return refuse(home, "operator-mismatch", claimed);
+    if (home.boundStation !== undefined && home.boundStation !== session.station) return refuse(home, "wrong-station", claimed);
     return { operator: op.id, station: home.claimedStation ?? session.station, session: session.id, origin: session.origin, roles: rolesOf(op) };
   }
   const parsed = parseToken(credential.token, SERVICE_PREFIX);

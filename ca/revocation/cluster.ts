@@ -12,6 +12,17 @@ import { KEY_BACKEND_SECRETS, scrubbedEnvironment } from "../secret-environment.
 import cluster, { type Worker } from "node:cluster";
 import { Home, type HomeOptions } from "../home.js";
 import { startServer, type RunningServer } from "./server.js";
+import { startEstServer, type EstLimits, type EstOptions } from "../est/service.js";
+
+/** `serve --est` in every worker: where, and the TLS identity (absent: the home's, from `ca issue-tls`). */
+export interface ClusterEstOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly limits?: Partial<EstLimits>;
+  readonly tls?: EstOptions["tls"];
+  /** The home's TLS identity when `tls` is absent (resolved in each worker, which holds the passphrase). */
+  readonly homeTls?: (home: Home) => Promise<EstOptions["tls"]>;
+}
 
 export interface ClusterOptions {
   readonly home: HomeOptions;
@@ -19,6 +30,7 @@ export interface ClusterOptions {
   readonly host: string;
   readonly port: number;
   readonly log: (line: string) => void;
+  readonly est?: ClusterEstOptions;
 }
 
 interface WorkerStart {
@@ -94,10 +106,15 @@ export async function runServeWorker(options: Omit<ClusterOptions, "workers">): 
     env: { ...(options.home.env ?? process.env), ...message.secrets },
   });
   const server = await startServer(home, { host: options.host, port: options.port, crls: "follow", log: options.log });
+  const e = options.est;
+  const est = e
+    ? await startEstServer(home, { host: e.host, port: e.port, responder: server.responder, log: options.log, tls: e.tls ?? (await e.homeTls!(home)), ...(e.limits ? { limits: e.limits } : {}) })
+    : undefined;
   return {
     ...server,
     // The IPC channel to the primary keeps a worker alive: close it once the server has stopped.
     close: async () => {
+      await est?.close();
       await server.close();
       process.disconnect?.();
     },

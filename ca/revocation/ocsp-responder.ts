@@ -182,6 +182,11 @@ export class OcspResponder {
     }
   }
 
+  /** The serial's current revocation (a hold included) as this responder follows the log; poll first for news. */
+  revocationOf(serial: string): RevocationEntry | undefined {
+    return this.#revoked.get(serial);
+  }
+
   async #issuedBy(serial: string): Promise<string | undefined> {
     const known = this.#issued.get(serial);
     if (known && "ca" in known) return known.ca;

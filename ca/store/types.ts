@@ -26,6 +26,10 @@ export interface CertificateRecord {
   readonly origin?: string;
   readonly batch: string | null;
   readonly issuedAt: string;
+  /** How the request arrived, when not through this home's CLI or library: "est" (the EST service). */
+  readonly via?: "est";
+  /** The serial of the certificate this one renews (EST simplereenroll). */
+  readonly renews?: string;
 }
 
 /** One revocation event. The current status of a serial is its last event (removeFromCRL releases a hold). */

@@ -4,6 +4,7 @@ import {
   devicePkcs12,
   generateDeviceCertificate,
   issueBatchFromFolder,
+  enrollFolderThroughEst,
   countCsrFiles,
   type IssuedCertificate,
   issueDeviceCertificate,
@@ -14,6 +15,7 @@ import {
 } from "../../ca/index.js";
 import { emit, examples, globals, note, openHome } from "../context.js";
 import { EXIT } from "../exit-codes.js";
+import { estClientFrom, type EstClientFlags } from "./enroll.js";
 import { readSecretFile } from "../passphrase.js";
 import { assertWritable, ensureDir, readInput, writeOutput } from "../files.js";
 
@@ -155,16 +157,23 @@ export function issueCommand(): Command {
     .option("--chain", "append the issuing CA chain (not the root) to each certificate file")
     .option("--days <n>", "validity in days (default: the profile's)", parseDays)
     .option("--workers <n>", "worker threads (default: one per core)", (v) => Number(v))
+    .option("--est <url>", "push the folder through a Trustline EST service instead of a local home (no CA key here)")
+    .option("--cert <file>", "with --est: this station's certificate (env TRUSTLINE_EST_CERT)")
+    .option("--key <file>", "with --est: its private key (env TRUSTLINE_EST_KEY)")
+    .option("--cacert <file>", "with --est: the CA certificates that identify the server (env TRUSTLINE_EST_CACERT)")
+    .option("--in-flight <n>", "with --est: requests in flight (default 32)", (v) => Number(v))
     .addHelpText(
       "after",
       examples(
         "trustline issue batch --csr-dir ./delivery-2026-11 --out-dir ./certs --batch CM-2026-11 --station cm-intake",
         "trustline issue batch --csr-dir ./delivery-2026-11 --out-dir ./certs --batch CM-2026-11   # after a crash: issues only what is missing",
+        "TRUSTLINE_SESSION_FILE=~/.shift trustline issue batch --est https://ca.plant:8443 --cert line-7.pem --key line-7.key --cacert root.pem --csr-dir ./delivery --out-dir ./certs --batch CM-2026-11",
       ) +
         "\nBad or refused CSRs are listed with their reasons; the good ones are still issued (exit status 3 when any was refused).\n",
     )
-    .action(async (opts: { csrDir: string; outDir: string; ca: string; batch?: string; chain?: boolean; days?: number; workers?: number }, command: Command) => {
+    .action(async (opts: { csrDir: string; outDir: string; ca: string; batch?: string; chain?: boolean; days?: number; workers?: number; est?: string; cert?: string; key?: string; cacert?: string; inFlight?: number }, command: Command) => {
       const batch = opts.batch ?? basename(resolve(opts.csrDir)).replace(/[^A-Za-z0-9._:-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 64);
+      if (opts.est !== undefined) return batchThroughEst(command, { ...opts, est: opts.est, batch });
       const total = countCsrFiles(opts.csrDir);
       const home = await openHome(command, true);
       const tty = process.stderr.isTTY && !globals(command).json;
@@ -226,6 +235,48 @@ export function issueCommand(): Command {
     });
 
   return issue;
+}
+
+/** `issue batch --est`: the folder through the EST service (ca/est/batch.ts). */
+async function batchThroughEst(command: Command, opts: EstClientFlags & { csrDir: string; outDir: string; batch: string; chain?: boolean; inFlight?: number; days?: number; ca: string }): Promise<void> {
+  if (opts.days !== undefined) throw new TrustlineError("USAGE", "--days is the service's to decide: the EST service issues with the profile's validity");
+  if (opts.ca !== "device") throw new TrustlineError("USAGE", "with --est, name the CA in the URL: https://<host>:<port>/.well-known/est/<ca>");
+  if (opts.inFlight !== undefined && !(Number.isInteger(opts.inFlight) && opts.inFlight >= 1 && opts.inFlight <= 256)) throw new TrustlineError("USAGE", "--in-flight is a whole number from 1 to 256");
+  const inFlight = opts.inFlight ?? 32;
+  const total = countCsrFiles(opts.csrDir);
+  const client = estClientFrom(command, opts, { session: true, connections: inFlight });
+  const tty = process.stderr.isTTY && !globals(command).json;
+  let last = 0;
+  try {
+    const summary = await enrollFolderThroughEst(client, {
+      csrDir: opts.csrDir,
+      outDir: opts.outDir,
+      batch: opts.batch,
+      chain: opts.chain === true,
+      inFlight,
+      maxRequestBytes: globals(command).maxInputSize,
+      onProgress: (p) => {
+        if (!tty || p.elapsedMs - last < 200) return;
+        last = p.elapsedMs;
+        process.stderr.write(`\r${p.done}/${total}  issued ${p.issued}  reused ${p.reused}  rejected ${p.rejected}  ${(p.issued / (p.elapsedMs / 1000)).toFixed(0)}/s   `);
+      },
+    });
+    if (tty) process.stderr.write("\n");
+    emit(command, { ...summary, service: client.base.href }, () =>
+      [
+        `Batch ${summary.batch} through ${client.base.href}: ${summary.total} requests`,
+        `  issued   ${summary.issued} (${summary.certificatesPerSecond.toFixed(0)} certificates/s, ${(summary.durationMs / 1000).toFixed(1)} s)`,
+        `  reused   ${summary.reused} (issued in this batch before: the same certificate, written again)`,
+        `  skipped  ${summary.skipped} (their files already exist)`,
+        `  rejected ${summary.rejected.length}`,
+        ...summary.rejected.map((r) => `    ${printable(r.id)}: [${r.code}] ${printable(r.message)}`),
+        `  certificates in ${summary.outDir}`,
+      ].join("\n"),
+    );
+    if (summary.rejected.length > 0) process.exitCode = EXIT.INPUT_REJECTED;
+  } finally {
+    client.close();
+  }
 }
 
 /** A file name as it may be printed on a terminal line: control characters escaped (a name may hold a newline). */
