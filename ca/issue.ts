@@ -48,6 +48,8 @@ export interface IssueParams {
   readonly requestSha256: string;
   readonly keySource: CertificateRecord["keySource"];
   readonly validityDays?: number;
+  /** Host names for a profile whose subjectAltName is "hosts" (tls-server). */
+  readonly hosts?: readonly string[];
   readonly batch?: string | null;
   /** The root's own key, for a self-signed certificate. */
   readonly selfSigner?: Signer;
@@ -193,6 +195,8 @@ const ACTION_OF_PROFILE: Readonly<Record<ProfileName, WriteAction>> = {
   "firmware-signer": "issue.signer",
   "dps-verification": "dps.push",
   "ocsp-responder": "crl.issue",
+  station: "station.manage",
+  "tls-server": "station.manage",
 };
 
 /** Run the pipeline. Refusals are audited and thrown as POLICY_DENIED. */
@@ -210,6 +214,7 @@ export async function issueCertificate(home: Home, params: IssueParams): Promise
     commonName: params.commonNames[0] ?? "",
     publicKey: params.key,
     ...(params.validityDays !== undefined ? { validityDays: params.validityDays } : {}),
+    ...(params.hosts !== undefined ? { hosts: params.hosts } : {}),
   };
   const decision = evaluate(request, profile, issuerFacts(home, ca, request.commonName), now);
   const violations = [...extra, ...(decision.ok ? [] : decision.violations)];

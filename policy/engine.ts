@@ -4,7 +4,7 @@
  * the issuer; the engine decides what the certificate may say.
  */
 import { EKU_OIDS, oidUnderArc } from "./oids.js";
-import { deviceUri, deviceUriProblems, displayNameProblems, MAX_COMMON_NAME_LENGTH, registrationIdProblems, verificationCodeProblems } from "./names.js";
+import { deviceUri, deviceUriProblems, displayNameProblems, type HostName, MAX_COMMON_NAME_LENGTH, MAX_TLS_HOSTS, parseHost, printable, registrationIdProblems, stationNameProblems, verificationCodeProblems } from "./names.js";
 import type { CaProfileName, KeyAlgorithm, KeyUsage, Profile } from "./profiles.js";
 
 /** The public key as the engine sees it (ca/x509 derives this from the SPKI). */
@@ -19,6 +19,11 @@ export interface IssuanceRequest {
   readonly publicKey: KeyDescription;
   /** Requested validity; the profile's default when absent. */
   readonly validityDays?: number;
+  /**
+   * Host names (DNS names or IP address literals), for profiles whose subjectAltName is "hosts":
+   * each becomes a dNSName or iPAddress, in this order; the first is also the CN.
+   */
+  readonly hosts?: readonly string[];
 }
 
 export interface IssuerFacts {
@@ -56,6 +61,8 @@ export interface CertificateTemplate {
   readonly ocspNoCheck: boolean;
   /** subjectAltName uniformResourceIdentifier entries (absent or empty: no subjectAltName). */
   readonly subjectAltNameUris?: readonly string[];
+  /** subjectAltName dNSName and iPAddress entries, after any URIs (absent or empty: none). */
+  readonly subjectAltNameHosts?: readonly HostName[];
 }
 
 export type ViolationCode =
@@ -144,9 +151,13 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
       ? registrationIdProblems(cn)
       : profile.subject === "verification-code"
         ? verificationCodeProblems(cn)
-        : displayNameProblems(cn, profile.subject === "ca-name" ? "CA name" : profile.subject === "responder-name" ? "responder name" : profile.subject === "service-name" ? "service name" : "signer name");
+        : profile.subject === "station-name"
+          ? stationNameProblems(cn)
+          : profile.subject === "host-name"
+            ? [] // the hosts are checked below, and the CN against the first
+            : displayNameProblems(cn, profile.subject === "ca-name" ? "CA name" : profile.subject === "responder-name" ? "responder name" : profile.subject === "service-name" ? "service name" : "signer name");
   for (const message of nameProblems) violations.push({ code: "NAME_INVALID", message });
-  if (profile.subject === "ca-name" || profile.subject === "signer-name") {
+  if (profile.subject === "ca-name" || profile.subject === "signer-name" || profile.subject === "station-name" || profile.subject === "host-name") {
     for (const message of displayNameProblems(issuer.organization, "organisation name")) violations.push({ code: "NAME_INVALID", message });
   }
   if (profile.subject === "ca-name" && caCommonName(issuer.organization, cn).length > MAX_COMMON_NAME_LENGTH) {
@@ -159,6 +170,33 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
   // subjectAltName: made from the CN, checked as strictly.
   const sanUris = profile.subjectAltName === "device-uri" && issuer.deviceUriTemplate !== undefined ? [deviceUri(issuer.deviceUriTemplate, cn)] : [];
   if (nameProblems.length === 0) for (const uri of sanUris) for (const message of deviceUriProblems(uri)) violations.push({ code: "NAME_INVALID", message });
+
+  // Host names (RFC 5280 §4.2.1.6, RFC 6125): every one valid, 1..MAX_TLS_HOSTS, no repeats; the CN is the first.
+  const requestedHosts = request.hosts ?? [];
+  const sanHosts: HostName[] = [];
+  if (profile.subjectAltName === "hosts") {
+    if (requestedHosts.length === 0) violations.push({ code: "NAME_INVALID", message: `a ${profile.title} certificate names at least one host (a DNS name or an IP address)` });
+    if (requestedHosts.length > MAX_TLS_HOSTS) violations.push({ code: "NAME_INVALID", message: `${requestedHosts.length} hosts requested; a ${profile.title} certificate names at most ${MAX_TLS_HOSTS}` });
+    const seen = new Set<string>();
+    for (const text of requestedHosts) {
+      const parsed = parseHost(text);
+      if (!parsed.ok) {
+        violations.push({ code: "NAME_INVALID", message: parsed.problem });
+        continue;
+      }
+      const key = `${parsed.host.type}:${parsed.host.value}`;
+      if (seen.has(key)) violations.push({ code: "NAME_INVALID", message: `the host "${printable(text)}" is named twice` });
+      seen.add(key);
+      sanHosts.push(parsed.host);
+    }
+    const first = sanHosts[0]?.value;
+    if (first !== undefined && requestedHosts.length > 0 && parseHost(requestedHosts[0]!).ok) {
+      if (first.length > MAX_COMMON_NAME_LENGTH) violations.push({ code: "NAME_INVALID", message: `the first host "${printable(first)}" is the common name, and a CN is at most ${MAX_COMMON_NAME_LENGTH} characters; name a shorter host first` });
+      else if (cn.toLowerCase() !== first) violations.push({ code: "NAME_INVALID", message: `the common name "${printable(cn)}" must be the first host, "${printable(first)}"` });
+    }
+  } else if (requestedHosts.length > 0) {
+    violations.push({ code: "NAME_INVALID", message: `a ${profile.title} certificate names no hosts; ${requestedHosts.length} given` });
+  }
 
   // Validity: requested days within the cap; never beyond the issuer (clamped, see CP 6.3.2).
   const days = request.validityDays ?? profile.validityDays.default;
@@ -177,8 +215,10 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
   const subject =
     profile.subject === "ca-name"
       ? { commonName: caCommonName(issuer.organization, cn), organization: issuer.organization }
-      : profile.subject === "signer-name" || profile.subject === "responder-name" || profile.subject === "service-name"
-        ? { commonName: cn, organization: issuer.organization }
+      : profile.subject === "host-name"
+        ? { commonName: sanHosts[0]!.value, organization: issuer.organization }
+        : profile.subject === "signer-name" || profile.subject === "responder-name" || profile.subject === "service-name" || profile.subject === "station-name"
+          ? { commonName: cn, organization: issuer.organization }
         : { commonName: cn };
 
   return {
@@ -197,6 +237,7 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
       caIssuersUrls: pointers ? [urls.caIssuers] : [],
       ocspNoCheck: profile.ocspNoCheck,
       ...(sanUris.length > 0 ? { subjectAltNameUris: sanUris } : {}),
+      ...(sanHosts.length > 0 ? { subjectAltNameHosts: sanHosts } : {}),
     },
   };
 }

@@ -6,7 +6,7 @@
  */
 import { type ExtendedKeyUsage, POLICY_OIDS } from "./oids.js";
 
-export type ProfileName = "root-ca" | "device-ca" | "firmware-ca" | "device" | "firmware-signer" | "dps-verification" | "ocsp-responder" | "audit-signer" | "report-signer";
+export type ProfileName = "root-ca" | "device-ca" | "firmware-ca" | "device" | "firmware-signer" | "dps-verification" | "ocsp-responder" | "audit-signer" | "report-signer" | "station" | "tls-server";
 export type CaProfileName = "root-ca" | "device-ca" | "firmware-ca";
 
 /** Key algorithms, by the names the CLI and the policy document use. */
@@ -22,7 +22,9 @@ export type SubjectRule =
   | "signer-name" //       CN = the signer's name (a person or a CI pipeline), O = organisation
   | "verification-code" //  CN = the DPS verification code, nothing else
   | "responder-name" //      CN = "<organisation> <CA name> OCSP responder", O = organisation
-  | "service-name"; //       CN = the service's name (e.g. "audit log signer"), O = organisation
+  | "service-name" //       CN = the service's name (e.g. "audit log signer"), O = organisation
+  | "station-name" //       CN = the production-line station's name (policy/names.ts), O = organisation
+  | "host-name"; //          CN = the first host name, O = organisation
 
 export interface Profile {
   readonly name: ProfileName;
@@ -50,9 +52,10 @@ export interface Profile {
   readonly ocspNoCheck: boolean;
   /**
    * subjectAltName (non-critical): "device-uri" names the device by a URI made from its registration
-   * ID with the home's template (new homes: urn:<org-id>:device:<registration-id>); absent: none.
+   * ID with the home's template (new homes: urn:<org-id>:device:<registration-id>); "hosts" names
+   * every host of the request, a dNSName or an iPAddress each (1 to MAX_TLS_HOSTS); absent: none.
    */
-  readonly subjectAltName?: "device-uri";
+  readonly subjectAltName?: "device-uri" | "hosts";
 }
 
 const CA_KEYS: readonly KeyAlgorithm[] = ["p256", "p384", "rsa3072", "rsa4096"];
@@ -212,5 +215,41 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
     revocationPointers: false,
     allowHold: false,
     ocspNoCheck: false,
+  },
+  station: {
+    name: "station",
+    title: "Production-line station",
+    cpSection: "7.1.10",
+    policyOids: [],
+    // The device CA: stations enrol devices below it (EST, over mutual TLS), so one CA answers for both.
+    issuedBy: ["device-ca"],
+    basicConstraints: { ca: false },
+    keyUsage: ["digitalSignature"],
+    extendedKeyUsage: ["clientAuth"],
+    allowedKeys: ["p256", "p384", "rsa3072", "rsa4096"],
+    validityDays: { default: 397, max: 825 },
+    subject: "station-name",
+    revocationPointers: true,
+    allowHold: false,
+    ocspNoCheck: false,
+  },
+  "tls-server": {
+    name: "tls-server",
+    title: "EST server TLS",
+    cpSection: "7.1.11",
+    policyOids: [],
+    issuedBy: ["device-ca"],
+    basicConstraints: { ca: false },
+    // ECDSA keys only: digitalSignature is then the one usage TLS needs (no RSA key transport, so no keyEncipherment).
+    keyUsage: ["digitalSignature"],
+    extendedKeyUsage: ["serverAuth"],
+    allowedKeys: ["p256", "p384"],
+    // 397 days: the longest life browsers and TLS libraries accept for a server certificate.
+    validityDays: { default: 397, max: 397 },
+    subject: "host-name",
+    revocationPointers: true,
+    allowHold: false,
+    ocspNoCheck: false,
+    subjectAltName: "hosts",
   },
 } satisfies Record<ProfileName, Profile>);

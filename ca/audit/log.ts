@@ -51,7 +51,11 @@ export type AuditAction =
   | "report.signer" //  the report-signing key made and certified by the root (report-signer)
   | "report.sign" //   an auditor's report signed
   | "store.backup" //  an encrypted archive of the home written (its SHA-256 and counts)
-  | "store.restore"; // the home restored from an archive (the first entry after the archive's head)
+  | "store.restore" // the home restored from an archive (the first entry after the archive's head)
+  | "station.add" //   a production-line station enrolled (its station certificate issued), or replaced
+  | "station.disable" // a station refused by the EST server from now on (its certificate stays valid)
+  | "station.enable" //  a disabled station accepted again
+  | "tls.issue"; //     the EST server's TLS key made (a file key in the home) and certified (tls-server)
 
 export type AuditOutcome = "ok" | "rejected" | "failed";
 

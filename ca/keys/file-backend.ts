@@ -87,6 +87,18 @@ export class FileKeyBackend implements KeyBackend {
     return { uri, algorithm, publicKey: spkiOf(createPublicKey(privateKey)) };
   }
 
+  /**
+   * The decrypted key, in memory only, for a consumer that must hold the key itself (node's TLS
+   * layer, for the EST server's own key); checked against the public key `ref` names.
+   */
+  async privateKey(ref: KeyRef): Promise<KeyObject> {
+    const privateKey = await this.#open(ref.uri);
+    if (!Buffer.from(spkiOf(createPublicKey(privateKey))).equals(Buffer.from(ref.publicKey))) {
+      throw new TrustlineError("KEY_UNAVAILABLE", `the key file ${this.#path(ref.uri)} holds a different key than its certificate names; was it replaced?`, { details: { uri: ref.uri } });
+    }
+    return privateKey;
+  }
+
   async signer(ref: KeyRef): Promise<Signer> {
     const path = this.#path(ref.uri);
     const privateKey = await this.#open(ref.uri);

@@ -7,6 +7,7 @@ import { type KeyAlgorithm, keyAlgorithmOf } from "../../policy/index.js";
 import { describePublicKey, publicKeyFromSpki } from "../x509/keys.js";
 import type { KeyBackend, KeyBackendContext, KeyRef, KeyWrapper } from "./backend.js";
 import { FileKeyBackend } from "./file-backend.js";
+import type { KeyObject } from "node:crypto";
 import type { Signer } from "./signer.js";
 
 export type KeyScheme = "file" | "azure-keyvault" | "pkcs11";
@@ -64,6 +65,17 @@ export class KeyBackends {
 
   async signer(ref: KeyRef): Promise<Signer> {
     return (await this.#backend(ref.uri)).signer(ref);
+  }
+
+  /**
+   * A file key of the home, decrypted in memory (the EST server's TLS key: node's TLS layer needs
+   * the key itself). Only file keys: a vault or token key never leaves its backend.
+   */
+  async fileKey(ref: KeyRef): Promise<KeyObject> {
+    if (keyScheme(ref.uri) !== "file") throw new TrustlineError("CONFIG_INVALID", `the key ${ref.uri.slice(0, 60)} is not a file key of the home; only file keys can be handed to TLS`);
+    const backend = await this.#backend(ref.uri);
+    if (!(backend instanceof FileKeyBackend)) throw new TrustlineError("CONFIG_INVALID", "the file key backend is not available");
+    return backend.privateKey(ref);
   }
 
   /** A new key-encryption key at `store` (the data key's wrapper). */

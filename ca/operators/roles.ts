@@ -14,6 +14,7 @@ export type WriteAction =
   | "store.restore"
   | "audit.certify"
   | "config.set"
+  | "station.manage"
   // admin, auditor
   | "report.sign"
   // officer
@@ -27,7 +28,7 @@ export type WriteAction =
   | "issue.device";
 
 const ALLOWED: Readonly<Record<Role, ReadonlySet<WriteAction>>> = {
-  admin: new Set<WriteAction>(["ca.create", "ca.move-key", "operator.manage", "revoke.mass", "store.backup", "store.restore", "audit.certify", "config.set", "report.sign"]),
+  admin: new Set<WriteAction>(["ca.create", "ca.move-key", "operator.manage", "revoke.mass", "store.backup", "store.restore", "audit.certify", "config.set", "station.manage", "report.sign"]),
   officer: new Set<WriteAction>(["issue.signer", "revoke.single", "revoke.hold", "crl.issue", "dps.export", "dps.push"]),
   issuer: new Set<WriteAction>(["issue.device"]),
   auditor: new Set<WriteAction>(["report.sign"]),

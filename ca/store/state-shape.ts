@@ -84,6 +84,18 @@ const OPERATOR_RECORD = fields({
 });
 const SESSION_RECORD = fields({ id: text, operator: text, station: text, origin: text, tokenHash: text, createdAt: text, expiresAt: text, revokedAt: optionalText });
 
+const STATION_RECORD = fields({
+  name: text,
+  status: oneOf(new Set(["active", "disabled"])),
+  ca: text,
+  serial: text,
+  notAfter: text,
+  createdAt: text,
+  createdBy: text,
+  disabledAt: optionalText,
+  disabledBy: optionalText,
+});
+
 const STATE = fields({
   organization: text,
   baseUrl: text,
@@ -101,6 +113,10 @@ const STATE = fields({
   responders: recordOf(fields({ ca: text, keyUri: text, keyAlgorithm: oneOf(KEY_ALGORITHMS), certificate: text, serial: text, notBefore: text, notAfter: text }), true),
   reportSigner: optional(fields({ keyUri: text, keyAlgorithm: oneOf(KEY_ALGORITHMS), certificate: text, serial: text, notBefore: text, notAfter: text })),
   dpsMirrors: recordOf(fields({ offset: count, at: text }), true),
+  stations: recordOf(STATION_RECORD, true),
+  tlsServer: optional(
+    fields({ hosts: listOf(text), ca: text, keyUri: text, keyAlgorithm: oneOf(KEY_ALGORITHMS), certificate: text, serial: text, notBefore: text, notAfter: text }),
+  ),
 });
 
 /** The state, if it has the shape of a Trustline home's; STORE_CORRUPT naming the first bad field otherwise. */

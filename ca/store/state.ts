@@ -10,6 +10,8 @@ import { TrustlineError } from "../errors.js";
 import { writeFileAtomic } from "./atomic.js";
 import { checkStateShape } from "./state-shape.js";
 import type { OperatorRecord, SessionRecord } from "../operators/model.js";
+import type { StationRecord } from "../stations/stations.js";
+import type { TlsServerRecord } from "../stations/tls-server.js";
 
 export interface CaRecord {
   readonly name: string;
@@ -76,7 +78,12 @@ export interface HomeState {
    * only what changed after it.
    */
   readonly dpsMirrors?: Readonly<Record<string, DpsMirrorMark>>;
+  /** Production-line stations enrolled for EST (`trustline station add`), by name. */
+  readonly stations?: Readonly<Record<string, StationRecord>>;
+  /** The EST server's TLS key (a file key in the home) and its `tls-server` certificate (`trustline ca issue-tls`). */
+  readonly tlsServer?: TlsServerRecord;
 }
+
 
 export interface DpsMirrorMark {
   /** Byte offset in the revocation log up to which events were mirrored. */

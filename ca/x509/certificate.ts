@@ -3,7 +3,7 @@
  * it (so any key backend works: file, Key Vault, HSM), and we splice the signature in.
  */
 import { x509 } from "./peculiar.js";
-import type { CertificateTemplate, KeyUsage } from "../../policy/index.js";
+import { type CertificateTemplate, type HostName, ipAddressOctets, type KeyUsage } from "../../policy/index.js";
 import { SIGNATURE_ALGORITHMS, keyIdentifier, type Signer } from "../keys/signer.js";
 import { children, readRoot, slice } from "./der.js";
 import { subjectPublicKeyBits } from "./keys.js";
@@ -38,6 +38,16 @@ export function subjectName(template: CertificateTemplate): x509.Name {
   return new x509.Name(rdns);
 }
 
+/** A host for @peculiar/x509: IPv6 written as eight full groups, the one form its parser reads exactly. */
+function peculiarHost(host: HostName): { type: "dns" | "ip"; value: string } {
+  if (host.type === "dns") return { type: "dns", value: host.value };
+  const o = ipAddressOctets(host.value)!;
+  if (o.length === 4) return { type: "ip", value: [...o].join(".") };
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((o[i]! << 8) | o[i + 1]!).toString(16));
+  return { type: "ip", value: groups.join(":") };
+}
+
 /** Extensions in a fixed order (the fast encoder relies on the same order). */
 export function certificateExtensions(template: CertificateTemplate, subjectPublicKey: Uint8Array, issuerPublicKey: Uint8Array): x509.Extension[] {
   const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -51,7 +61,8 @@ export function certificateExtensions(template: CertificateTemplate, subjectPubl
   }
   extensions.push(new x509.SubjectKeyIdentifierExtension(hex(keyIdentifier(subjectPublicKeyBits(subjectPublicKey)))));
   // subjectAltName right after the key id: the per-certificate extensions sit together (the fast encoder's layout).
-  if (template.subjectAltNameUris?.length) extensions.push(new x509.SubjectAlternativeNameExtension(template.subjectAltNameUris.map((value) => ({ type: "url" as const, value })), false));
+  const sanNames = [...(template.subjectAltNameUris ?? []).map((value) => ({ type: "url" as const, value })), ...(template.subjectAltNameHosts ?? []).map(peculiarHost)];
+  if (sanNames.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(sanNames, false));
   extensions.push(new x509.AuthorityKeyIdentifierExtension(hex(keyIdentifier(subjectPublicKeyBits(issuerPublicKey)))));
   if (template.policyOids.length > 0) extensions.push(new x509.CertificatePolicyExtension([...template.policyOids], false));
   if (template.crlDistributionPoints.length > 0) extensions.push(new x509.CRLDistributionPointsExtension([...template.crlDistributionPoints], false));

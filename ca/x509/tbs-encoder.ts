@@ -6,7 +6,7 @@
  * per certificate; this spends microseconds. A differential test proves the output byte-identical
  * to the general path (x509/certificate.ts) over many random inputs.
  */
-import type { CertificateTemplate, KeyUsage } from "../../policy/index.js";
+import { type CertificateTemplate, type HostName, ipAddressOctets, type KeyUsage } from "../../policy/index.js";
 import { keyIdentifier, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from "../keys/signer.js";
 import { concat, headerLength, oid, sequence, tlv, writeHeader } from "./der.js";
 import { subjectPublicKeyBits } from "./keys.js";
@@ -92,6 +92,20 @@ export function encodeTime(date: Date): Uint8Array {
   return y >= 1950 && y <= 2049 ? tlv(0x17, utf8.encode(`${pad2(y % 100)}${rest}`)) : tlv(0x18, utf8.encode(`${String(y).padStart(4, "0")}${rest}`));
 }
 
+/** GeneralName of a host (RFC 5280 §4.2.1.6): dNSName [2] IA5String, or iPAddress [7] OCTET STRING of 4 or 16 octets. */
+export function hostGeneralName(host: HostName): Uint8Array {
+  if (host.type === "dns") return tlv(0x82, utf8.encode(host.value));
+  const octets = ipAddressOctets(host.value);
+  if (!octets || (octets.length !== 4 && octets.length !== 16)) throw new Error(`not an IP address: ${host.value}`);
+  return tlv(0x87, octets);
+}
+
+/** The subjectAltName extension the template asks for: [6] URIs, then the hosts; none when it names nothing. */
+function subjectAltName(template: CertificateTemplate): Uint8Array {
+  const names = [...(template.subjectAltNameUris ?? []).map((u) => tlv(0x86, utf8.encode(u))), ...(template.subjectAltNameHosts ?? []).map(hostGeneralName)];
+  return names.length > 0 ? extension(OID.subjectAltName, false, sequence(...names)) : EMPTY;
+}
+
 export interface TbsLayout {
   /** Signature algorithm the issuing CA signs with. */
   readonly algorithm: SignatureAlgorithm;
@@ -164,8 +178,8 @@ export class TbsEncoder {
     const keyId = keyIdentifier(subjectPublicKeyBits(subjectPublicKey));
     const validity = this.#validity(template.notBefore, template.notAfter);
     const name = encodeName(template.subject);
-    // subjectAltName (per certificate, after the key id): SEQUENCE OF [6] IA5String URIs.
-    const san = template.subjectAltNameUris?.length ? extension(OID.subjectAltName, false, sequence(...template.subjectAltNameUris.map((u) => tlv(0x86, utf8.encode(u))))) : EMPTY;
+    // subjectAltName (per certificate, after the key id): SEQUENCE OF GeneralName, the URIs first, then the hosts.
+    const san = subjectAltName(template);
     // subjectKeyIdentifier: SEQUENCE { OID, OCTET STRING { OCTET STRING keyId } }, between the constant parts.
     const skiKey = headerLength(keyId.length) + keyId.length;
     const skiBody = OID.subjectKeyId.length + headerLength(skiKey) + skiKey;
