@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { readFileSync } from "node:fs";
-import { type ClusterEstOptions, type EstLimits, type EstOptions, isServeWorker, runServeWorker, serveWithWorkers, startEstServer, startServer, TrustlineError } from "../../ca/index.js";
+import { type ClusterEstOptions, type EstLimits, type EstOptions, type Home, isServeWorker, tlsServerIdentity, runServeWorker, serveWithWorkers, startEstServer, startServer, TrustlineError } from "../../ca/index.js";
 import { examples, globals, homeOptions, openHome } from "../context.js";
 
 interface EstFlags {
@@ -118,8 +118,7 @@ export function serveCommand(): Command {
     });
 }
 
-/** The home's EST server identity (`trustline ca issue-tls`). */
-async function homeTlsIdentity(home: import("../../ca/index.js").Home): Promise<EstOptions["tls"]> {
-  void home;
-  throw new TrustlineError("CONFIG_INVALID", "this home has no TLS certificate for the EST service yet: give --tls-cert and --tls-key");
+/** The home's EST server identity (`trustline ca issue-tls`): the key decrypted in memory, for node's TLS. */
+function homeTlsIdentity(home: Home): Promise<EstOptions["tls"]> {
+  return tlsServerIdentity(home);
 }
