@@ -2,14 +2,15 @@
  * `npm run bench [-- suite...]`: each row is measured in this run, on this machine, against a
  * baseline measured in the same run. Suites: batch (production-line scale), revocation (CRLs,
  * OCSP), firmware (1 GiB sign and verify), validate (path validation), postgres (four stations
- * into one PostgreSQL, issue latency on it), keys (batch issuance with the
+ * into one PostgreSQL, issue latency on it), est (EST enrollments over mutual TLS), keys (batch issuance with the
  * issuing CA key in a file, on a SoftHSM2 token, in a rate-limited loopback Key Vault).
  * Options: --certs N (default 10000), --seed N (inventory size for the CLI test, default 1000000),
  * --image-bytes N (firmware image size, default 1 GiB), --leaves N (distinct device certificates
  * for the validation suite, default 2000), --key-certs N (file and token rows, default 10000),
  * --vault-certs N (Key Vault row, default 4000: 20 s at the vault's limit), --pg-certs N (CSRs per
  * station in the PostgreSQL suite, default 10000), --pg-seed N (records seeded into PostgreSQL for
- * the latency row, default 1000000).
+ * the latency row, default 1000000), --est-certs N (EST enrollments and batch size, default 10000),
+ * --est-workers N (serve --est processes, default 1).
  */
 import { reportBench } from "./report.js";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -22,6 +23,7 @@ import { printTable, type Row } from "./harness.js";
 import { pathValidationBench } from "./path-validation.js";
 import { keysBench } from "./keys.js";
 import { postgresBench } from "./postgres.js";
+import { estBench } from "./est.js";
 
 const args = process.argv.slice(2);
 const num = (flag: string, fallback: number) => {
@@ -43,6 +45,7 @@ try {
   if (want("validate")) rows.push(...(await pathValidationBench(dir, { leaves: num("--leaves", 2000) })));
   if (want("report")) rows.push(...(await reportBench(dir, { records: num("--report-records", 1_000_000) })));
   if (want("postgres")) rows.push(...(await postgresBench(dir, { certs: num("--pg-certs", 10_000), seed: num("--pg-seed", 1_000_000) })));
+  if (want("est")) rows.push(...(await estBench(dir, { certs: num("--est-certs", 10_000), workers: num("--est-workers", 1) })));
   if (want("keys")) rows.push(...(await keysBench(dir, { certs: num("--key-certs", 10_000), vaultCerts: num("--vault-certs", 4000) })));
   printTable(rows);
   if (rows.some((r) => r.ok === false)) process.exitCode = 1;

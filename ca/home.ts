@@ -59,18 +59,26 @@ export interface HomeOptions {
   readonly warn?: (message: string) => void;
 }
 
-export function defaultActor(options: Pick<HomeOptions, "operator" | "station">): Actor {
-  let osUser = "unknown";
-  try {
-    osUser = userInfo().username;
-  } catch {
-    /* no passwd entry (containers) */
+let osUserName: string | undefined;
+
+/** The OS user running this process (read once: a service makes a Home per request). */
+function osUser(): string {
+  if (osUserName === undefined) {
+    try {
+      osUserName = userInfo().username;
+    } catch {
+      osUserName = "unknown"; // no passwd entry (containers)
+    }
   }
+  return osUserName;
+}
+
+export function defaultActor(options: Pick<HomeOptions, "operator" | "station">): Actor {
   for (const [name, value] of [["--operator", options.operator], ["--station", options.station]] as const) {
     // Both end up in every record, audit entry, report and CSV row: one printable line, bounded.
     if (value && (value.length > 64 || /[\u0000-\u001f\u007f-\u009f]/.test(value))) throw new TrustlineError("USAGE", `${name} is at most 64 characters, with no control characters`);
   }
-  return { operator: options.operator || osUser, station: options.station || "unspecified" };
+  return { operator: options.operator || osUser(), station: options.station || "unspecified" };
 }
 
 export const noPassphrase: PassphraseSource = async () => {

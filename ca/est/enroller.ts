@@ -94,7 +94,12 @@ export class Enroller {
         if (!isTrustlineError(e)) return fail(e);
         this.#queue.push({ request, requestSha256, done, fail, refusal: { code: e.code, message: e.message } });
       }
-      if (!this.#committing) void this.#drain();
+      if (!this.#committing) {
+        this.#committing = true;
+        // Start after the requests already read have had their turn: a commit started at once
+        // (its file writes are synchronous) would leave each group with one certificate.
+        setImmediate(() => void this.#drain());
+      }
     });
   }
 
@@ -139,16 +144,18 @@ export class Enroller {
 
   /** Commit what has gathered, group after group, until nothing waits. */
   async #drain(): Promise<void> {
-    this.#committing = true;
     try {
       while (this.#queue.length > 0) {
         const group = this.#queue;
         this.#queue = [];
         try {
+          const t0 = performance.now();
           await this.#commit(group);
+          if (process.env.EST_DEBUG) process.stderr.write(`group ${group.length} ${(performance.now() - t0).toFixed(1)} ms\n`);
         } catch (e) {
           for (const p of group) p.fail(e);
         }
+        await new Promise((r) => setImmediate(r)); // let the next requests in
       }
     } finally {
       this.#committing = false;

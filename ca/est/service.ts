@@ -186,13 +186,20 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
     if (wait > 0) throw new Refusal(429, `too many requests from ${key}: at most ${limits.ratePerStation} a second; retry after ${wait} s`, "REMOTE_UNAVAILABLE", { "Retry-After": String(wait) });
   };
 
+  /** The TLS client certificate (DER) of a connection, read once per connection. */
+  const peers = new WeakMap<TLSSocket, Uint8Array | null>();
   /** The TLS client certificate (DER), or a 401 saying what is missing. */
   const clientCertificate = (req: IncomingMessage): Uint8Array => {
     const socket = req.socket as TLSSocket;
-    const peer = socket.getPeerCertificate();
-    if (!peer || !peer.raw) throw new Refusal(401, "a client certificate is required: connect with the station's certificate and key (curl --cert/--key)", "AUTH_REQUIRED", { "WWW-Authenticate": 'Bearer realm="trustline-est"' });
+    let der = peers.get(socket);
+    if (der === undefined) {
+      const peer = socket.getPeerCertificate();
+      der = peer?.raw ? new Uint8Array(peer.raw) : null;
+      peers.set(socket, der);
+    }
+    if (der === null) throw new Refusal(401, "a client certificate is required: connect with the station's certificate and key (curl --cert/--key)", "AUTH_REQUIRED", { "WWW-Authenticate": 'Bearer realm="trustline-est"' });
     if (!socket.authorized) throw new Refusal(401, `the client certificate is not accepted: it does not chain to this CA home's root (${String(socket.authorizationError)})`, "AUTH_FAILED");
-    return new Uint8Array(peer.raw);
+    return der;
   };
 
   /** Audit a refused station or device, then refuse. */
@@ -202,13 +209,27 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
     throw new Refusal(status, message, "AUTH_FAILED");
   };
 
+  /** Connections whose certificate was found to be a station's: its name and serial (looked up once per connection). */
+  const stations = new WeakMap<TLSSocket, { name: string; serial: string; notBefore: number; notAfter: number }>();
   const stationOf = async (req: IncomingMessage): Promise<string> => {
     const der = clientCertificate(req);
+    const socket = req.socket as TLSSocket;
     const now = home.clock();
+    const known = stations.get(socket);
+    // On a known connection, what can change is checked on every request: the station disabled or
+    // given a new certificate (the state, re-read every second), its certificate revoked or expired.
+    const station = known ? home.state.stations?.[known.name] : undefined;
+    if (known && station && station.status === "active" && station.serial === known.serial && now.getTime() >= known.notBefore && now.getTime() < known.notAfter) {
+      await responder.poll();
+      if (!responder.revocationOf(known.serial)) return known.name;
+    }
+    stations.delete(socket);
     const found = await identifyStation(home, der, now);
     if (!found.ok) return refuseCaller({ operator: `station:${found.station ?? "unknown"}`, station: found.station ?? "unknown" }, `station-${found.reason}`, found.reason === "not-a-station" || found.reason === "unknown-station" ? 401 : 403, STATION_EXPLAIN[found.reason]);
     await responder.poll();
     if (responder.revocationOf(found.station.serial)) return refuseCaller({ operator: `station:${found.station.name}`, station: found.station.name }, "station-revoked", 403, STATION_EXPLAIN.revoked);
+    const record = await home.inventory.getCertificate(found.station.serial);
+    if (record) stations.set(socket, { name: found.station.name, serial: found.station.serial, notBefore: Date.parse(record.notBefore), notAfter: Date.parse(record.notAfter) });
     return found.station.name;
   };
 
