@@ -118,6 +118,15 @@ export class PostgresInventory implements Inventory {
     return { entries: r.rows.map((row) => row.event), next: r.rows.length ? Number(r.rows[r.rows.length - 1]!.id) : since };
   }
 
+  /**
+   * The last event id. Revocations are recorded under the home's write lock, so no event with a
+   * lower id can still be on its way when a lock holder reads this.
+   */
+  async revocationPosition(): Promise<number> {
+    const r = await this.#query<{ id: string }>("SELECT coalesce(max(id), 0) AS id FROM revocation_events", []);
+    return Number(r.rows[0]!.id);
+  }
+
   /** Requests already issued in a batch: request SHA-256 -> serial (what makes a batch resumable). */
   async batchRequests(batch: string): Promise<Map<string, string>> {
     const requests = new Map<string, string>();

@@ -8,6 +8,7 @@ import type { PoolClient } from "pg";
 import { TrustlineError } from "../../errors.js";
 import type { HomeStorage } from "../home-storage.js";
 import { PostgresAuditStorage } from "./audit-storage.js";
+import { PostgresCrlStore } from "./crls.js";
 import { type Database, type DatabaseOptions, databaseError, openDatabase } from "./connect.js";
 import { PostgresInventory } from "./inventory.js";
 import { checkSchemaVersion, migrate, schemaVersion } from "./migrations.js";
@@ -46,7 +47,7 @@ export async function createPostgresStorage(url: string, options: DatabaseOption
   return {
     storage,
     discard: async () => {
-      await db.pool.query("TRUNCATE home_state, audit_head, audit_entries, revocation_events, certificates").catch(() => undefined);
+      await db.pool.query("TRUNCATE home_state, audit_head, audit_entries, revocation_events, certificates, crls").catch(() => undefined);
       await db.close();
     },
   };
@@ -136,6 +137,7 @@ function postgresStorage(db: Database): PostgresHomeStorage {
     state: new PostgresStateStore(db),
     inventory: new PostgresInventory(db),
     audit: new PostgresAuditStorage(db),
+    crls: new PostgresCrlStore(db),
     lock: <T>(fn: () => Promise<T>): Promise<T> => {
       const run = queue.catch(() => undefined).then(() => hold(fn));
       queue = run.catch(() => undefined);
