@@ -46,7 +46,7 @@ export { writeFileAtomic } from "./store/atomic.js";
 export { issueBatch, type BatchItem, type BatchOptions, type BatchSummary, type BatchProgress, type BatchRejection, type BatchIssued } from "./batch/issue-batch.js";
 export { countCsrFiles, issueBatchFromFolder, listCsrFiles, type FolderBatchOptions, type FolderBatchSummary } from "./batch/folder.js";
 export { revokeCertificate, planMassRevocation, revokeMass, type RevokeOptions, type RevocationResult, type MassSelector, type MassPlan, type MassResult } from "./revocation/revoke.js";
-export { crlIsCurrent, currentCrl, issueCrl, type IssuedCrl } from "./revocation/crl.js";
+export { crlPastHalfLife, currentCrl, issueCrl, type IssuedCrl } from "./revocation/crl.js";
 export { parseCrl, verifyCrlSignature, type ParsedCrl, type CrlEntry } from "./revocation/crl-codec.js";
 export type { RevocationEntry } from "./store/types.js";
 export type { RevocationReason } from "../policy/index.js";

@@ -100,11 +100,25 @@ async function issueLocked(home: Home, { ca, profile, signer }: CrlIssuer): Prom
   return crl;
 }
 
-/** Whether `crl` still serves: it lists every revocation up to `position` and has not reached half its life. */
-export function crlIsCurrent(crl: StoredCrl, position: number, now: Date): boolean {
-  const half = (Date.parse(crl.thisUpdate) + Date.parse(crl.nextUpdate)) / 2;
-  // Equal, not "at least": a position past the log's end means the log was replaced (restored).
-  return crl.coversRevocations === position && now.getTime() < half;
+/** Whether `crl` is past half its life, when a new one is issued (its relying parties fetch before nextUpdate). */
+export function crlPastHalfLife(crl: StoredCrl, now: Date): boolean {
+  return now.getTime() >= (Date.parse(crl.thisUpdate) + Date.parse(crl.nextUpdate)) / 2;
+}
+
+/**
+ * The stored CRL when it still lists every revocation of its CA up to `position` (caller holds the
+ * lock): as stored, or with its coverage moved on past events that concern other CAs (so a
+ * revocation costs a new number of its own CA's CRL only). Undefined when a new one is needed.
+ */
+async function stillCovering(home: Home, crl: StoredCrl, position: number): Promise<StoredCrl | undefined> {
+  if (crl.coversRevocations === position) return crl;
+  // Past the log's end: the log was replaced (restored), so the CRL's coverage means nothing.
+  if (crl.coversRevocations < 0 || crl.coversRevocations > position) return undefined;
+  const since = await home.inventory.revocationEventsSince(crl.coversRevocations);
+  if (since.entries.some((e) => e.ca === crl.ca)) return undefined;
+  const moved = { ...crl, coversRevocations: since.next };
+  await home.storage.crls.put(moved);
+  return moved;
 }
 
 /** Sign a new CRL for `caName` and store it as the CA's latest (an explicit request: always a new one). */
@@ -115,15 +129,15 @@ export async function issueCrl(home: Home, caName: string): Promise<IssuedCrl> {
 }
 
 /**
- * The CA's CRL as it should be served now: the stored one while it is current (crlIsCurrent),
- * else a new one, issued and stored. Decided under the home's write lock, so of several processes
+ * The CA's CRL as it should be served now: the stored one while it lists every revocation of the
+ * CA and has not reached half its life, else a new one, issued and stored. Decided under the home's write lock, so of several processes
  * that ask at once after a revocation, one issues and the others get its CRL. `issued` says which.
  */
 export async function currentCrl(home: Home, caName: string): Promise<{ crl: StoredCrl; issued: boolean }> {
   const issuer = await prepare(home, caName);
   return home.transaction(async () => {
     const stored = await home.storage.crls.latest(caName);
-    if (stored && crlIsCurrent(stored, await home.inventory.revocationPosition(), home.clock())) return { crl: stored, issued: false };
-    return { crl: await issueLocked(home, issuer), issued: true };
+    const current = stored && !crlPastHalfLife(stored, home.clock()) ? await stillCovering(home, stored, await home.inventory.revocationPosition()) : undefined;
+    return current ? { crl: current, issued: false } : { crl: await issueLocked(home, issuer), issued: true };
   });
 }

@@ -16,7 +16,7 @@ import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
 import { caCertificateDer } from "../issue.js";
 import type { StoredCrl } from "../store/home-storage.js";
-import { currentCrl } from "./crl.js";
+import { crlPastHalfLife, currentCrl } from "./crl.js";
 import { DEFAULT_CACHE_BYTES, OcspResponder } from "./ocsp-responder.js";
 import { CRL_PROFILES } from "../../policy/index.js";
 
@@ -177,8 +177,8 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
     ticking ??= followCrls()
       .then(() => {
         if (follow) return;
-        const now = home.clock().getTime();
-        for (const crl of crls.values()) if (now >= (Date.parse(crl.thisUpdate) + Date.parse(crl.nextUpdate)) / 2) scheduleRefresh();
+        const now = home.clock();
+        for (const crl of crls.values()) if (crlPastHalfLife(crl, now)) scheduleRefresh();
       })
       .catch((e: unknown) => log(`reading the stored CRLs failed: ${(e as Error).message}`))
       .finally(() => (ticking = undefined));

@@ -38,10 +38,10 @@ export class PostgresCrlStore implements CrlStore {
     }
     const row = rows[0];
     if (!row) return undefined;
-    if (row.der === null && known) return known;
     const crl: StoredCrl = {
       ca,
-      der: new Uint8Array(row.der!),
+      // Its coverage may have moved on (past other CAs' revocations) without a new number.
+      der: row.der !== null ? new Uint8Array(row.der) : known!.der,
       crlNumber: Number(row.crl_number),
       thisUpdate: row.this_update,
       nextUpdate: row.next_update,
