@@ -168,6 +168,14 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
   };
   await refreshCrls();
   if (!follow) responder.onRevocationsChanged = scheduleRefresh;
+  // PostgreSQL pushes revocations (LISTEN/NOTIFY): OCSP and the CRLs follow at once, not at the
+  // next poll; the poll below stays, for a push lost with its connection.
+  const stopWatching = await home.storage
+    .watchRevocations?.(
+      () => void responder.wake().catch(() => undefined), // a damaged log is reported by the poll
+      (e) => log(`revocations are no longer pushed by the database (${e.message}); polling for them`),
+    )
+    .catch((e: unknown) => void log(`revocations cannot be pushed by the database (${(e as Error).message}); polling for them`));
   // A poll of the revocation log even when no OCSP request arrives; the store's latest CRLs; and
   // in a process that issues, a new CRL once one has reached half its life.
   let ticking: Promise<void> | undefined;
@@ -199,7 +207,7 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
         closed = true;
         clearInterval(timer);
         clearInterval(hourly);
-        await Promise.all([refreshing, ticking]);
+        await Promise.all([refreshing, ticking, stopWatching?.()]);
       },
     };
   }
@@ -278,6 +286,13 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
       reject(new TrustlineError("CONFIG_INVALID", `cannot listen on ${options.host ?? "127.0.0.1"}:${options.port ?? 8080}: ${e.code ?? e.message}`)),
     );
     server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => resolve());
+  }).catch(async (e: unknown) => {
+    // Nothing left running: the watch holds a database connection the home's close would wait for.
+    closed = true;
+    clearInterval(timer);
+    clearInterval(hourly);
+    await Promise.all([refreshing, ticking, stopWatching?.()]);
+    throw e;
   });
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
@@ -294,7 +309,7 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      await Promise.all([refreshing, ticking]);
+      await Promise.all([refreshing, ticking, stopWatching?.()]);
     },
   };
 }

@@ -75,6 +75,13 @@ export interface HomeStorage {
   readonly inventory: Inventory;
   readonly audit: AuditStorage;
   readonly crls: CrlStore;
+  /**
+   * Where the engine can push it (PostgreSQL's LISTEN/NOTIFY): call `onChange` when any process
+   * recorded revocation events, so responders need not wait for their next poll. Readers poll
+   * anyway: a push is lost with its connection (then `onError`, and no more pushes). Returns the
+   * function that stops watching. Absent for the embedded store (the poll is a file stat).
+   */
+  watchRevocations?(onChange: () => void, onError: (e: Error) => void): Promise<() => Promise<void>>;
   /** Run `fn` holding the home's exclusive write lock (not re-entrant). */
   lock<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { checkSchemaVersion, type Database, migrate, MIGRATIONS, openDatabase, PostgresInventory, SCHEMA_VERSION, schemaVersion, TrustlineError } from "../../ca/index.js";
 import { PostgresCrlStore } from "../../ca/store/postgres/crls.js";
+import { openPostgresStorage } from "../../ca/store/postgres/storage.js";
 import { REPO_ROOT, runCli, tempDir } from "../helpers/pki.js";
 import { databaseUrl, POSTGRES_MISSING, type TestPostgres, testPostgres } from "../helpers/postgres.js";
 import { expectError, expectOk, json } from "../cli/cli-helpers.js";
@@ -85,6 +86,41 @@ describe("PostgreSQL store", { skip: POSTGRES_MISSING, timeout: 180_000 }, () =>
     assert.deepEqual(await new PostgresCrlStore(db).latest("device"), crl, "read back by another process");
     await crls.put({ ...crl, coversRevocations: 5 });
     assert.deepEqual(await crls.latest("device"), { ...crl, coversRevocations: 5 }, "the same number with its coverage moved on: the DER it held, the new coverage");
+  });
+
+  test("LISTEN/NOTIFY: a revocation recorded through one connection wakes a watcher on another at once; none after it stops", async () => {
+    const url = await pg.createDatabase();
+    await migrate(await open(url));
+    const watcher = await openPostgresStorage(url);
+    const writer = await open(url);
+    const inventory = new PostgresInventory(writer);
+    let woken = 0;
+    let wake = () => undefined as void;
+    const stop = await watcher.watchRevocations!(
+      () => {
+        woken += 1;
+        wake();
+      },
+      (e) => assert.fail(e),
+    );
+    try {
+      const r = record();
+      await inventory.putCertificate(r);
+      const started = performance.now();
+      const arrived = new Promise<void>((resolve) => (wake = resolve));
+      await inventory.revoke([{ serial: r.serial, ca: r.ca, reason: "keyCompromise", revokedAt: r.issuedAt, notAfter: r.notAfter, operator: "alice", station: "line-1" }]);
+      await Promise.race([arrived, new Promise((_, reject) => setTimeout(() => reject(new Error("no notification within 2 s")), 2_000))]);
+      assert.equal(woken, 1);
+      assert.ok(performance.now() - started < 1_000, "pushed, not polled");
+    } finally {
+      await stop();
+    }
+    const r2 = record();
+    await inventory.putCertificate(r2);
+    await inventory.revoke([{ serial: r2.serial, ca: r2.ca, reason: "superseded", revokedAt: r2.issuedAt, notAfter: r2.notAfter, operator: "alice", station: "line-1" }]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(woken, 1, "no call after stop");
+    await watcher.close(); // ends: the LISTEN connection went back destroyed
   });
 
   test("two migrations at once (two stations): both succeed, each migration is applied once", async () => {
