@@ -29,7 +29,7 @@ export interface ServeOptions {
    * serve the stored one (the workers of a multi-process server: they never write).
    */
   readonly crls?: "issue" | "follow";
-  /** false: publish CRLs only, no HTTP listener (the primary of a multi-process server). */
+  /** false: keep the stored CRLs up to date only, no HTTP listener (the primary of a multi-process server). */
   readonly http?: boolean;
   /** One line per event worth telling an operator (never per request). */
   readonly log?: (line: string) => void;
