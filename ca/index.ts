@@ -30,7 +30,7 @@ export { openDatabase, isDatabaseUrl, redactedUrl, type Database, type DatabaseO
 export { migrate, checkSchemaVersion, schemaVersion, SCHEMA_VERSION, MIGRATIONS, type MigrationResult } from "./store/postgres/migrations.js";
 export { PostgresInventory } from "./store/postgres/inventory.js";
 export { copyHome, copyStore, type CopySummary } from "./store/copy.js";
-export type { HomeStorage, Inventory, StateStore } from "./store/home-storage.js";
+export type { CrlStore, HomeStorage, Inventory, StateStore, StoredCrl } from "./store/home-storage.js";
 export { verifyAuditLog, readAuditLog, auditCheckpoint, parseAuditCheckpoint, parseFingerprint } from "./audit/operations.js";
 export type { AuditCheckpoint, AuditReport, AuditVerifyOptions, RootPin } from "./audit/operations.js";
 export type { AuditEntry, AuditEvent, AuditVerdict, AuditHead } from "./audit/log.js";
@@ -46,7 +46,7 @@ export { writeFileAtomic } from "./store/atomic.js";
 export { issueBatch, type BatchItem, type BatchOptions, type BatchSummary, type BatchProgress, type BatchRejection, type BatchIssued } from "./batch/issue-batch.js";
 export { countCsrFiles, issueBatchFromFolder, listCsrFiles, type FolderBatchOptions, type FolderBatchSummary } from "./batch/folder.js";
 export { revokeCertificate, planMassRevocation, revokeMass, type RevokeOptions, type RevocationResult, type MassSelector, type MassPlan, type MassResult } from "./revocation/revoke.js";
-export { issueCrl, type IssuedCrl } from "./revocation/crl.js";
+export { crlPastHalfLife, currentCrl, issueCrl, type IssuedCrl } from "./revocation/crl.js";
 export { parseCrl, verifyCrlSignature, type ParsedCrl, type CrlEntry } from "./revocation/crl-codec.js";
 export type { RevocationEntry } from "./store/types.js";
 export type { RevocationReason } from "../policy/index.js";

@@ -1,7 +1,7 @@
 /**
  * Which files of a file home an archive holds, and what they add up to. The derived index
- * (inventory/index/), published CRLs (crl/) and the lock are left out: the index is rebuilt from
- * the segments on restore, `serve` publishes CRLs again, and a lock belongs to a running process.
+ * (inventory/index/), the stored CRLs (crl/) and the lock are left out: the index is rebuilt from
+ * the segments on restore, `serve` issues CRLs again, and a lock belongs to a running process.
  */
 import type { FileTally } from "./file-tally.js";
 import { damaged } from "./header.js";

@@ -10,7 +10,8 @@
  *   inventory/revocations.jsonl         revocation events in order (id)
  *   audit/log.jsonl, audit/head.json    the exact audit lines in order (seq), and the signed head
  *
- * store.json is not archived: where a restore puts the data is the restore's to decide.
+ * store.json is not archived: where a restore puts the data is the restore's to decide. Nor is the
+ * crls table (each CA's latest CRL): derived data, issued again by `serve` after a restore.
  *
  * The snapshot is one REPEATABLE READ, READ ONLY transaction on one connection, kept open for both
  * of the archive writer's passes (digest, then encrypt) and for the sizing queries before them:

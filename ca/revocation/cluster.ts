@@ -1,7 +1,7 @@
 /**
  * `trustline serve --workers N`: one process issues CRLs and responder certificates (the only one
- * that writes), N worker processes share the port and answer OCSP and CRL requests, each signing
- * its OCSP responses itself. Signing per response is what limits one process (a request with a
+ * that writes), N worker processes share the port and answer OCSP and CRL requests (serving the
+ * CRLs kept in the home's store), each signing its OCSP responses itself. Signing per response is what limits one process (a request with a
  * nonce cannot be answered from a cache); more processes use more cores.
  *
  * The passphrase and a token PIN reach the workers over the IPC channel node:cluster sets up: never
@@ -43,7 +43,7 @@ interface WorkerStart {
 
 export const isServeWorker = (): boolean => cluster.isWorker;
 
-/** In the primary: publish CRLs, start the workers, restart one that dies. */
+/** In the primary: keep the stored CRLs up to date, start the workers, restart one that dies. */
 export async function serveWithWorkers(options: ClusterOptions): Promise<{ close(): Promise<void> }> {
   const home = await Home.open(options.home);
   // A home whose keys are all in a vault or on a token has no passphrase to pass on.

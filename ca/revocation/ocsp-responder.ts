@@ -162,6 +162,13 @@ export class OcspResponder {
     return run;
   }
 
+  /** Read the log now, not waiting out the poll's interval: the store said it grew (after a read already running). */
+  async wake(): Promise<void> {
+    await this.#polling;
+    this.#lastPoll = 0;
+    await this.poll();
+  }
+
   async #readLog(force: boolean): Promise<void> {
     let events: { entries: RevocationEntry[]; next: number };
     try {

@@ -5,17 +5,18 @@
  *   GET  /ocsp/<ca>/<base64>    OCSP (RFC 6960 appendix A.1)
  *   POST /ocsp/<ca>             OCSP, application/ocsp-request
  *   GET  /healthz               200 when serving
- * CRLs are re-issued when the revocation log changes (debounced) and when half their life has passed.
+ * Every process serves the latest CRL of the home's store. A process that issues (the default)
+ * brings it up to date when the revocation log changes (debounced) and when half its life has
+ * passed; of several such processes on one store, the first to take the home's lock issues and the
+ * others serve what it stored.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { writeFileAtomic } from "../store/atomic.js";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
 import { caCertificateDer } from "../issue.js";
-import { type IssuedCrl, issueCrl } from "./crl.js";
+import type { StoredCrl } from "../store/home-storage.js";
+import { crlPastHalfLife, currentCrl } from "./crl.js";
 import { DEFAULT_CACHE_BYTES, OcspResponder } from "./ocsp-responder.js";
 import { CRL_PROFILES } from "../../policy/index.js";
 
@@ -23,12 +24,12 @@ export interface ServeOptions {
   readonly host?: string;
   readonly port?: number;
   /**
-   * "issue" (default): this process issues CRLs (after each revocation, at half-life) and publishes
-   * them in <home>/crl/ for other processes. "follow": serve what another process published there
-   * (the workers of a multi-process server: one issuer, many answerers).
+   * "issue" (default): this process issues CRLs when the stored one is out of date (after a
+   * revocation, at half-life) and stores them for every process serving the home. "follow": only
+   * serve the stored one (the workers of a multi-process server: they never write).
    */
   readonly crls?: "issue" | "follow";
-  /** false: publish CRLs only, no HTTP listener (the primary of a multi-process server). */
+  /** false: keep the stored CRLs up to date only, no HTTP listener (the primary of a multi-process server). */
   readonly http?: boolean;
   /** One line per event worth telling an operator (never per request). */
   readonly log?: (line: string) => void;
@@ -62,7 +63,10 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly responder: OcspResponder;
-  /** Re-issue every CRL now (the server also does it by itself). */
+  /**
+   * Bring the served CRLs up to date now (the server also does it by itself): issuing, in a process
+   * that issues, only where the stored CRL is out of date; in a follower, reading the stored ones.
+   */
   refreshCrls(): Promise<void>;
   close(): Promise<void>;
 }
@@ -120,57 +124,72 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
     if (e.message !== lastDamage) log(`the revocation log cannot be read; answering from the last good state: ${e.message}`);
     lastDamage = e.message;
   };
-  const crls = new Map<string, IssuedCrl>();
+  const crls = new Map<string, StoredCrl>();
   const caCerts = new Map(Object.values(home.state.cas).map((ca) => [ca.name, caCertificateDer(ca)] as const));
   const crlCas = Object.values(home.state.cas).filter((ca) => CRL_PROFILES[ca.profile]);
 
-  const published = join(home.dir, "crl");
+  // What this process serves is the store's latest CRL: never one older than what it already serves
+  // (two answers to this process's own calls can settle out of order).
+  const serve = (crl: StoredCrl) => {
+    const held = crls.get(crl.ca);
+    if (!held || crl.crlNumber >= held.crlNumber) crls.set(crl.ca, crl);
+  };
+  /** Serve what the store holds now (another process, or `trustline crl`, may have issued). */
+  const followCrls = async () => {
+    for (const ca of crlCas) {
+      const crl = await home.storage.crls.latest(ca.name);
+      if (crl) serve(crl);
+    }
+  };
+  /** Bring every CRL up to date: the stored one while current, else one issued here (under the home's lock, once for all processes). */
+  const updateCrls = async () => {
+    for (const ca of crlCas) {
+      const { crl, issued } = await currentCrl(home, ca.name);
+      serve(crl);
+      if (issued) log(`CRL ${ca.name} #${crl.crlNumber}: ${crl.entries} entries, next update ${crl.nextUpdate}`);
+    }
+  };
+  const refreshCrls = follow ? followCrls : updateCrls;
   let refreshing: Promise<void> | undefined;
-  const refreshCrls = async () => {
-    for (const ca of crlCas) {
-      const crl = await issueCrl(home, ca.name);
-      crls.set(ca.name, crl);
-      mkdirSync(published, { recursive: true });
-      writeFileAtomic(join(published, `${ca.name}.json`), JSON.stringify({ ...crl, der: Buffer.from(crl.der).toString("base64") }), { syncDirectory: false });
-      log(`CRL ${ca.name} #${crl.crlNumber}: ${crl.entries} entries, next update ${crl.nextUpdate}`);
-    }
-  };
-  const followed = new Map<string, number>();
-  const followCrls = () => {
-    for (const ca of crlCas) {
-      const path = join(published, `${ca.name}.json`);
-      let mtime: number;
-      try {
-        mtime = statSync(path).mtimeMs;
-      } catch {
-        continue; // not published yet
-      }
-      if (followed.get(ca.name) === mtime) continue;
-      const data = JSON.parse(readFileSync(path, "utf8")) as IssuedCrl & { der: string };
-      crls.set(ca.name, { ...data, der: new Uint8Array(Buffer.from(data.der, "base64")) });
-      followed.set(ca.name, mtime);
-    }
-  };
+  let closed = false;
+  // A change seen while an update runs may have come after it read the log: update once more then.
+  let again = false;
   const scheduleRefresh = () => {
-    refreshing ??= new Promise<void>((r) => setTimeout(r, 500))
-      .then(refreshCrls)
+    if (refreshing) return void (again = true);
+    refreshing = new Promise<void>((r) => setTimeout(r, 500))
+      .then(updateCrls)
       .catch((e: unknown) => log(`CRL refresh failed: ${(e as Error).message}`))
-      .finally(() => (refreshing = undefined));
+      .finally(() => {
+        refreshing = undefined;
+        const pending = again && !closed;
+        again = false;
+        if (pending) scheduleRefresh();
+      });
   };
-  if (follow) followCrls();
-  else {
-    await refreshCrls();
-    responder.onRevocationsChanged = scheduleRefresh;
-  }
-  // Half-life refresh (or following the publisher), and a poll of the revocation log even when no
-  // OCSP request arrives.
+  await refreshCrls();
+  if (!follow) responder.onRevocationsChanged = scheduleRefresh;
+  // PostgreSQL pushes revocations (LISTEN/NOTIFY): OCSP and the CRLs follow at once, not at the
+  // next poll; the poll below stays, for a push lost with its connection.
+  const stopWatching = await home.storage
+    .watchRevocations?.(
+      () => void responder.wake().catch(() => undefined), // a damaged log is reported by the poll
+      (e) => log(`revocations are no longer pushed by the database (${e.message}); polling for them`),
+    )
+    .catch((e: unknown) => void log(`revocations cannot be pushed by the database (${(e as Error).message}); polling for them`));
+  // A poll of the revocation log even when no OCSP request arrives; the store's latest CRLs; and
+  // in a process that issues, a new CRL once one has reached half its life.
+  let ticking: Promise<void> | undefined;
   const timer = setInterval(() => {
     void responder.poll();
-    if (follow) return followCrls();
-    for (const crl of crls.values()) {
-      const half = (Date.parse(crl.thisUpdate) + Date.parse(crl.nextUpdate)) / 2;
-      if (home.clock().getTime() >= half) scheduleRefresh();
-    }
+    // A slow store: one read at a time.
+    ticking ??= followCrls()
+      .then(() => {
+        if (follow) return;
+        const now = home.clock();
+        for (const crl of crls.values()) if (crlPastHalfLife(crl, now)) scheduleRefresh();
+      })
+      .catch((e: unknown) => log(`reading the stored CRLs failed: ${(e as Error).message}`))
+      .finally(() => (ticking = undefined));
   }, follow ? 250 : 1000);
   timer.unref();
   const hourly = setInterval(() => {
@@ -185,9 +204,10 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
       responder,
       refreshCrls,
       close: async () => {
+        closed = true;
         clearInterval(timer);
         clearInterval(hourly);
-        await refreshing;
+        await Promise.all([refreshing, ticking, stopWatching?.()]);
       },
     };
   }
@@ -266,6 +286,13 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
       reject(new TrustlineError("CONFIG_INVALID", `cannot listen on ${options.host ?? "127.0.0.1"}:${options.port ?? 8080}: ${e.code ?? e.message}`)),
     );
     server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => resolve());
+  }).catch(async (e: unknown) => {
+    // Nothing left running: the watch holds a database connection the home's close would wait for.
+    closed = true;
+    clearInterval(timer);
+    clearInterval(hourly);
+    await Promise.all([refreshing, ticking, stopWatching?.()]);
+    throw e;
   });
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
@@ -275,13 +302,14 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
     responder,
     refreshCrls,
     close: async () => {
+      closed = true;
       clearInterval(timer);
       clearInterval(hourly);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      await refreshing;
+      await Promise.all([refreshing, ticking, stopWatching?.()]);
     },
   };
 }

@@ -3,7 +3,9 @@
  * plant grows to several lines, or back. Everything is copied under the source's write lock, so
  * nothing is issued meanwhile: the state, every certificate record (in order of issue, in groups),
  * every revocation event (in order, holds and releases included), every audit line as its exact
- * text, and the signed head. The state goes last: a copy cut short leaves no home at the
+ * text, and the signed head. Not the stored CRLs: they are derived, and their revocation positions
+ * mean nothing in another store; the first `serve` at the destination issues new ones, numbered on
+ * from the copied state. The state goes last: a copy cut short leaves no home at the
  * destination, never half of one. Then the destination is checked: the same counts, and its audit
  * chain verified with the audit key the root certified.
  */

@@ -483,6 +483,24 @@ export class FileInventory implements Inventory {
     return this.#eventsSince(offset);
   }
 
+  /** The log's length up to its last complete line (a torn tail is no event yet): what `next` would say. */
+  async revocationPosition(): Promise<number> {
+    if (!existsSync(this.#revocations)) return this.#eventsSince(0).next; // throws: the log is missing
+    const fd = openSync(this.#revocations, "r");
+    try {
+      const size = fstatSync(fd).size;
+      if (size === 0) return 0;
+      const last = Buffer.alloc(1);
+      readSync(fd, last, 0, 1, size - 1);
+      if (last[0] === 10) return size;
+      const buf = Buffer.alloc(size);
+      readSync(fd, buf, 0, size, 0);
+      return buf.lastIndexOf(10) + 1;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   #eventsSince(offset: number): { entries: RevocationEntry[]; next: number } {
     if (!existsSync(this.#revocations)) {
       throw corrupt(

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type AuditStorage, FileAuditStorage } from "../audit/log.js";
 import { TrustlineError } from "../errors.js";
+import { FileCrlStore } from "./file-crls.js";
 import { FileInventory } from "./file-inventory.js";
 import { withLock } from "./lock.js";
 import { type HomeState, StateFile } from "./state.js";
@@ -33,8 +34,37 @@ export interface Inventory extends Store {
   create(): Promise<void>;
   /** Revocation events after `position` (0: all), and the position to ask from next: a responder follows the log. */
   revocationEventsSince(position: number): Promise<{ entries: RevocationEntry[]; next: number }>;
+  /**
+   * Where the revocation log ends now, in the positions revocationEventsSince speaks (the embedded
+   * log's byte length, the last event id in PostgreSQL): the same number for every process on the
+   * store, and one that only grows while the log does. Cheap: no event is read.
+   */
+  revocationPosition(): Promise<number>;
   /** Every (request SHA-256, serial) of a batch recorded after `cursor`, handed to `add`; the next cursor. */
   readBatchRequests(batch: string, cursor: BatchCursor | undefined, add: (requestSha256: string, serial: string) => void): Promise<BatchCursor | undefined>;
+}
+
+/** A CA's latest CRL as the store keeps it, for every process serving the home. */
+export interface StoredCrl {
+  readonly ca: string;
+  readonly der: Uint8Array;
+  readonly crlNumber: number;
+  readonly thisUpdate: string;
+  readonly nextUpdate: string;
+  readonly entries: number;
+  readonly dropped: number;
+  /** Inventory.revocationPosition() read before the revocations it lists: every event up to there is in it. */
+  readonly coversRevocations: number;
+}
+
+/**
+ * The latest CRL of each CA. Derived data: it can be lost (a backup and `store copy` leave it out)
+ * and is issued again, with the next number from the home's state, by the next process that serves.
+ */
+export interface CrlStore {
+  latest(ca: string): Promise<StoredCrl | undefined>;
+  /** Replace the CA's latest CRL: caller holds the home's write lock. */
+  put(crl: StoredCrl): Promise<void>;
 }
 
 export interface HomeStorage {
@@ -44,6 +74,14 @@ export interface HomeStorage {
   readonly state: StateStore;
   readonly inventory: Inventory;
   readonly audit: AuditStorage;
+  readonly crls: CrlStore;
+  /**
+   * Where the engine can push it (PostgreSQL's LISTEN/NOTIFY): call `onChange` when any process
+   * recorded revocation events, so responders need not wait for their next poll. Readers poll
+   * anyway: a push is lost with its connection (then `onError`, and no more pushes). Returns the
+   * function that stops watching. Absent for the embedded store (the poll is a file stat).
+   */
+  watchRevocations?(onChange: () => void, onError: (e: Error) => void): Promise<() => Promise<void>>;
   /** Run `fn` holding the home's exclusive write lock (not re-entrant). */
   lock<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -57,6 +95,7 @@ export function embeddedStorage(dir: string): HomeStorage {
     state: new StateFile(join(dir, "state.json")),
     inventory: new FileInventory(join(dir, "inventory")),
     audit: new FileAuditStorage(join(dir, "audit")),
+    crls: new FileCrlStore(join(dir, "crl")),
     lock: (fn) => withLock(join(dir, ".lock"), fn),
     close: async () => undefined,
   };

@@ -5,7 +5,7 @@ import { writeOutput } from "../files.js";
 
 export function crlCommand(): Command {
   return new Command("crl")
-    .description("issue a CRL (X.509 v2, RFC 5280) for a CA, with the next CRL number")
+    .description("issue a CRL (X.509 v2, RFC 5280) for a CA, with the next CRL number; `serve` then serves it")
     .option("--ca <name>", "the CA", "device")
     .option("--out <file>", "write it here (default: stdout)")
     .option("--pem", "PEM instead of DER")

@@ -2,7 +2,8 @@
  * A CA home on PostgreSQL, as a plant with several lines runs it: `init --store` leaves only
  * configuration in the folder; a second station is a copy of that folder; both issue batches at the
  * same time into one inventory and one audit trail, which lose and duplicate nothing and verify;
- * `serve` on one station answers "revoked" within a second for a revocation made on the other;
+ * `serve` on one station answers "revoked" within a second for a revocation made on the other, and
+ * `serve` on both stations issues the CRL for it once and serves the same bytes;
  * a database whose schema is too old or too new, or out of reach, is refused at the start of every
  * command with what to do. The built CLI throughout, a real PostgreSQL 15.
  */
@@ -18,6 +19,7 @@ import { expectError, expectOk, json, runCliAsync } from "../cli/cli-helpers.js"
 import { writeCsrFolder } from "../helpers/csr-folder.js";
 import { CLI, openssl, PASSPHRASE, runCli, tempDir, writeTemp } from "../helpers/pki.js";
 import { createDatabaseSync, databaseUrl, POSTGRES_MISSING } from "../helpers/postgres.js";
+import { type ServeProcess, startServeProcess } from "../helpers/serve-process.js";
 import { totpNow as totpOf } from "../helpers/totp.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -107,6 +109,50 @@ describe("a CA home on PostgreSQL, shared by two stations", { skip: POSTGRES_MIS
       assert.match(status, /: revoked/, "station 1's OCSP shows station 2's revocation within a second");
     } finally {
       server.kill("SIGTERM");
+    }
+  });
+
+  test("serve on both stations: one CRL issued for a revocation made with the CLI, served byte for byte by both, the CRL number up by one", async () => {
+    const issued = json(runCli([...g, "--json", "issue", "device", "--generate", "crl-pg-1", "--out-dir", join(t.dir, "o4")]));
+    const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" };
+    const servers: ServeProcess[] = [];
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const one = await startServeProcess(g, [], env);
+      servers.push(one);
+      // The OCSP responder keys the first server made are files of station 1's folder: station 2
+      // gets them as it got the CA keys (a plant with several serving stations keeps them in a vault).
+      cpSync(join(home, "keys"), join(station2, "keys"), { recursive: true });
+      const two = await startServeProcess(["--home", station2, "--passphrase-file", passFile, ...sessionArgs(home)], [], env);
+      servers.push(two);
+      const crlIssues = async () => Number((await client.query<{ n: string }>("SELECT count(*) AS n FROM audit_entries WHERE line::json->>'action' = 'crl.issue'")).rows[0]!.n);
+      const deviceNumber = async () => Number((await client.query<{ n: string }>("SELECT state::json->'crlNumbers'->>'device' AS n FROM home_state")).rows[0]!.n);
+      const served = async (base: string) => Buffer.from(await (await fetch(`${base}/crl/device.crl`)).arrayBuffer());
+      const text = (der: Buffer) => openssl(["crl", "-inform", "DER", "-text", "-noout"], der).stdout;
+      const numberIn = (der: Buffer) => Number(/X509v3 CRL Number: *\n\s*(\d+)/.exec(text(der))?.[1]);
+      // Both started: the second found the first one's CRLs current and issued none.
+      const [issuesBefore, numberBefore] = [await crlIssues(), await deviceNumber()];
+      assert.ok((await served(one.url)).equals(await served(two.url)), "the same CRL from both before the revocation");
+      assert.equal(numberIn(await served(one.url)), numberBefore);
+
+      expectOk(runCli(["--home", station2, "--passphrase-file", passFile, ...sessionArgs(home), "revoke", issued.serial, "--reason", "keyCompromise"]));
+      const listed = (der: Buffer) => text(der).includes(`Serial Number: ${issued.serial.toUpperCase()}`);
+      let [a, b] = [await served(one.url), await served(two.url)];
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline && !(listed(a) && listed(b)); ) {
+        await sleep(200);
+        [a, b] = [await served(one.url), await served(two.url)];
+      }
+      assert.ok(listed(a) && listed(b), `both serve a CRL listing the revoked serial\n${one.stderr()}\n${two.stderr()}`);
+      await sleep(2_000); // both servers' debounced refreshes have run
+      [a, b] = [await served(one.url), await served(two.url)];
+      assert.ok(a.equals(b), "byte-identical CRLs from both stations");
+      assert.equal(numberIn(a), numberBefore + 1);
+      assert.deepEqual([await deviceNumber(), await crlIssues()], [numberBefore + 1, issuesBefore + 1], "one number spent, one crl.issue entry, for both servers");
+      assert.equal([one.stderr(), two.stderr()].join("").match(/CRL device #/g)?.length, 1, "one server logged that it issued it");
+    } finally {
+      await client.end();
+      await Promise.all(servers.map((s) => s.stop()));
     }
   });
 

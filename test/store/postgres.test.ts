@@ -1,6 +1,6 @@
 /**
  * The PostgreSQL store beyond the shared contract, on a real PostgreSQL 15: schema migrations from
- * an empty database (and a second run that finds nothing to do), the version check that refuses a
+ * an empty database (and a second run that finds nothing to do), 3 -> 4 keeping a home's rows, the version check that refuses a
  * database too old or too new, a password never taken from the URL, an unreachable server, the
  * per-batch uniqueness of a request, and four processes writing at once losing and duplicating
  * nothing. `trustline db migrate|status` through the built CLI.
@@ -11,6 +11,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { checkSchemaVersion, type Database, migrate, MIGRATIONS, openDatabase, PostgresInventory, SCHEMA_VERSION, schemaVersion, TrustlineError } from "../../ca/index.js";
+import { PostgresCrlStore } from "../../ca/store/postgres/crls.js";
+import { openPostgresStorage } from "../../ca/store/postgres/storage.js";
 import { REPO_ROOT, runCli, tempDir } from "../helpers/pki.js";
 import { databaseUrl, POSTGRES_MISSING, type TestPostgres, testPostgres } from "../helpers/postgres.js";
 import { expectError, expectOk, json } from "../cli/cli-helpers.js";
@@ -44,7 +46,7 @@ describe("PostgreSQL store", { skip: POSTGRES_MISSING, timeout: 180_000 }, () =>
     await checkSchemaVersion(db.pool, db.where);
     assert.deepEqual(await migrate(db), { from: SCHEMA_VERSION, to: SCHEMA_VERSION, applied: [] });
     const tables = await db.pool.query<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
-    assert.deepEqual(tables.rows.map((r) => r.name), ["audit_entries", "audit_head", "certificates", "home_state", "revocation_events", "trustline_schema"]);
+    assert.deepEqual(tables.rows.map((r) => r.name), ["audit_entries", "audit_head", "certificates", "crls", "home_state", "revocation_events", "trustline_schema"]);
   });
 
   test("from the previous schema version: a version-1 database with records migrates to the current one and keeps them", async () => {
@@ -56,6 +58,69 @@ describe("PostgreSQL store", { skip: POSTGRES_MISSING, timeout: 180_000 }, () =>
     const result = await migrate(db);
     assert.deepEqual([result.from, result.to, result.applied.map((m) => m.version)], [1, SCHEMA_VERSION, MIGRATIONS.slice(1).map((m) => m.version)]);
     assert.deepEqual(await new PostgresInventory(db).getCertificate(kept.serial), kept);
+  });
+
+  test("3 -> 4 (CRLs kept in the store): a version-3 home keeps its state, records, revocations and audit lines; the crls table starts empty and keeps a CRL", async () => {
+    const db = await open(await pg.createDatabase());
+    assert.deepEqual((await migrate(db, 3)).applied.map((m) => m.version), [1, 2, 3]);
+    const inventory = new PostgresInventory(db);
+    const kept = record();
+    await inventory.putCertificate(kept);
+    const event = { serial: kept.serial, ca: kept.ca, reason: "keyCompromise" as const, revokedAt: kept.issuedAt, notAfter: kept.notAfter, operator: "alice", station: "line-1" };
+    await inventory.revoke([event]);
+    await db.pool.query("INSERT INTO audit_entries (seq, line) VALUES (1, $1)", ['{"seq":1,"action":"crl.issue"}']);
+    await db.pool.query("INSERT INTO home_state (id, state) VALUES (1, $1)", ['{"format":"trustline-home/1","crlNumbers":{"device":7}}']);
+    const dump = async () =>
+      Promise.all(["SELECT record::text AS r FROM certificates", "SELECT id, event::text AS e FROM revocation_events", "SELECT * FROM audit_entries", "SELECT state::text AS s FROM home_state"].map(async (q) => (await db.pool.query(q)).rows));
+    const before = await dump();
+    const result = await migrate(db);
+    assert.deepEqual([result.from, result.to, result.applied.map((m) => m.version)], [3, 4, [4]]);
+    assert.equal(SCHEMA_VERSION, 4);
+    assert.deepEqual(await dump(), before, "every row of schema 3 as it was");
+    assert.equal((await db.pool.query("SELECT * FROM crls")).rowCount, 0);
+    assert.equal(await inventory.revocationPosition(), 1);
+    const crls = new PostgresCrlStore(db);
+    assert.equal(await crls.latest("device"), undefined);
+    const crl = { ca: "device", der: new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x08]), crlNumber: 8, thisUpdate: "2026-03-01T12:00:00.000Z", nextUpdate: "2026-03-08T12:00:00.000Z", entries: 1, dropped: 0, coversRevocations: 1 };
+    await crls.put(crl);
+    assert.deepEqual(await new PostgresCrlStore(db).latest("device"), crl, "read back by another process");
+    await crls.put({ ...crl, coversRevocations: 5 });
+    assert.deepEqual(await crls.latest("device"), { ...crl, coversRevocations: 5 }, "the same number with its coverage moved on: the DER it held, the new coverage");
+  });
+
+  test("LISTEN/NOTIFY: a revocation recorded through one connection wakes a watcher on another at once; none after it stops", async () => {
+    const url = await pg.createDatabase();
+    await migrate(await open(url));
+    const watcher = await openPostgresStorage(url);
+    const writer = await open(url);
+    const inventory = new PostgresInventory(writer);
+    let woken = 0;
+    let wake = () => undefined as void;
+    const stop = await watcher.watchRevocations!(
+      () => {
+        woken += 1;
+        wake();
+      },
+      (e) => assert.fail(e),
+    );
+    try {
+      const r = record();
+      await inventory.putCertificate(r);
+      const started = performance.now();
+      const arrived = new Promise<void>((resolve) => (wake = resolve));
+      await inventory.revoke([{ serial: r.serial, ca: r.ca, reason: "keyCompromise", revokedAt: r.issuedAt, notAfter: r.notAfter, operator: "alice", station: "line-1" }]);
+      await Promise.race([arrived, new Promise((_, reject) => setTimeout(() => reject(new Error("no notification within 2 s")), 2_000))]);
+      assert.equal(woken, 1);
+      assert.ok(performance.now() - started < 1_000, "pushed, not polled");
+    } finally {
+      await stop();
+    }
+    const r2 = record();
+    await inventory.putCertificate(r2);
+    await inventory.revoke([{ serial: r2.serial, ca: r2.ca, reason: "superseded", revokedAt: r2.issuedAt, notAfter: r2.notAfter, operator: "alice", station: "line-1" }]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(woken, 1, "no call after stop");
+    await watcher.close(); // ends: the LISTEN connection went back destroyed
   });
 
   test("two migrations at once (two stations): both succeed, each migration is applied once", async () => {

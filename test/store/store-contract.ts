@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { type CertificateRecord, type RevocationEntry, type Store, TrustlineError } from "../../ca/index.js";
+import { type CertificateRecord, type Inventory, type RevocationEntry, type Store, TrustlineError } from "../../ca/index.js";
 
 const NOW = new Date("2026-12-01T12:00:00.000Z");
 const iso = (offsetMs: number) => new Date(NOW.getTime() + offsetMs).toISOString();
@@ -51,7 +51,7 @@ async function collect(store: Store, filter: Parameters<Store["query"]>[0]): Pro
 const isConflict = (e: unknown) => e instanceof TrustlineError && e.code === "STORE_CONFLICT";
 
 export interface ContractSubject {
-  readonly store: Store;
+  readonly store: Inventory;
   close(): Promise<void>;
 }
 
@@ -59,7 +59,7 @@ export interface ContractSubject {
 export function storeContract(name: string, open: () => Promise<ContractSubject>, options: { skip?: string | false } = {}): void {
   describe(`Store contract: ${name}`, { skip: options.skip ?? false, timeout: 120_000 }, () => {
     let subject: ContractSubject;
-    let store: Store;
+    let store: Inventory;
     before(async () => {
       subject = await open();
       store = subject.store;
@@ -121,6 +121,19 @@ export function storeContract(name: string, open: () => Promise<ContractSubject>
       assert.deepEqual([...(await store.revocations("firmware")).keys()], [c.serial]);
       assert.deepEqual([...(await store.revocations("device")).keys()], [a.serial]);
       assert.deepEqual(await collect(store, { status: "valid", station: "line-7" }), [b.serial], "released from hold");
+    });
+
+    test("revocation position: where revocationEventsSince ends, growing with each revocation", async () => {
+      const at = await store.revocationPosition();
+      assert.equal(at, (await store.revocationEventsSince(0)).next);
+      assert.ok(at > 0);
+      assert.deepEqual((await store.revocationEventsSince(at)).entries, []);
+      await store.revoke([revocation(c, "keyCompromise", 5000)]);
+      const next = await store.revocationPosition();
+      assert.ok(next > at);
+      assert.deepEqual(await store.revocationEventsSince(at), { entries: [revocation(c, "keyCompromise", 5000)], next });
+      await store.revoke([revocation(c, "superseded", 6000)]); // as it was for the tests below
+      assert.deepEqual((await store.revocations("firmware")).get(c.serial), revocation(c, "superseded", 6000));
     });
 
     test("batch requests: request SHA-256 -> serial of every record of a batch", async () => {

@@ -15,6 +15,9 @@ import type { BatchCursor, Inventory } from "../home-storage.js";
 import { type CertificateFilter, type CertificateRecord, matches, type RevocationEntry } from "../types.js";
 import { type Database, databaseError } from "./connect.js";
 
+/** The NOTIFY channel a revocation is announced on (its payload: the last event id). */
+export const REVOCATIONS_CHANNEL = "trustline_revocations";
+
 /** Rows one page of a read holds: bounded memory whatever the inventory's size. */
 const PAGE = 5_000;
 
@@ -99,7 +102,12 @@ export class PostgresInventory implements Inventory {
   async revoke(entries: readonly RevocationEntry[]): Promise<void> {
     if (entries.length === 0) return;
     try {
-      await this.db.pool.query("INSERT INTO revocation_events (serial, ca, event) SELECT e->>'serial', e->>'ca', e FROM json_array_elements($1::json) AS e", [JSON.stringify(entries)]);
+      // One statement: the notification goes out when the events commit (LISTEN/NOTIFY wakes responders).
+      await this.db.pool.query(
+        `WITH added AS (INSERT INTO revocation_events (serial, ca, event) SELECT e->>'serial', e->>'ca', e FROM json_array_elements($1::json) AS e RETURNING id)
+         SELECT pg_notify('${REVOCATIONS_CHANNEL}', max(id)::text) FROM added`,
+        [JSON.stringify(entries)],
+      );
     } catch (e) {
       throw conflict(e, this.db.where);
     }
@@ -116,6 +124,15 @@ export class PostgresInventory implements Inventory {
       ca !== undefined ? [since, ca] : [since],
     );
     return { entries: r.rows.map((row) => row.event), next: r.rows.length ? Number(r.rows[r.rows.length - 1]!.id) : since };
+  }
+
+  /**
+   * The last event id. Revocations are recorded under the home's write lock, so no event with a
+   * lower id can still be on its way when a lock holder reads this.
+   */
+  async revocationPosition(): Promise<number> {
+    const r = await this.#query<{ id: string }>("SELECT coalesce(max(id), 0) AS id FROM revocation_events", []);
+    return Number(r.rows[0]!.id);
   }
 
   /** Requests already issued in a batch: request SHA-256 -> serial (what makes a batch resumable). */

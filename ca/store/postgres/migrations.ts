@@ -74,6 +74,24 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    title: "the latest CRL of each CA",
+    // Derived data (re-issued when missing): backups and `store copy` leave it out. `covers` is the
+    // last revocation event id when it was issued: every event up to it is in the CRL.
+    sql: `
+      CREATE TABLE crls (
+        ca text PRIMARY KEY,
+        crl_number bigint NOT NULL CHECK (crl_number > 0),
+        this_update text NOT NULL,
+        next_update text NOT NULL,
+        entries integer NOT NULL,
+        dropped integer NOT NULL,
+        covers bigint NOT NULL,
+        der bytea NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

@@ -8,8 +8,9 @@ import type { PoolClient } from "pg";
 import { TrustlineError } from "../../errors.js";
 import type { HomeStorage } from "../home-storage.js";
 import { PostgresAuditStorage } from "./audit-storage.js";
+import { PostgresCrlStore } from "./crls.js";
 import { type Database, type DatabaseOptions, databaseError, openDatabase } from "./connect.js";
-import { PostgresInventory } from "./inventory.js";
+import { PostgresInventory, REVOCATIONS_CHANNEL } from "./inventory.js";
 import { checkSchemaVersion, migrate, schemaVersion } from "./migrations.js";
 import { PostgresStateStore } from "./state.js";
 
@@ -46,7 +47,7 @@ export async function createPostgresStorage(url: string, options: DatabaseOption
   return {
     storage,
     discard: async () => {
-      await db.pool.query("TRUNCATE home_state, audit_head, audit_entries, revocation_events, certificates").catch(() => undefined);
+      await db.pool.query("TRUNCATE home_state, audit_head, audit_entries, revocation_events, certificates, crls").catch(() => undefined);
       await db.close();
     },
   };
@@ -136,10 +137,40 @@ function postgresStorage(db: Database): PostgresHomeStorage {
     state: new PostgresStateStore(db),
     inventory: new PostgresInventory(db),
     audit: new PostgresAuditStorage(db),
+    crls: new PostgresCrlStore(db),
     lock: <T>(fn: () => Promise<T>): Promise<T> => {
       const run = queue.catch(() => undefined).then(() => hold(fn));
       queue = run.catch(() => undefined);
       return run;
+    },
+    watchRevocations: async (onChange, onError) => {
+      // A connection of the pool kept for LISTEN: released (destroyed) when watching stops, so the pool can end.
+      const client = await db.pool.connect().catch((e: unknown) => {
+        throw databaseError(e, db.where);
+      });
+      let stopped = false;
+      const onNotification = (m: { channel: string }) => {
+        if (m.channel === REVOCATIONS_CHANNEL) onChange();
+      };
+      // A checked-out client's error with no listener would end the process; the poll carries on.
+      const onClientError = (e: Error) => {
+        if (!stopped) onError(databaseError(e, db.where));
+      };
+      client.on("notification", onNotification);
+      client.on("error", onClientError);
+      const stop = async () => {
+        if (stopped) return;
+        stopped = true;
+        client.off("notification", onNotification);
+        client.release(true);
+      };
+      try {
+        await client.query(`LISTEN ${REVOCATIONS_CHANNEL}`);
+      } catch (e) {
+        await stop();
+        throw databaseError(e, db.where);
+      }
+      return stop;
     },
     close: () => db.close(),
   };
