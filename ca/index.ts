@@ -98,5 +98,5 @@ export { buildReport, reportPeriod, REPORT_FORMAT, type ReportData, type ReportO
 export { writeReportCsv, csvField, CSV_COLUMNS } from "./reports/csv.js";
 export { renderReportHtml } from "./reports/html.js";
 export { ensureReportSigner, signReport, verifyReport, type ReportCheck, type ReportEvidence, type ReportVerdict, type ReportVerifyOptions, type SignedReport } from "./reports/signature.js";
-export { addStation, listStations, disableStation, enableStation, identifyStation, type StationRecord, type AddedStation, type StationRefusal } from "./stations/stations.js";
+export { addStation, chainToRoot, listStations, disableStation, enableStation, identifyStation, type StationRecord, type AddedStation, type StationRefusal } from "./stations/stations.js";
 export { issueTlsCertificate, tlsServerIdentity, type TlsServerRecord } from "./stations/tls-server.js";
