@@ -121,7 +121,7 @@ export function caCommand(): Command {
       examples(
         "trustline ca issue-tls --host est.line7.acme.example --host 10.0.7.1 --passphrase-file /run/secrets/ca-pass",
         "trustline ca issue-tls --host est.acme.example --out-dir ./est --json",
-      ) + "\nThe key stays in the home, encrypted under the CA passphrase; `trustline serve --est` opens it.\n",
+      ) + "\nThe key stays in the home, encrypted under the CA passphrase; the EST server (`trustline serve --est`) opens it there.\n",
     )
     .action(async (opts: { host: string[]; ca: string; days?: number; outDir?: string; force?: boolean }, command: Command) => {
       if (opts.host.length === 0) throw new TrustlineError("USAGE", "give at least one --host <name> (a DNS name or an IP address the EST server answers at)");

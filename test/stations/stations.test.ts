@@ -350,13 +350,13 @@ describe("station.manage is an admin's: an issuer is FORBIDDEN, audited, nothing
   test("station add, disable, enable and issue-tls: FORBIDDEN with the action; no station, no certificate, no key file", async () => {
     await addStation(admin, "line-1");
     const keysBefore = readdirSync(join(admin.dir, "keys")).sort();
-    const state = readFileSync(join(admin.dir, "state.json"), "utf8");
+    const state = JSON.stringify(await admin.refresh());
     for (const attempt of [() => addStation(issuer, "line-2"), () => disableStation(issuer, "line-1"), () => enableStation(issuer, "line-1"), () => issueTlsCertificate(issuer, { hosts: ["est.acme.example"] })]) {
       const e = await rejects(attempt(), "FORBIDDEN");
       assert.equal(e.details.action, "station.manage");
       assert.deepEqual(e.details.needs, ["admin"]);
     }
-    assert.equal(readFileSync(join(admin.dir, "state.json"), "utf8"), state);
+    assert.equal(JSON.stringify(await admin.refresh()), state, "the state is unchanged");
     assert.deepEqual(readdirSync(join(admin.dir, "keys")).sort(), keysBefore);
     const forbidden = (await audit(admin)).filter((e) => e.action === "auth.forbidden");
     assert.deepEqual(forbidden.map((e) => [e.operator, e.reason]), Array.from({ length: 4 }, () => ["ivan", "station.manage"]));
