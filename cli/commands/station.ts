@@ -72,7 +72,8 @@ export function stationCommand(): Command {
           { cause: e, details: { serial: added.station.serial, station: name } },
         );
       }
-      emit(command, { station: added.station, files: paths }, () =>
+      // The certificate and chain (public) in the JSON; the private key only in its 0600 file.
+      emit(command, { station: added.station, certificate: added.certificatePem, chain: added.chainPem, files: paths }, () =>
         [`Added station ${name}: certificate ${added.station.serial} from CA ${added.station.ca}, until ${added.station.notAfter}`, `  wrote ${Object.values(paths).join(", ")} (the key file mode 600)`].join("\n"),
       );
     });

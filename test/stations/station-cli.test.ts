@@ -23,7 +23,9 @@ describe("trustline station and ca issue-tls", { timeout: 180_000 }, () => {
     const r = runCli([...h.g, "--json", "station", "add", "line-7", "--out-dir", out("st")]);
     expectOk(r);
     const doc = json(r);
-    assert.deepEqual(Object.keys(doc).sort(), ["files", "station"]);
+    assert.deepEqual(Object.keys(doc).sort(), ["certificate", "chain", "files", "station"]);
+    assert.equal(doc.certificate, readFileSync(out("st", "line-7.pem"), "utf8"));
+    assert.equal(doc.chain.length, 2);
     assert.deepEqual(doc.files, { key: out("st", "line-7.key"), certificate: out("st", "line-7.pem"), chain: out("st", "line-7-chain.pem"), ca: out("st", "ca.pem") });
     assert.equal(doc.station.name, "line-7");
     assert.equal(doc.station.status, "active");
