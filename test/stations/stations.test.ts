@@ -317,9 +317,9 @@ describe("the tls-server profile: issueTlsCertificate and tlsServerIdentity", { 
       ],
     );
     const many = await rejects(issueTlsCertificate(home, { hosts: Array.from({ length: 17 }, (_, i) => `h${i}.acme.example`) }), "POLICY_DENIED");
-    assert.deepEqual((many.details.violations as { message: string }[]).map((v) => v.message), ["17 hosts requested; a EST server TLS certificate names at most 16"]);
+    assert.deepEqual((many.details.violations as { message: string }[]).map((v) => v.message), ["17 hosts requested; a TLS server certificate names at most 16"]);
     const none = await rejects(issueTlsCertificate(home, { hosts: [] }), "POLICY_DENIED");
-    assert.deepEqual((none.details.violations as { message: string }[]).map((v) => v.message), ["a EST server TLS certificate names at least one host (a DNS name or an IP address)"]);
+    assert.deepEqual((none.details.violations as { message: string }[]).map((v) => v.message), ["a TLS server certificate names at least one host (a DNS name or an IP address)"]);
     const twice = await rejects(issueTlsCertificate(home, { hosts: ["a.example", "A.example"] }), "POLICY_DENIED");
     assert.deepEqual((twice.details.violations as { message: string }[]).map((v) => v.message), ['the host "A.example" is named twice']);
     const longDays = await rejects(issueTlsCertificate(home, { hosts: ["a.example"], days: 398 }), "POLICY_DENIED");

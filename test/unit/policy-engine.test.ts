@@ -63,6 +63,7 @@ const cases: readonly Case[] = [
   { name: "station hosts refused", profile: "station", request: { commonName: "line-7", publicKey: p256, hosts: ["line-7.example"] }, want: ["NAME_INVALID"] },
   { name: "station not from the root", profile: "station", request: { commonName: "line-7", publicKey: p256 }, issuer: { profile: "root-ca", name: "root" }, want: ["ISSUER_NOT_ALLOWED"] },
   { name: "tls-server hosts", profile: "tls-server", request: { commonName: "est.acme.example", hosts: ["est.acme.example", "10.0.0.1", "::1"], publicKey: p256 }, want: [] },
+  { name: "tls-server: one address in two spellings", profile: "tls-server", request: { commonName: "::1", hosts: ["::1", "0:0:0:0:0:0:0:1"], publicKey: p256 }, want: ["NAME_INVALID"] },
   { name: "tls-server CN other than the first host", profile: "tls-server", request: { commonName: "other.example", hosts: ["est.acme.example"], publicKey: p256 }, want: ["NAME_INVALID"] },
   { name: "tls-server without hosts", profile: "tls-server", request: { commonName: "est.acme.example", publicKey: p256 }, want: ["NAME_INVALID"] },
   { name: "tls-server refuses RSA", profile: "tls-server", request: { commonName: "a.example", hosts: ["a.example"], publicKey: { type: "rsa", bits: 3072 } }, want: ["KEY_NOT_ALLOWED"] },
