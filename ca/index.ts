@@ -103,5 +103,5 @@ export { EstClient, estBase, certificatesOf, type EstClientOptions, type EstEnro
 export { enrollFolderThroughEst, type EstBatchOptions, type EstBatchSummary } from "./est/batch.js";
 export { certsOnly, MEDIA as EST_MEDIA } from "./est/wire.js";
 export { csrDer } from "./x509/csr.js";
-export { addStation, listStations, disableStation, enableStation, identifyStation, type StationRecord, type AddedStation, type StationRefusal } from "./stations/stations.js";
+export { addStation, chainToRoot, listStations, disableStation, enableStation, identifyStation, type StationRecord, type AddedStation, type StationRefusal } from "./stations/stations.js";
 export { issueTlsCertificate, tlsServerIdentity, type TlsServerRecord } from "./stations/tls-server.js";

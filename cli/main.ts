@@ -17,6 +17,7 @@ import { loginCommand, logoutCommand, operatorCommand, sessionCommand } from "./
 import { configCommand } from "./commands/config.js";
 import { reportCommand } from "./commands/report.js";
 import { dbCommand } from "./commands/db.js";
+import { stationCommand } from "./commands/station.js";
 import { backupCommand, restoreCommand } from "./commands/backup.js";
 import { enrollCommand } from "./commands/enroll.js";
 import { EXIT, EXIT_FOR_CODE } from "./exit-codes.js";
@@ -53,7 +54,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions()
     .addHelpText("after", EXIT_HELP);
-  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), revokeCommand(), crlCommand(), serveCommand(), firmwareCommand(), dpsCommand(), auditCommand(), storeCommand(), operatorCommand(), loginCommand(), logoutCommand(), sessionCommand(), configCommand(), reportCommand(), backupCommand(), restoreCommand(), dbCommand(), enrollCommand()]) program.addCommand(c);
+  for (const c of [initCommand(), caCommand(), issueCommand(), certCommand(), revokeCommand(), crlCommand(), serveCommand(), firmwareCommand(), dpsCommand(), auditCommand(), storeCommand(), operatorCommand(), loginCommand(), logoutCommand(), sessionCommand(), configCommand(), reportCommand(), backupCommand(), restoreCommand(), dbCommand(), stationCommand(), enrollCommand()]) program.addCommand(c);
   const configure = (c: Command) => {
     c.exitOverride();
     c.configureOutput({ writeErr: (s) => process.stderr.write(s) });

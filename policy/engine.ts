@@ -4,7 +4,7 @@
  * the issuer; the engine decides what the certificate may say.
  */
 import { EKU_OIDS, oidUnderArc } from "./oids.js";
-import { deviceUri, deviceUriProblems, displayNameProblems, type HostName, MAX_COMMON_NAME_LENGTH, MAX_TLS_HOSTS, parseHost, printable, registrationIdProblems, stationNameProblems, verificationCodeProblems } from "./names.js";
+import { deviceUri, deviceUriProblems, displayNameProblems, type HostName, ipAddressOctets, MAX_COMMON_NAME_LENGTH, MAX_TLS_HOSTS, parseHost, printable, registrationIdProblems, stationNameProblems, verificationCodeProblems } from "./names.js";
 import type { CaProfileName, KeyAlgorithm, KeyUsage, Profile } from "./profiles.js";
 
 /** The public key as the engine sees it (ca/x509 derives this from the SPKI). */
@@ -184,7 +184,8 @@ export function evaluate(request: IssuanceRequest, profile: Profile, issuer: Iss
         violations.push({ code: "NAME_INVALID", message: parsed.problem });
         continue;
       }
-      const key = `${parsed.host.type}:${parsed.host.value}`;
+      // The same address in two spellings (::1 and 0:0:0:0:0:0:0:1) is the same host.
+      const key = parsed.host.type === "ip" ? `ip:${[...ipAddressOctets(parsed.host.value)!].join(",")}` : `dns:${parsed.host.value}`;
       if (seen.has(key)) violations.push({ code: "NAME_INVALID", message: `the host "${printable(text)}" is named twice` });
       seen.add(key);
       sanHosts.push(parsed.host);

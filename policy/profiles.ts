@@ -235,7 +235,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
   },
   "tls-server": {
     name: "tls-server",
-    title: "EST server TLS",
+    title: "TLS server",
     cpSection: "7.1.11",
     policyOids: [],
     issuedBy: ["device-ca"],

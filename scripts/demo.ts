@@ -2,10 +2,11 @@
  * `npm run demo`: the main job on the embedded default, in a temporary home. Creates a CA
  * hierarchy, issues device certificates the way a production line does (device CSRs, a generated
  * key, one bad CSR, a whole folder as a batch), issues a CI firmware signer, signs and verifies a
- * firmware image (and refuses a tampered one), shows the trace of a
- * certificate, revokes (one, then an incident's worth), serves CRLs and OCSP, exports the DPS
- * enrollment group and the disabled enrollments, puts a plant's issuing CA on an HSM (SoftHSM2,
- * when installed), and verifies the audit trail. Prints what it did.
+ * firmware image (and refuses a tampered one), enrols an EST station and makes the EST server's
+ * TLS certificate, shows the trace of a certificate, revokes (one, then an incident's worth),
+ * serves CRLs and OCSP, exports the DPS enrollment group and the disabled enrollments, puts a
+ * plant's issuing CA on an HSM (SoftHSM2, when installed), and verifies the audit trail. Prints
+ * what it did.
  */
 import { randomBytes, X509Certificate } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +14,9 @@ import { tmpdir } from "node:os";
 import { bin, POSTGRES_MISSING, startPostgres } from "./postgres-server.js";
 import { join } from "node:path";
 import {
+  addStation,
+  identifyStation,
+  issueTlsCertificate,
   createCsr,
   exportCa,
   dersOf,
@@ -97,6 +101,14 @@ try {
   for (const o of [jeanne, bob, ciBot]) console.log(`   ${o.operator.id.padEnd(7)} ${o.operator.roles.join(",").padEnd(8)} signs in with ${o.operator.authenticator === "service" ? "a token file (TRUSTLINE_TOKEN_FILE), shown once" : "an authenticator app"}`);
   const refused = await Home.open({ home: homeDir, passphrase, station: "line-7", credential: { kind: "service-token", token: ciBot.token! } });
   await generateDeviceCertificate(refused, "not-for-ci").catch((e: unknown) => console.log(`   ci-bot tries to issue a device certificate: refused [${isTrustlineError(e) ? e.code : e}] (${isTrustlineError(e) ? e.message : ""})`));
+
+  step("1c. EST: alice enrols station line-7 (its key made here, handed to the station, kept nowhere) and makes the EST server's TLS certificate");
+  const est = await addStation(admin, "line-7");
+  console.log(`   station ${est.station.name}: certificate ${est.station.serial.slice(0, 16)}… (clientAuth) from CA ${est.station.ca}, until ${est.station.notAfter.slice(0, 10)}`);
+  const tls = await issueTlsCertificate(admin, { hosts: ["est.acme.example", "127.0.0.1"] });
+  console.log(`   EST server: ${tls.record.hosts.join(", ")} (serverAuth), key ${tls.record.keyUri} encrypted in the home`);
+  const seen = await identifyStation(admin, new Uint8Array(new X509Certificate(est.certificatePem).raw), new Date());
+  console.log(`   the EST server would ${seen.ok ? `accept station ${seen.station.name}` : `refuse it (${seen.reason})`}`);
 
   step("2. production line: Jeanne opens an 8-hour shift session at line-7 with her code; the line issues under it, batch DEMO-B1");
   const shift = await openSession(await Home.open({ home: homeDir, passphrase, station: "line-7" }), { kind: "totp", operator: "jeanne", code: codeOf(jeanne.otpauthUri!) });

@@ -94,7 +94,11 @@ export async function issueTlsCertificate(
   return { record, chainPem: chainToRoot(home, record.ca) };
 }
 
-/** The key (decrypted in memory: node's TLS needs it), certificate and chain for `serve --est`. */
+/**
+ * The key (decrypted in memory: node's TLS needs it), certificate and chain for `serve --est`.
+ * node 20's `tls.createServer` takes the key as PEM or DER, not as a KeyObject: hand it
+ * `key.export({ format: "pem", type: "pkcs8" })`, in memory, never to a file.
+ */
 export async function tlsServerIdentity(home: Home): Promise<{ key: KeyObject; certificatePem: string; chainPem: readonly string[] }> {
   const record = home.state.tlsServer;
   if (!record) throw new TrustlineError("NOT_FOUND", "this home has no TLS certificate for the EST server yet: run `trustline ca issue-tls --host <name>`");

@@ -1,7 +1,9 @@
 import { Command, Option } from "commander";
-import { CA_ALGORITHMS, createCa, exportCa, keyScheme, moveCaKey, type KeyAlgorithm, listCas, showCa } from "../../ca/index.js";
+import { join } from "node:path";
+import { CA_ALGORITHMS, createCa, exportCa, issueTlsCertificate, keyScheme, moveCaKey, type KeyAlgorithm, listCas, showCa, TrustlineError } from "../../ca/index.js";
 import { emit, examples, keyStoreOption, note, openHome } from "../context.js";
-import { writeOutput } from "../files.js";
+import { assertWritable, ensureDir, writeOutput } from "../files.js";
+import { parseDays } from "./station.js";
 
 export function caCommand(): Command {
   const ca = new Command("ca").description("the CA hierarchy: list, inspect, export and add CAs");
@@ -105,6 +107,51 @@ export function caCommand(): Command {
       const home = await openHome(command, true);
       const moved = await moveCaKey(home, name, opts.key);
       emit(command, moved, () => `CA ${moved.name} now signs with ${moved.keyUri} (was ${moved.previousKeyUri}); destroy the old key and its copies once you have checked the new one (e.g. issue and verify a CRL)`);
+    });
+
+  ca.command("issue-tls")
+    .description("make the EST server's TLS key (an encrypted key file in the home) and its tls-server certificate (serverAuth) from the device CA; replaces the previous one")
+    .option("--host <name>", "a DNS name or IP address the server answers at; repeat for each (1 to 16; the first is the CN)", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option("--ca <name>", "issuing CA (a device-ca)", "device")
+    .option("--days <n>", "validity in days (default and at most 397)", parseDays)
+    .option("--out-dir <dir>", "also write tls-server.pem (the certificate) and tls-server-chain.pem (certificate, issuing CA and root) there; never the key")
+    .option("--force", "overwrite existing output files")
+    .addHelpText(
+      "after",
+      examples(
+        "trustline ca issue-tls --host est.line7.acme.example --host 10.0.7.1 --passphrase-file /run/secrets/ca-pass",
+        "trustline ca issue-tls --host est.acme.example --out-dir ./est --json",
+      ) + "\nThe key stays in the home, encrypted under the CA passphrase; the EST server (`trustline serve --est`) opens it there.\n",
+    )
+    .action(async (opts: { host: string[]; ca: string; days?: number; outDir?: string; force?: boolean }, command: Command) => {
+      if (opts.host.length === 0) throw new TrustlineError("USAGE", "give at least one --host <name> (a DNS name or an IP address the EST server answers at)");
+      const force = opts.force === true;
+      const files = opts.outDir ? { certificate: join(opts.outDir, "tls-server.pem"), chain: join(opts.outDir, "tls-server-chain.pem") } : undefined;
+      if (files) {
+        ensureDir(opts.outDir!);
+        for (const p of Object.values(files)) assertWritable(p, force);
+      }
+      const home = await openHome(command, true);
+      const { record, chainPem } = await issueTlsCertificate(home, { hosts: opts.host, ca: opts.ca, ...(opts.days !== undefined ? { days: opts.days } : {}) });
+      if (files) {
+        try {
+          writeOutput(files.certificate, record.certificate, { force });
+          writeOutput(files.chain, record.certificate + chainPem.join(""), { force });
+        } catch (e) {
+          throw new TrustlineError("DELIVERY_FAILED", `the TLS certificate ${record.serial} was issued and recorded, but could not be written (${e instanceof Error ? e.message : String(e)}); \`trustline cert show ${record.serial} --out <file> --chain\` writes it again`, {
+            cause: e,
+            details: { serial: record.serial },
+          });
+        }
+      }
+      emit(command, { ...record, chain: chainPem, ...(files ? { files } : {}) }, () =>
+        [
+          `Issued the EST server's TLS certificate ${record.serial} from CA ${record.ca}, until ${record.notAfter}`,
+          `  hosts ${record.hosts.join(", ")}`,
+          `  key   ${record.keyUri} (${record.keyAlgorithm}, encrypted in the home)`,
+          ...(files ? [`  wrote ${files.certificate}, ${files.chain}`] : [record.certificate.trimEnd()]),
+        ].join("\n"),
+      );
     });
 
   return ca;

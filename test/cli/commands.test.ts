@@ -55,6 +55,11 @@ describe("trustline commands", { timeout: 180_000 }, () => {
       ["cert", "verify"],
       ["audit", "verify"],
       ["audit", "log"],
+      ["ca", "issue-tls"],
+      ["station", "add"],
+      ["station", "list"],
+      ["station", "disable"],
+      ["station", "enable"],
     ];
     const results = await Promise.all(commands.map((c) => runCliAsync([...c, "--help"])));
     commands.forEach((c, i) => {
@@ -65,7 +70,7 @@ describe("trustline commands", { timeout: 180_000 }, () => {
       assert.ok(r.stdout.includes(`Usage: trustline ${c.join(" ")}`), `${c.join(" ")} --help shows its usage line`);
     });
     // The groups and the program itself list their commands and exit 0.
-    const groups = [[], ["ca"], ["issue"], ["cert"], ["audit"]];
+    const groups = [[], ["ca"], ["issue"], ["cert"], ["audit"], ["station"]];
     const gr = await Promise.all(groups.map((g) => runCliAsync([...g, "--help"])));
     groups.forEach((g, i) => {
       assert.equal(gr[i]!.status, 0, `${g.join(" ")} --help:\n${describeRun(gr[i]!)}`);

@@ -9,7 +9,7 @@ import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
-import { checkStore, generateDeviceCertificate, Home, listCas, listCertificates, readAuditLog, revokeCertificate, verifyAuditLog } from "../../ca/index.js";
+import { addStation, checkStore, issueTlsCertificate, generateDeviceCertificate, Home, listCas, listCertificates, readAuditLog, revokeCertificate, verifyAuditLog } from "../../ca/index.js";
 import { fixedClock, makeHome, PASSPHRASE, tempDir } from "../helpers/pki.js";
 import { FUZZ_RUNS, fuzz, mutated } from "./fuzz-helpers.js";
 
@@ -28,6 +28,9 @@ describe("fuzzing the store's files: only TrustlineErrors escape", { timeout: 60
     pristine = home.dir;
     for (let i = 0; i < 3; i++) serials.push((await generateDeviceCertificate(home, `dev-fuzz-store-${i}`, { batch: "B-FUZZ" })).record.serial);
     await revokeCertificate(home, serials[0]!, { reason: "keyCompromise" });
+    // A station and the EST server's TLS certificate, so the fuzzed state.json holds those fields too.
+    await addStation(home, "line-fuzz");
+    await issueTlsCertificate(home, { hosts: ["est.fuzz.example", "10.0.0.1"] });
     work = join(t.dir, "work");
     cpSync(pristine, work, { recursive: true });
   });

@@ -19,7 +19,9 @@ import {
   generateDeviceCertificate,
   type Home,
   type IssuedCertificate,
+  addStation,
   issueCrl,
+  issueTlsCertificate,
   issueSignerCertificate,
   issueVerificationCertificate,
   revokeCertificate,
@@ -62,6 +64,12 @@ describe("GnuTLS certtool as referee: certificates and CRLs", { skip: GNUTLS_MIS
     writeFileSync(path("report.json"), "{}\n");
     await signReport(home, path("report.json"));
     writeFileSync(path("report-signer.pem"), home.state.reportSigner!.certificate);
+    const station = await addStation(home, "line-7");
+    writeFileSync(path("station.pem"), station.certificatePem);
+    writeFileSync(path("station-chain.pem"), station.certificatePem + station.chainPem.join(""));
+    const tls = await issueTlsCertificate(home, { hosts: ["est.acme.example", "10.0.7.1", "fd00::7:1"] });
+    writeFileSync(path("tls-server.pem"), tls.record.certificate);
+    writeFileSync(path("tls-server-chain.pem"), tls.record.certificate + tls.chainPem.join(""));
     for (const ca of ["root", "device", "firmware"]) writeFileSync(path(`${ca}.crl`), toPem((await issueCrl(home, ca)).der, "X509 CRL"));
   });
   after(() => t?.cleanup());
@@ -76,6 +84,8 @@ describe("GnuTLS certtool as referee: certificates and CRLs", { skip: GNUTLS_MIS
     ["ocsp-responder.pem", []],
     ["audit-signer.pem", []],
     ["report-signer.pem", []],
+    ["station.pem", []],
+    ["tls-server.pem", []],
   ];
 
   for (const [file, policies] of KINDS) {
@@ -134,6 +144,24 @@ describe("GnuTLS certtool as referee: certificates and CRLs", { skip: GNUTLS_MIS
       const wrong = verify("signer-chain.pem", EKU_OIDS.clientAuth);
       assert.equal(wrong.status, 1);
       assert.match(verdictLine(wrong.stdout), /does not match the intended purpose/);
+    });
+
+    test("the station chain verifies for clientAuth, not serverAuth; the TLS server chain for serverAuth at each host, not another host, not clientAuth", () => {
+      const station = verify("station-chain.pem", EKU_OIDS.clientAuth);
+      assert.equal(verdictLine(station.stdout), VERIFIED, station.stdout + station.stderr);
+      const notServer = verify("station-chain.pem", EKU_OIDS.serverAuth);
+      assert.equal(notServer.status, 1);
+      assert.match(verdictLine(notServer.stdout), /does not match the intended purpose/);
+      for (const host of ["est.acme.example", "10.0.7.1", "fd00::7:1"]) {
+        const r = certtool(["--verify", "--infile", "tls-server-chain.pem", "--load-ca-certificate", "root-ca.pem", "--verify-purpose", EKU_OIDS.serverAuth, "--verify-hostname", host]);
+        assert.equal(verdictLine(r.stdout), VERIFIED, `${host}: ${r.stdout}${r.stderr}`);
+      }
+      const otherHost = certtool(["--verify", "--infile", "tls-server-chain.pem", "--load-ca-certificate", "root-ca.pem", "--verify-purpose", EKU_OIDS.serverAuth, "--verify-hostname", "evil.acme.example"]);
+      assert.equal(otherHost.status, 1);
+      assert.match(verdictLine(otherHost.stdout), /The name in the certificate does not match the expected/);
+      const notClient = verify("tls-server-chain.pem", EKU_OIDS.clientAuth);
+      assert.equal(notClient.status, 1);
+      assert.match(verdictLine(notClient.stdout), /does not match the intended purpose/);
     });
 
     test("after revocation, the CRLs make certtool refuse both chains; without them it cannot know", async () => {

@@ -317,9 +317,9 @@ describe("the tls-server profile: issueTlsCertificate and tlsServerIdentity", { 
       ],
     );
     const many = await rejects(issueTlsCertificate(home, { hosts: Array.from({ length: 17 }, (_, i) => `h${i}.acme.example`) }), "POLICY_DENIED");
-    assert.deepEqual((many.details.violations as { message: string }[]).map((v) => v.message), ["17 hosts requested; a EST server TLS certificate names at most 16"]);
+    assert.deepEqual((many.details.violations as { message: string }[]).map((v) => v.message), ["17 hosts requested; a TLS server certificate names at most 16"]);
     const none = await rejects(issueTlsCertificate(home, { hosts: [] }), "POLICY_DENIED");
-    assert.deepEqual((none.details.violations as { message: string }[]).map((v) => v.message), ["a EST server TLS certificate names at least one host (a DNS name or an IP address)"]);
+    assert.deepEqual((none.details.violations as { message: string }[]).map((v) => v.message), ["a TLS server certificate names at least one host (a DNS name or an IP address)"]);
     const twice = await rejects(issueTlsCertificate(home, { hosts: ["a.example", "A.example"] }), "POLICY_DENIED");
     assert.deepEqual((twice.details.violations as { message: string }[]).map((v) => v.message), ['the host "A.example" is named twice']);
     const longDays = await rejects(issueTlsCertificate(home, { hosts: ["a.example"], days: 398 }), "POLICY_DENIED");
@@ -350,13 +350,13 @@ describe("station.manage is an admin's: an issuer is FORBIDDEN, audited, nothing
   test("station add, disable, enable and issue-tls: FORBIDDEN with the action; no station, no certificate, no key file", async () => {
     await addStation(admin, "line-1");
     const keysBefore = readdirSync(join(admin.dir, "keys")).sort();
-    const state = readFileSync(join(admin.dir, "state.json"), "utf8");
+    const state = JSON.stringify(await admin.refresh());
     for (const attempt of [() => addStation(issuer, "line-2"), () => disableStation(issuer, "line-1"), () => enableStation(issuer, "line-1"), () => issueTlsCertificate(issuer, { hosts: ["est.acme.example"] })]) {
       const e = await rejects(attempt(), "FORBIDDEN");
       assert.equal(e.details.action, "station.manage");
       assert.deepEqual(e.details.needs, ["admin"]);
     }
-    assert.equal(readFileSync(join(admin.dir, "state.json"), "utf8"), state);
+    assert.equal(JSON.stringify(await admin.refresh()), state, "the state is unchanged");
     assert.deepEqual(readdirSync(join(admin.dir, "keys")).sort(), keysBefore);
     const forbidden = (await audit(admin)).filter((e) => e.action === "auth.forbidden");
     assert.deepEqual(forbidden.map((e) => [e.operator, e.reason]), Array.from({ length: 4 }, () => ["ivan", "station.manage"]));

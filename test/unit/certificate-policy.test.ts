@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
-import { DEFAULT_POLICY_ARC, oidUnderArc, POLICY_OIDS, PROFILES, REGISTRATION_ID_PATTERN, type Profile } from "../../policy/index.js";
+import { DEFAULT_POLICY_ARC, MAX_TLS_HOSTS, oidUnderArc, POLICY_OIDS, PROFILES, REGISTRATION_ID_PATTERN, STATION_NAME_PATTERN, type Profile } from "../../policy/index.js";
 
 /** The rows of every profile table, in this order and no others. */
 const ROWS = [
@@ -255,11 +255,11 @@ export function compareProfiles(doc: string, profiles: Readonly<Record<string, P
   return problems;
 }
 
-/** The pattern written after "Registration ID pattern:" in §3.1. */
-export function registrationIdPatternInDocument(doc: string): string | undefined {
+/** The pattern written after "<label> pattern:" in §3.1 (default: the registration ID's). */
+export function registrationIdPatternInDocument(doc: string, label = "Registration ID"): string | undefined {
   const region = sliceBetween(proseLines(doc), /^###\s+3\.1\s/, /^(###\s+3\.2\b|##\s+\d+\.)/);
   if (!region) return undefined;
-  const m = /Registration ID pattern:\s*`([^`]+)`/.exec(region.join("\n"));
+  const m = new RegExp(`${label} pattern:\\s*\`([^\`]+)\``).exec(region.join("\n"));
   return m?.[1];
 }
 
@@ -301,6 +301,11 @@ test("certificate-policy.md agrees with policy/profiles.ts as a whole", () => {
 
 test("certificate-policy.md §3.1 states REGISTRATION_ID_PATTERN", () => {
   assert.equal(registrationIdPatternInDocument(doc), REGISTRATION_ID_PATTERN.source, '§3.1 "Registration ID pattern:" differs from policy/names.ts');
+});
+
+test("certificate-policy.md §3.1 states STATION_NAME_PATTERN and the host limit of tls-server certificates", () => {
+  assert.equal(registrationIdPatternInDocument(doc, "Station name"), STATION_NAME_PATTERN.source, '§3.1 "Station name pattern:" differs from policy/names.ts');
+  assert.match(doc, new RegExp(`Hosts of a TLS server certificate: 1 to ${MAX_TLS_HOSTS}, none twice`));
 });
 
 test("the checker reports a doctored document", () => {

@@ -55,6 +55,20 @@ const cases: readonly Case[] = [
   { name: "dps verification code", profile: "dps-verification", request: { commonName: "3F8A0B2C9D", publicKey: p256 }, want: [] },
   { name: "dps verification code with a dash", profile: "dps-verification", request: { commonName: "3F8A-0B2C", publicKey: p256 }, want: ["NAME_INVALID"] },
   { name: "dps verification not from the firmware CA", profile: "dps-verification", request: { commonName: "ABC", publicKey: p256 }, issuer: { profile: "firmware-ca" }, want: ["ISSUER_NOT_ALLOWED"] },
+  { name: "station name", profile: "station", request: { commonName: "plant.lyon.line-7", publicKey: p256 }, want: [] },
+  { name: "station name in upper case", profile: "station", request: { commonName: "Line-7", publicKey: p256 }, want: ["NAME_INVALID"] },
+  { name: "station refuses RSA-2048", profile: "station", request: { commonName: "line-7", publicKey: { type: "rsa", bits: 2048 } }, want: ["KEY_NOT_ALLOWED"] },
+  { name: "station validity 825 days", profile: "station", request: { commonName: "line-7", publicKey: p256, validityDays: 825 }, want: [] },
+  { name: "station validity 826 days", profile: "station", request: { commonName: "line-7", publicKey: p256, validityDays: 826 }, want: ["VALIDITY_INVALID"] },
+  { name: "station hosts refused", profile: "station", request: { commonName: "line-7", publicKey: p256, hosts: ["line-7.example"] }, want: ["NAME_INVALID"] },
+  { name: "station not from the root", profile: "station", request: { commonName: "line-7", publicKey: p256 }, issuer: { profile: "root-ca", name: "root" }, want: ["ISSUER_NOT_ALLOWED"] },
+  { name: "tls-server hosts", profile: "tls-server", request: { commonName: "est.acme.example", hosts: ["est.acme.example", "10.0.0.1", "::1"], publicKey: p256 }, want: [] },
+  { name: "tls-server: one address in two spellings", profile: "tls-server", request: { commonName: "::1", hosts: ["::1", "0:0:0:0:0:0:0:1"], publicKey: p256 }, want: ["NAME_INVALID"] },
+  { name: "tls-server CN other than the first host", profile: "tls-server", request: { commonName: "other.example", hosts: ["est.acme.example"], publicKey: p256 }, want: ["NAME_INVALID"] },
+  { name: "tls-server without hosts", profile: "tls-server", request: { commonName: "est.acme.example", publicKey: p256 }, want: ["NAME_INVALID"] },
+  { name: "tls-server refuses RSA", profile: "tls-server", request: { commonName: "a.example", hosts: ["a.example"], publicKey: { type: "rsa", bits: 3072 } }, want: ["KEY_NOT_ALLOWED"] },
+  { name: "tls-server validity 398 days", profile: "tls-server", request: { commonName: "a.example", hosts: ["a.example"], publicKey: p256, validityDays: 398 }, want: ["VALIDITY_INVALID"] },
+  { name: "tls-server first host over 64 characters", profile: "tls-server", request: { commonName: `${"a".repeat(60)}.example`, hosts: [`${"a".repeat(60)}.example`], publicKey: p256 }, want: ["NAME_INVALID"] },
   {
     name: "CA common name over 64 characters",
     profile: "device-ca",
@@ -87,6 +101,22 @@ test("device template: fields from the profile, second-aligned validity, URLs of
   assert.deepEqual(t.crlDistributionPoints, ["http://pki.example.test/crl/device.crl"]);
   assert.deepEqual(t.ocspUrls, ["http://pki.example.test/ocsp/device"]);
   assert.deepEqual(t.caIssuersUrls, ["http://pki.example.test/ca/device.cer"]);
+});
+
+test("station and tls-server templates: O and CN, the hosts as SAN entries in order, DNS names lower-cased", () => {
+  const station = evaluate({ commonName: "line-7", publicKey: p256 }, PROFILES.station, deviceCa, NOW);
+  assert.ok(station.ok);
+  assert.deepEqual(station.template.subject, { commonName: "line-7", organization: deviceCa.organization });
+  assert.deepEqual(station.template.extendedKeyUsage, [EKU_OIDS.clientAuth]);
+  assert.equal(station.template.subjectAltNameHosts, undefined);
+  assert.equal(station.template.subjectAltNameUris, undefined);
+  const tls = evaluate({ commonName: "EST.acme.example", hosts: ["EST.acme.example", "10.0.0.1", "FD00::1"], publicKey: p256 }, PROFILES["tls-server"], deviceCa, NOW);
+  assert.ok(tls.ok);
+  assert.deepEqual(tls.template.subject, { commonName: "est.acme.example", organization: deviceCa.organization });
+  assert.deepEqual(tls.template.subjectAltNameHosts, [{ type: "dns", value: "est.acme.example" }, { type: "ip", value: "10.0.0.1" }, { type: "ip", value: "fd00::1" }]);
+  assert.deepEqual(tls.template.extendedKeyUsage, [EKU_OIDS.serverAuth]);
+  assert.deepEqual(tls.template.keyUsage, ["digitalSignature"]);
+  assert.equal(tls.template.crlDistributionPoints.length, 1);
 });
 
 test("short validity is not clamped; default validity is the profile's", () => {

@@ -3,13 +3,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { allows, ROLES, rolesAllowing, type WriteAction } from "../../ca/operators/roles.js";
 
-const ACTIONS: WriteAction[] = ["config.set", "ca.create", "ca.move-key", "operator.manage", "revoke.mass", "store.backup", "store.restore", "audit.certify", "issue.signer", "revoke.single", "revoke.hold", "crl.issue", "dps.export", "dps.push", "issue.device", "report.sign"];
+const ACTIONS: WriteAction[] = ["config.set", "ca.create", "ca.move-key", "operator.manage", "revoke.mass", "store.backup", "store.restore", "audit.certify", "station.manage", "issue.signer", "revoke.single", "revoke.hold", "crl.issue", "dps.export", "dps.push", "issue.device", "report.sign"];
 
 test("each write belongs to exactly one role, but signing a report (admin and auditor); the auditor writes nothing else", () => {
   assert.deepEqual(
     Object.fromEntries(ACTIONS.map((a) => [a, rolesAllowing(a)])),
     {
-      "ca.create": ["admin"], "ca.move-key": ["admin"], "operator.manage": ["admin"], "revoke.mass": ["admin"], "store.backup": ["admin"], "store.restore": ["admin"], "audit.certify": ["admin"], "config.set": ["admin"],
+      "ca.create": ["admin"], "ca.move-key": ["admin"], "operator.manage": ["admin"], "revoke.mass": ["admin"], "store.backup": ["admin"], "store.restore": ["admin"], "audit.certify": ["admin"], "config.set": ["admin"], "station.manage": ["admin"],
       "issue.signer": ["officer"], "revoke.single": ["officer"], "revoke.hold": ["officer"], "crl.issue": ["officer"], "dps.export": ["officer"], "dps.push": ["officer"],
       "issue.device": ["issuer"],
       "report.sign": ["admin", "auditor"],
@@ -25,6 +25,8 @@ test("the issue's refusals: an issuer cannot create a CA, add an operator or rev
   assert.equal(allows(["issuer"], "revoke.single"), false);
   assert.equal(allows(["officer"], "issue.device"), false);
   assert.equal(allows(["officer", "issuer"], "issue.device"), true);
+  // Stations and the EST server's TLS certificate are an admin's alone.
+  assert.deepEqual(ROLES.filter((r) => allows([r], "station.manage")), ["admin"]);
 });
 
 test("certificate-policy.md §5.2.1 lists exactly what each role allows", async () => {

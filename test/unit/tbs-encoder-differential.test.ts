@@ -92,3 +92,46 @@ test("the encoder reuses one instance across certificates of a CA", async () => 
     assert.deepEqual(enc.encode(serial, d.template, spki("p256")), general);
   }
 });
+
+/** A random host: a DNS name, an IPv4 literal, or an IPv6 literal in one of its text forms. */
+function randomHost(): string {
+  const hex = () => randomInt(0x10000).toString(16);
+  switch (randomInt(5)) {
+    case 0:
+      return Array.from({ length: randomInt(1, 5) }, () => `l${randomBytes(randomInt(1, 8)).toString("hex")}`).join(".");
+    case 1:
+      return Array.from({ length: 4 }, () => String(randomInt(256))).join(".");
+    case 2:
+      return Array.from({ length: 8 }, hex).join(":");
+    case 3: {
+      const head = Array.from({ length: randomInt(0, 4) }, hex);
+      const tail = Array.from({ length: randomInt(0, 3) }, hex);
+      return `${head.join(":")}::${tail.join(":")}`;
+    }
+    default:
+      return `::ffff:${Array.from({ length: 4 }, () => String(randomInt(256))).join(".")}`;
+  }
+}
+
+test("fast TBS encoder == @peculiar/x509 for station and tls-server certificates (dNSName and iPAddress SANs), 200 random inputs", async () => {
+  let withHosts = 0;
+  for (let i = 0; i < 200; i++) {
+    const algorithm = ALGORITHMS[i % 3]!;
+    const caKey = algorithm === "rsa-pkcs1-sha256" ? spki("rsa2048") : algorithm === "ecdsa-p384-sha384" ? spki("p384") : spki("p256");
+    const profile: ProfileName = i % 2 ? "tls-server" : "station";
+    const issuerName = encodeName({ commonName: "Acme device CA", organization: "Acme" });
+    const now = new Date(Date.UTC(2000 + randomInt(60), randomInt(12), 1 + randomInt(28)));
+    const issuer: IssuerFacts = { name: "device", profile: "device-ca", notBefore: new Date(now.getTime() - 1000), notAfter: new Date(now.getTime() + 3000 * 86_400_000), organization: "Acme", baseUrl: "http://127.0.0.1:8080" };
+    const hosts = [...new Set(Array.from({ length: randomInt(1, 17) }, randomHost))];
+    const keyKind = (["p256", "p384"] as const)[randomInt(2)]!;
+    const request = profile === "tls-server" ? { commonName: hosts[0]!, hosts } : { commonName: `line-${randomInt(1000)}` };
+    const decision = evaluate({ ...request, publicKey: describe(keyKind) }, PROFILES[profile], issuer, now);
+    assert.ok(decision.ok, `input ${i}: ${JSON.stringify(request)} ${decision.ok ? "" : JSON.stringify(decision.violations)}`);
+    const input = { serial: randomSerial(), template: decision.template, subjectPublicKey: spki(keyKind), issuerName, issuerPublicKey: caKey };
+    const general = await encodeTbsCertificate(input, { algorithm });
+    const fast = new TbsEncoder({ algorithm, issuerName, issuerPublicKey: caKey }).encode(input.serial, input.template, input.subjectPublicKey);
+    assert.equal(Buffer.from(fast).toString("hex"), Buffer.from(general).toString("hex"), `input ${i}: ${profile} ${hosts.join(" ")}`);
+    if (decision.template.subjectAltNameHosts?.length) withHosts++;
+  }
+  assert.equal(withHosts, 100);
+});
