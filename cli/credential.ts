@@ -27,6 +27,11 @@ export function defaultSessionFile(home: string): string {
   return join(base, "trustline", "sessions", `${createHash("sha256").update(resolve(home)).digest("hex").slice(0, 16)}.session`);
 }
 
+/** This station's session file for an EST service (`trustline login --est`): one per service URL. */
+export function defaultEstSessionFile(estBaseUrl: string): string {
+  return defaultSessionFile(`est:${estBaseUrl}`);
+}
+
 export function sessionFileOf(options: CredentialOptions): string {
   return options.sessionFile ?? process.env.TRUSTLINE_SESSION_FILE ?? defaultSessionFile(options.home);
 }

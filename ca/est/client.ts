@@ -97,6 +97,18 @@ export class EstClient {
     return certificatesOf(await this.#expect(await this.#send("GET", "cacerts")));
   }
 
+  /** Open a shift session at this station (the client certificate's) with the operator's TOTP code. */
+  async login(operator: string, code: string, ttl?: string): Promise<{ token: string; session: { id: string; operator: string; station: string; expiresAt: string } }> {
+    const body = Buffer.from(JSON.stringify({ operator, totp: code, ...(ttl ? { ttl } : {}) }));
+    const answer = await this.#once("POST", "/trustline/login", body, { "Content-Type": "application/json" }, true);
+    if (answer.status !== 200) await this.#expect(answer);
+    try {
+      return JSON.parse(answer.body.toString("utf8")) as Awaited<ReturnType<EstClient["login"]>>;
+    } catch {
+      throw new TrustlineError("REMOTE_REJECTED", "the service's answer to the sign-in is not JSON");
+    }
+  }
+
   /** A device certificate for `csrDer`, under the operator's shift session. */
   async enroll(csrDer: Uint8Array, options: { batch?: string } = {}): Promise<EstEnrolled> {
     if (!this.#options.sessionToken) throw new TrustlineError("AUTH_REQUIRED", "enrolling through EST needs an operator's shift session: `trustline login` at this station, or TRUSTLINE_SESSION");
@@ -141,9 +153,10 @@ export class EstClient {
     }
   }
 
-  #once(method: "GET" | "POST", operation: string, body?: Uint8Array, headers: Record<string, string> = {}): Promise<Answer> {
-    const url = new URL(`${this.base.pathname}/${operation}`, this.base);
-    const payload = body ? Buffer.from(Buffer.from(body).toString("base64")) : undefined;
+  /** One request; `raw`: `operation` is a path from the server's root and `body` goes as it is. */
+  #once(method: "GET" | "POST", operation: string, body?: Uint8Array, headers: Record<string, string> = {}, raw = false): Promise<Answer> {
+    const url = raw ? new URL(operation, this.base) : new URL(`${this.base.pathname}/${operation}`, this.base);
+    const payload = body ? (raw ? Buffer.from(body) : Buffer.from(Buffer.from(body).toString("base64"))) : undefined;
     return new Promise<Answer>((resolve, reject) => {
       const req = request(
         url,
@@ -151,7 +164,7 @@ export class EstClient {
           method,
           agent: this.#agent,
           timeout: this.#options.timeoutMs ?? 60_000,
-          headers: { ...headers, ...(payload ? { "Content-Type": MEDIA.pkcs10, "Content-Length": String(payload.length) } : {}) },
+          headers: { ...(payload ? { "Content-Type": MEDIA.pkcs10, "Content-Length": String(payload.length) } : {}), ...headers },
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -8,6 +8,8 @@
  *   POST /.well-known/est[/<ca>]/simpleenroll    a station's client certificate + an operator's
  *                                                shift session (Authorization: Bearer): a device certificate
  *   POST /.well-known/est[/<ca>]/simplereenroll  a device's own certificate: its renewal
+ *   POST /trustline/login                        (not EST) a station's certificate + an operator's TOTP
+ *                                                code: a shift session opened at that station
  *
  * <ca> is the label of an issuing CA of this home (a device CA); none: the CA named "device".
  * Every request goes through the one pipeline (policy, audit, store, key backend) with its own
@@ -29,6 +31,7 @@ import { identifyStation, type StationRefusal } from "../stations/stations.js";
 import { statusAt, type CertificateRecord } from "../store/types.js";
 import { serialOfCertificate } from "../x509/cert-fields.js";
 import { Enroller, type EnrollmentRequest } from "./enroller.js";
+import { openSession, parseTtl } from "../operators/sessions.js";
 import { RateLimiter } from "./rate-limit.js";
 import { certsOnly, csrAttributes, decodeBase64Body, encodeBase64Body, MEDIA } from "./wire.js";
 
@@ -279,9 +282,43 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
     send(res, 200, MEDIA.certsOnly, encodeBase64Body(certsOnly([outcome.der])), { "Trustline-Serial": outcome.record.serial, ...(outcome.reused ? { "Trustline-Reused": "1" } : {}) });
   };
 
+  /**
+   * A shift session opened at the station whose certificate made the connection, by the operator's
+   * TOTP code: the line PC holds no home, and the session can only be used from that station.
+   * Failed codes count towards the operator's lock, as at the CA server.
+   */
+  const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (req.method !== "POST") throw new Refusal(405, "login is POST", "USAGE", { Allow: "POST" });
+    const station = await stationOf(req);
+    throttle(`station ${station}`);
+    if ((req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase() !== "application/json") throw new Refusal(415, "send the sign-in as application/json", "INPUT_INVALID");
+    let body: { operator?: unknown; totp?: unknown; ttl?: unknown };
+    try {
+      body = JSON.parse(Buffer.from(await readBody(req, 1024)).toString("utf8")) as typeof body;
+    } catch (e) {
+      if (e instanceof Refusal) throw e;
+      throw new Refusal(400, "the body is not JSON: {\"operator\": \"<id>\", \"totp\": \"<code>\", \"ttl\": \"8h\"}", "INPUT_INVALID");
+    }
+    if (typeof body?.operator !== "string" || typeof body.totp !== "string" || (body.ttl !== undefined && typeof body.ttl !== "string")) {
+      throw new Refusal(400, 'give {"operator": "<id>", "totp": "<code>"} and optionally "ttl"', "INPUT_INVALID");
+    }
+    const ttlMs = body.ttl === undefined ? undefined : parseTtl(body.ttl);
+    const request = home.forRequest({ station, credential: { kind: "totp", operator: body.operator, code: body.totp } });
+    try {
+      const opened = await openSession(request, { kind: "totp", operator: body.operator, code: body.totp }, ttlMs === undefined ? {} : { ttlMs });
+      await refreshState(); // its requests follow at once
+      send(res, 200, "application/json", `${JSON.stringify({ token: opened.token, session: opened.session })}\n`, { "Cache-Control": "no-store" });
+    } catch (e) {
+      if (isTrustlineError(e, "AUTH_FAILED")) throw new Refusal(401, e.message, e.code);
+      if (isTrustlineError(e, "USAGE")) throw new Refusal(400, e.message, e.code);
+      throw e;
+    }
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const raw = req.url ?? "/";
     const q = raw.indexOf("?");
+    if ((q === -1 ? raw : raw.slice(0, q)) === "/trustline/login") return login(req, res);
     const m = PATH.exec(q === -1 ? raw : raw.slice(0, q));
     if (!m) throw new Refusal(404, "not an EST path: /.well-known/est[/<ca>]/cacerts, csrattrs, simpleenroll, simplereenroll", "NOT_FOUND");
     const label = m[1];

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { existsSync, readFileSync } from "node:fs";
-import { EstClient, TrustlineError, csrDer, toPem } from "../../ca/index.js";
-import { readTokenFile, sessionFileOf } from "../credential.js";
+import { EstClient, estBase, TrustlineError, csrDer, toPem } from "../../ca/index.js";
+import { defaultEstSessionFile, readTokenFile } from "../credential.js";
 import { emit, examples, globals } from "../context.js";
 import { readInput, writeOutput, assertWritable } from "../files.js";
 
@@ -22,7 +22,8 @@ function readPem(path: string, what: string): string {
 
 /**
  * An EST client from the flags (or TRUSTLINE_EST_CERT, TRUSTLINE_EST_KEY, TRUSTLINE_EST_CACERT) and,
- * when `session`, the operator's shift session (TRUSTLINE_SESSION, --session-file, TRUSTLINE_SESSION_FILE).
+ * when `session`, the operator's shift session (TRUSTLINE_SESSION, --session-file, TRUSTLINE_SESSION_FILE,
+ * or the file `trustline login --est` wrote for this service).
  */
 export function estClientFrom(command: Command, flags: EstClientFlags, options: { session: boolean; connections?: number }): EstClient {
   const cert = flags.cert ?? process.env.TRUSTLINE_EST_CERT;
@@ -36,7 +37,8 @@ export function estClientFrom(command: Command, flags: EstClientFlags, options: 
     const file = g.sessionFile ?? process.env.TRUSTLINE_SESSION_FILE;
     if (!sessionToken && file) sessionToken = readTokenFile(file, "session");
     if (!sessionToken) {
-      const fallback = sessionFileOf({ home: g.home });
+      // Where `trustline login --est <url>` wrote it.
+      const fallback = defaultEstSessionFile(estBase(flags.est).href);
       if (existsSync(fallback)) sessionToken = readTokenFile(fallback, "session");
     }
   }
@@ -67,7 +69,7 @@ export function enrollCommand(): Command {
       examples(
         "TRUSTLINE_SESSION_FILE=~/.shift trustline enroll --est https://ca.plant:8443 --cert line-7.pem --key line-7.key --cacert root.pem --csr dev-0001.csr --out dev-0001.pem",
         "trustline enroll --renew --est https://ca.plant:8443 --cert dev-0001.pem --key dev-0001.key --cacert root.pem --csr dev-0001-next.csr --out dev-0001-next.pem",
-      ) + "\nThe operator's shift session comes from TRUSTLINE_SESSION, --session-file or TRUSTLINE_SESSION_FILE (`trustline login`); a renewal needs none.\n",
+      ) + "\nThe operator's shift session comes from `trustline login --est <url>` at this station (or TRUSTLINE_SESSION, --session-file, TRUSTLINE_SESSION_FILE); a renewal needs none.\n",
     )
     .action(async (opts: EstClientFlags & { csr: string; out: string; renew?: boolean; chain?: boolean; force?: boolean }, command: Command) => {
       const csr = csrDer(readInput(opts.csr, "CSR", globals(command).maxInputSize));

@@ -23,7 +23,8 @@ import {
   TrustlineError,
 } from "../../ca/index.js";
 import { emit, examples, globals, note, openHome, credentialOptions } from "../context.js";
-import { readTokenFile, sessionFileOf, totpCode, writeTokenFile } from "../credential.js";
+import { defaultEstSessionFile, readTokenFile, sessionFileOf, totpCode, writeTokenFile } from "../credential.js";
+import { estClientFrom, type EstClientFlags } from "./enroll.js";
 import { enrolmentText } from "../enrolment.js";
 import { oidcLogin } from "./oidc-login.js";
 
@@ -155,17 +156,23 @@ export function loginCommand(): Command {
     .option("--oidc", "sign in through the operator's OpenID Connect provider")
     .option("--flow <flow>", "with --oidc: device-code (a terminal on a line PC) or auth-code (a browser on this machine)", "device-code")
     .option("--print-token", "print the session token (for TRUSTLINE_SESSION) instead of writing the session file")
+    .option("--est <url>", "sign in through a Trustline EST service, at the station whose certificate --cert names (a line PC with no home)")
+    .option("--cert <file>", "with --est: this station's certificate (env TRUSTLINE_EST_CERT)")
+    .option("--key <file>", "with --est: its private key (env TRUSTLINE_EST_KEY)")
+    .option("--cacert <file>", "with --est: the CA certificates that identify the server (env TRUSTLINE_EST_CACERT)")
     .addHelpText(
       "after",
       examples(
         "trustline login --operator j.martin --station line-7 --ttl 8h   # asks for the code",
+        "trustline login --est https://ca.plant:8443 --cert line-7.pem --key line-7.key --cacert root.pem --operator j.martin",
         "trustline login --oidc --operator a.chen --station line-7",
         "export TRUSTLINE_SESSION=$(trustline login --operator j.martin --station line-7 --print-token)",
       ),
     )
-    .action(async (opts: { ttl: string; oidc?: boolean; flow: string; printToken?: boolean }, command: Command) => {
+    .action(async (opts: { ttl: string; oidc?: boolean; flow: string; printToken?: boolean } & Partial<EstClientFlags>, command: Command) => {
       const g = globals(command);
       const ttlMs = parseTtl(opts.ttl);
+      if (opts.est !== undefined) return loginThroughEst(command, { ...opts, est: opts.est });
       const home = await openHome(command, true);
       const file = sessionFileOf(credentialOptions(g));
       let opened;
@@ -186,6 +193,28 @@ export function loginCommand(): Command {
       writeTokenFile(file, opened.token, { replace: true });
       emit(command, { session: opened.session, sessionFile: file }, () => `Signed in: ${sessionLine(opened.session)}\nSession file ${file} (0600); \`trustline logout\` ends it`);
     });
+}
+
+/** `login --est`: the service opens the session at the station its client certificate names. */
+async function loginThroughEst(command: Command, opts: EstClientFlags & { ttl: string; oidc?: boolean; printToken?: boolean }): Promise<void> {
+  const g = globals(command);
+  if (opts.oidc) throw new TrustlineError("USAGE", "--oidc signs in at the CA server; through EST, sign in with your authenticator app's code");
+  if (!g.operator) throw new TrustlineError("USAGE", "--est needs --operator <id> (who is signing in)");
+  const code = await totpCode(credentialOptions(g), g.operator);
+  if (code === undefined) throw new TrustlineError("USAGE", "give the code of your authenticator app with --totp <code> or TRUSTLINE_TOTP (or run login on a terminal)");
+  const client = estClientFrom(command, opts, { session: false, connections: 1 });
+  try {
+    const opened = await client.login(g.operator, code, opts.ttl);
+    if (opts.printToken) {
+      process.stdout.write(g.json ? `${JSON.stringify(opened, null, 2)}\n` : `${opened.token}\n`);
+      return;
+    }
+    const file = g.sessionFile ?? process.env.TRUSTLINE_SESSION_FILE ?? defaultEstSessionFile(client.base.href);
+    writeTokenFile(file, opened.token, { replace: true });
+    emit(command, { session: opened.session, sessionFile: file, service: client.base.href }, () => `Signed in through ${client.base.href}: ${opened.session.operator} at ${opened.session.station} until ${opened.session.expiresAt}\nSession file ${file} (0600); \`trustline enroll --est\` and \`issue batch --est\` use it`);
+  } finally {
+    client.close();
+  }
 }
 
 export function logoutCommand(): Command {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { certList, expectError, expectOk, initCliHome, json, runCliAsync, assertAuditIntact, type TestHome } from "../cli/cli-helpers.js";
+import { auditLog, certList, expectError, expectOk, initCliHome, json, runCliAsync, assertAuditIntact, type TestHome } from "../cli/cli-helpers.js";
 import { writeCsrFolder } from "../helpers/csr-folder.js";
 import { CLI, STATE_HOME, opensslCsr, runCli, tempDir } from "../helpers/pki.js";
 import { onPostgres } from "../helpers/postgres.js";
@@ -46,21 +46,22 @@ describe("the line through the EST service, CLI end to end", () => {
   let token: string;
   let station: string[];
   let servers: EstProcess[] = [];
+  let bobUri: string;
 
   before(async () => {
     h = initCliHome(dir);
     expectOk(runCli([...h.g, "--json", "station", "add", "line-7", "--out-dir", join(dir, "station")]));
     expectOk(runCli([...h.g, "--json", "ca", "issue-tls", "--host", "localhost", "--host", "127.0.0.1"]));
-    // The shift lead of line 7 signs in at that station.
-    const bob = json(runCli([...h.g, "--json", "operator", "add", "bob", "--role", "issuer"])) as { otpauthUri: string };
-    const login = runCli([...h.g, "--operator", "bob", "--station", "line-7", "login", "--totp", totpNow(bob.otpauthUri), "--print-token"]);
-    expectOk(login);
-    token = login.stdout.trim().split("\n").at(-1)!;
     station = ["--cert", join(dir, "station", "line-7.pem"), "--key", join(dir, "station", "line-7.key"), "--cacert", join(dir, "station", "ca.pem")];
     // Embedded: two worker processes behind one port (the cluster path); PostgreSQL: two servers, below.
     servers = [await serveEst(h, onPostgres() ? [] : ["--workers", "2"])];
     // On PostgreSQL, a second server process on the same database (another machine behind a load balancer).
     if (onPostgres()) servers.push(await serveEst(h));
+    // The shift lead of line 7 signs in at that station's PC, which holds no home: through the service.
+    bobUri = (json(runCli([...h.g, "--json", "operator", "add", "bob", "--role", "issuer"])) as { otpauthUri: string }).otpauthUri;
+    const login = await runCliAsync(["--operator", "bob", "login", "--est", servers[0]!.url, ...station, "--totp", totpNow(bobUri), "--print-token"]);
+    expectOk(login);
+    token = login.stdout.trim();
   });
   after(async () => {
     for (const s of servers) await s.stop();
@@ -78,6 +79,15 @@ describe("the line through the EST service, CLI end to end", () => {
     const record = (await certList(h)).find((c) => c.serial === serial);
     assert.equal(record?.operator, "bob");
     assert.equal(record?.station, "line-7");
+  });
+
+  test("login --est: the session is opened at the station of the client certificate; a wrong code is refused (exit 5) and audited there", async () => {
+    const sessions = json(await runCliAsync([...h.g, "--json", "session", "list"])) as { operator: string; station: string }[];
+    assert.ok(sessions.some((x) => x.operator === "bob" && x.station === "line-7"), JSON.stringify(sessions));
+    const wrong = await runCliAsync(["--json", "--operator", "bob", "login", "--est", servers[0]!.url, ...station, "--totp", totpNow(bobUri, new Date(Date.now() - 300_000))]);
+    assert.match(expectError(wrong, 5, "AUTH_FAILED").message, /the EST server refused \(HTTP 401\): sign-in refused for bob: the code is for another time/);
+    const fails = (await auditLog(h)).filter((e) => e.action === "auth.fail" && e.operator === "bob");
+    assert.deepEqual(fails.map((e) => [e.station, e.reason]), [["line-7", "stale-code"]]);
   });
 
   test("enroll --est refusals map to the documented exit codes: no session 4, a bad token 5, a refused CSR 3, a renewal too early 3", async () => {
