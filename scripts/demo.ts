@@ -4,6 +4,7 @@
  * key, one bad CSR, a whole folder as a batch), issues a CI firmware signer, signs and verifies a
  * firmware image (and refuses a tampered one), enrols an EST station and makes the EST server's
  * TLS certificate, shows the trace of a certificate, revokes (one, then an incident's worth),
+ * enrols a device through the EST service (mutual TLS, the station holding no CA key),
  * serves CRLs and OCSP, exports the DPS enrollment group and the disabled enrollments, puts a
  * plant's issuing CA on an HSM (SoftHSM2, when installed), and verifies the audit trail. Prints
  * what it did.
@@ -17,6 +18,9 @@ import {
   addStation,
   identifyStation,
   issueTlsCertificate,
+  tlsServerIdentity,
+  startEstServer,
+  EstClient,
   createCsr,
   exportCa,
   dersOf,
@@ -199,6 +203,20 @@ try {
     const crl = parseCrl(new Uint8Array(await response.arrayBuffer()));
     console.log(`   GET /crl/device.crl: ${response.headers.get("content-type")}, CRL number ${crl.crlNumber}, ${crl.entries.length} entries, next update ${crl.nextUpdate?.toISOString()}`);
     console.log(`   OCSP at ${server.url}/ocsp/<ca>, answered by responders for ${server.responder.cas.join(", ")}`);
+
+    step("11b. the line as a service: station line-7 enrolls a device over EST (RFC 7030, mutual TLS), holding no CA key");
+    const estServer = await startEstServer(officer, { port: 0, tls: await tlsServerIdentity(officer), responder: server.responder });
+    // The station holds only its certificate and key (step 1c), the root, and Jeanne's shift session.
+    const station = new EstClient({ url: estServer.url, certificatePem: est.certificatePem, keyPem: est.privateKeyPem, trustPem: officer.state.cas.root!.certificate, sessionToken: shift.token });
+    try {
+      const enrolled = await station.enroll(createCsr(newKeyPair("ec", { namedCurve: "P-256" }).privateKey, "acme-sensor-0600"));
+      const record = (await officer.inventory.getCertificate(enrolled.serial))!;
+      console.log(`   POST ${estServer.url}/.well-known/est/simpleenroll: ${record.subject}, serial ${record.serial}`);
+      console.log(`   certified by ${record.operator} (${record.origin}) at ${record.station} through the EST service (via ${record.via})`);
+    } finally {
+      station.close();
+      await estServer.close();
+    }
   } finally {
     await server.close();
   }
