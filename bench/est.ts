@@ -60,14 +60,13 @@ export async function estBench(dir: string, options: { certs: number; workers: n
   const tokenFile = join(dir, "est-service.token");
   writeFileSync(tokenFile, `${credential.token}\n`, { mode: 0o600 });
   const estPort = 30_000 + Math.floor(Math.random() * 10_000);
-  const server = spawn(process.execPath, [...(process.env.EST_PROF ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []), CLI, "--home", home, "--passphrase-file", passFile, "serve", "--port", "0", "--est", "--est-port", String(estPort), "--est-rate", "0", "--workers", String(options.workers)], {
+  const server = spawn(process.execPath, [CLI, "--home", home, "--passphrase-file", passFile, "serve", "--port", "0", "--est", "--est-port", String(estPort), "--est-rate", "0", "--workers", String(options.workers)], {
     // The server issues CRLs and responder certificates: it signs in as the bench's service account.
     env: { ...process.env, TRUSTLINE_TOKEN_FILE: tokenFile },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let serverLog = "";
   server.stderr!.on("data", (d: Buffer) => (serverLog += d));
-  if (process.env.EST_DEBUG) server.stderr!.pipe(process.stderr);
   const url = `https://localhost:${estPort}`;
   const client = new EstClient({ url, certificatePem: station.certificatePem, keyPem: station.privateKeyPem, trustPem: root, sessionToken: token, connections: 32 });
   try {

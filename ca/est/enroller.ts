@@ -149,9 +149,7 @@ export class Enroller {
         const group = this.#queue;
         this.#queue = [];
         try {
-          const t0 = performance.now();
           await this.#commit(group);
-          if (process.env.EST_DEBUG) process.stderr.write(`group ${group.length} ${(performance.now() - t0).toFixed(1)} ms\n`);
         } catch (e) {
           for (const p of group) p.fail(e);
         }

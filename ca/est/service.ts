@@ -205,10 +205,16 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
     return der;
   };
 
-  /** Audit a refused station or device, then refuse. */
+  /**
+   * Audit a refused station or device, then refuse. Within its own rate: a disabled station that
+   * keeps calling is refused every time, but cannot fill the audit log.
+   */
+  const auditedRefusals = new RateLimiter(5, 10);
   const refuseCaller = async (who: { operator: string; station: string }, reason: string, status: number, message: string): Promise<never> => {
-    await home.transaction(() => home.record([{ action: "auth.fail", outcome: "rejected", ...who, session: null, origin: "est", reason, details: { via: "est" } }]));
-    home.securityEvent("auth.fail", { operator: who.operator, reason, origin: "est" });
+    if (auditedRefusals.take(who.operator) === 0) {
+      await home.transaction(() => home.record([{ action: "auth.fail", outcome: "rejected", ...who, session: null, origin: "est", reason, details: { via: "est" } }]));
+      home.securityEvent("auth.fail", { operator: who.operator, reason, origin: "est" });
+    }
     throw new Refusal(status, message, "AUTH_FAILED");
   };
 
@@ -278,7 +284,7 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
     const batch = req.headers["trustline-batch"];
     const enroller = await enrollerFor(label);
     const outcome = await enroller.enroll({ ...request, csr, ...(typeof batch === "string" ? { batch } : {}) });
-    if (!outcome.ok) throw new Refusal(outcome.code === "USAGE" ? 400 : 400, `${outcome.code}: ${outcome.message}`, outcome.code);
+    if (!outcome.ok) throw new Refusal(400, `${outcome.code}: ${outcome.message}`, outcome.code);
     send(res, 200, MEDIA.certsOnly, encodeBase64Body(certsOnly([outcome.der])), { "Trustline-Serial": outcome.record.serial, ...(outcome.reused ? { "Trustline-Reused": "1" } : {}) });
   };
 
