@@ -342,6 +342,7 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
     }
     const renewing = await renewable(req);
     throttle(`device ${renewing.serial}`);
+    if (renewing.ca !== (label ?? "device")) throw new Refusal(400, `a renewal comes from the CA that issued the certificate: use /.well-known/est/${renewing.ca}/simplereenroll`, "POLICY_DENIED");
     return enroll(req, res, label, { trace: { operator: `device:${renewing.commonName}`, station: "est", session: null, origin: `certificate:${renewing.serial}` }, renews: renewing });
   };
 
