@@ -8,7 +8,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync, rmSync, writeFileSync } from "node:fs";
+import { loopbackTls } from "../helpers/loopback-tls.js";
 import { join } from "node:path";
 import { auditLog, certList, expectError, expectOk, initCliHome, json, runCliAsync, assertAuditIntact, type TestHome } from "../cli/cli-helpers.js";
 import { writeCsrFolder } from "../helpers/csr-folder.js";
@@ -21,8 +22,8 @@ interface EstProcess {
   stop(): Promise<void>;
 }
 
-/** `trustline serve --est` on random ports, waited for until its EST listener answers. */
-async function serveEst(h: TestHome, extra: readonly string[] = []): Promise<EstProcess> {
+/** `trustline serve --est` on random ports, waited for until its EST listener answers (curl trusting `trust`). */
+async function serveEst(h: TestHome, extra: readonly string[] = [], trust = join(h.dir, "station", "ca.pem")): Promise<EstProcess> {
   const port = 21_000 + Math.floor(Math.random() * 20_000);
   const estPort = port + 1;
   const child = spawn(process.execPath, [CLI, ...h.g, "serve", "--port", String(port), "--est", "--est-port", String(estPort), ...extra], { env: { ...process.env, XDG_STATE_HOME: STATE_HOME }, stdio: ["ignore", "ignore", "pipe"] });
@@ -31,7 +32,7 @@ async function serveEst(h: TestHome, extra: readonly string[] = []): Promise<Est
   const url = `https://localhost:${estPort}`;
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   for (let i = 0; i < 150; i++) {
-    const probe = spawnSync("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", join(h.dir, "station", "ca.pem"), `${url}/.well-known/est/cacerts`], { encoding: "utf8" });
+    const probe = spawnSync("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", trust, `${url}/.well-known/est/cacerts`], { encoding: "utf8" });
     if (probe.stdout === "200") return { url, stop: async () => void (child.kill("SIGTERM"), await exited) };
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
@@ -143,6 +144,24 @@ describe("the line through the EST service, CLI end to end", () => {
     const bytes = [0, 1, 2].map((i) => spawnSync("openssl", ["x509", "-noout", "-serial", "-in", join(dir, `shared-out-${i}`, file)], { encoding: "utf8" }).stdout);
     assert.equal(new Set(bytes).size, 1);
     await assertAuditIntact(h);
+  });
+
+  test("serve --est with a TLS identity from elsewhere (--tls-cert/--tls-key); the flags checked", async () => {
+    const tls = loopbackTls();
+    const cert = join(dir, "other-tls.pem");
+    const key = join(dir, "other-tls.key");
+    writeFileSync(cert, tls.cert);
+    writeFileSync(key, tls.key, { mode: 0o600 });
+    const other = await serveEst(h, ["--tls-cert", cert, "--tls-key", key], cert);
+    try {
+      const presented = spawnSync("sh", ["-c", `openssl s_client -connect ${other.url.replace("https://", "")} -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`], { encoding: "utf8" }).stdout.trim();
+      const expected = spawnSync("openssl", ["x509", "-noout", "-fingerprint", "-sha256", "-in", cert], { encoding: "utf8" }).stdout.trim();
+      assert.equal(presented, expected);
+    } finally {
+      await other.stop();
+    }
+    expectError(runCli([...h.g, "--json", "serve", "--est", "--tls-cert", cert]), 2, "USAGE");
+    expectError(runCli([...h.g, "--json", "serve", "--tls-cert", cert, "--tls-key", key]), 2, "USAGE");
   });
 
   test("enroll and issue batch --help show the EST examples", () => {
