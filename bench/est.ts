@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { addOperator, addStation, createCsr, EstClient, Home, issueTlsCertificate, newKeyPair, openSession, toPem, totp, secretOfOtpauthUri } from "../ca/index.js";
 import autocannon from "autocannon";
 import { benchHome, CLI, fmt, type Row, runNode } from "./harness.js";
+import pg from "pg";
+import { POSTGRES_MISSING, startPostgres } from "../scripts/postgres-server.js";
 
 const PASS = "bench passphrase";
 
@@ -42,11 +44,12 @@ async function load(url: string, tls: { cert: string; key: string; ca: string },
   return { perSecond: result.requests.total / (result.duration || 1), p50: result.latency.p50, p99: result.latency.p99, ok: result["2xx"], failed: result.non2xx + result.errors + result.timeouts };
 }
 
-export async function estBench(dir: string, options: { certs: number; workers: number }): Promise<Row[]> {
-  const home = join(dir, "est-home");
+export async function estBench(dir: string, options: { certs: number; workers: number; store?: string }): Promise<Row[]> {
+  const where = options.store ? "PostgreSQL" : "embedded";
+  const home = join(dir, options.store ? "est-pg-home" : "est-home");
   const passFile = join(dir, "est-pass.txt");
   writeFileSync(passFile, `${PASS}\n`, { mode: 0o600 });
-  const { credential } = await benchHome(home, async () => PASS);
+  const { credential } = await benchHome(home, async () => PASS, options.store);
   const admin = await Home.open({ home, passphrase: async () => PASS, operator: "bench", credential });
   const station = await addStation(admin, "line-1");
   await issueTlsCertificate(admin, { hosts: ["localhost"] });
@@ -100,13 +103,12 @@ export async function estBench(dir: string, options: { certs: number; workers: n
     const local = await runNode([CLI, "--home", home, "--passphrase-file", passFile, "--json", "issue", "batch", "--csr-dir", folder, "--out-dir", join(dir, "local-out"), "--batch", "bench-local"], { TRUSTLINE_SESSION: token, TRUSTLINE_STATION: "line-1" });
     if (local.status !== 0) throw new Error(`local issue batch failed: ${local.stderr}`);
     const localSummary = JSON.parse(local.stdout) as { issued: number; certificatesPerSecond: number };
-    rmSync(join(dir, "est-out"), { recursive: true, force: true });
-    rmSync(join(dir, "local-out"), { recursive: true, force: true });
+    for (const d of ["est-out", "local-out", "est-csrs"]) rmSync(join(dir, d), { recursive: true, force: true });
     const n = fmt(options.certs);
     return [
       {
         suite: "est",
-        metric: `simpleenroll, ${n} distinct CSRs, 32 mTLS keep-alive connections, serve --workers ${options.workers}`,
+        metric: `simpleenroll, ${n} distinct CSRs, 32 mTLS keep-alive connections, serve --workers ${options.workers}, ${where} store`,
         value: `${fmt(enroll.perSecond)}/s (p50 ${fmt(enroll.p50, 1)} ms, p99 ${fmt(enroll.p99, 1)} ms)`,
         baseline: `cacerts ${fmt(ceiling.perSecond)}/s (p99 ${fmt(ceiling.p99, 1)} ms)`,
         ratio: `${fmt(enroll.perSecond / ceiling.perSecond, 2)}x`,
@@ -115,7 +117,7 @@ export async function estBench(dir: string, options: { certs: number; workers: n
       },
       {
         suite: "est",
-        metric: `issue batch --est, ${n} CSR files end to end`,
+        metric: `issue batch --est, ${n} CSR files end to end, ${where} store`,
         value: `${fmt(estSummary.certificatesPerSecond)} certs/s (${fmt(estSummary.durationMs / 1000, 1)} s)`,
         baseline: `local issue batch ${fmt(localSummary.certificatesPerSecond)} certs/s`,
         ratio: `${fmt(estSummary.certificatesPerSecond / localSummary.certificatesPerSecond, 2)}x`,
@@ -131,4 +133,29 @@ export async function estBench(dir: string, options: { certs: number; workers: n
       await exited;
     }
   }
+}
+
+/** The EST rows on the embedded store; with `postgres`, on PostgreSQL (started here) with one and two server processes too. */
+export async function estBenches(dir: string, options: { certs: number; workers: number; postgres: boolean }): Promise<Row[]> {
+  const rows = await estBench(dir, options);
+  if (!options.postgres) return rows;
+  if (POSTGRES_MISSING) {
+    console.error(`[est] PostgreSQL rows skipped: ${POSTGRES_MISSING}`);
+    return rows;
+  }
+  const server = startPostgres({ durable: true });
+  try {
+    for (const workers of [1, 2]) {
+      const name = `est${workers}`;
+      const admin = new pg.Client({ host: server.host, user: "postgres", database: "postgres" });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${name}`);
+      await admin.end();
+      rows.push(...(await estBench(dir, { ...options, workers, store: `postgres:///${name}?host=${encodeURIComponent(server.host)}&user=postgres` })));
+      rmSync(join(dir, "est-pg-home"), { recursive: true, force: true });
+    }
+  } finally {
+    server.stop();
+  }
+  return rows;
 }

@@ -20,8 +20,8 @@ export interface Run {
  * A bench home's first admin signs in as a service account holding every writing role (benches
  * measure issuing, not sign-in): the library's credential for it.
  */
-export async function benchHome(homeDir: string, passphrase: () => Promise<string>): Promise<{ credential: Extract<Credential, { kind: "service-token" }> }> {
-  const init = await initHome({ home: homeDir, organization: "Bench", passphrase, operator: "bench", firstAdmin: { roles: ["admin", "officer", "issuer"], authenticator: { kind: "service" } } });
+export async function benchHome(homeDir: string, passphrase: () => Promise<string>, storeUrl?: string): Promise<{ credential: Extract<Credential, { kind: "service-token" }> }> {
+  const init = await initHome({ home: homeDir, organization: "Bench", passphrase, operator: "bench", firstAdmin: { roles: ["admin", "officer", "issuer"], authenticator: { kind: "service" } }, ...(storeUrl ? { store: { url: storeUrl } } : {}) });
   return { credential: { kind: "service-token", token: init.firstAdmin.token! } };
 }
 
