@@ -331,15 +331,15 @@ export class FileInventory implements Inventory {
       const fd = openSync(path, "r+");
       try {
         const size = fstatSync(fd).size;
-        if (size > 0) {
+        // The last byte first: a complete tail (the usual case, every commit) costs one byte's read.
+        const last = Buffer.alloc(1);
+        if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 10) {
           const tail = Buffer.alloc(Math.min(size, 1 << 16));
           readSync(fd, tail, 0, tail.length, size - tail.length);
-          if (tail[tail.length - 1] !== 10) {
-            const nl = tail.lastIndexOf(10);
-            if (nl === -1 && size > tail.length) throw new TrustlineError("STORE_CORRUPT", `the last record of ${path} is damaged beyond repair`);
-            ftruncateSync(fd, nl === -1 ? 0 : size - tail.length + nl + 1);
-            fsyncSync(fd);
-          }
+          const nl = tail.lastIndexOf(10);
+          if (nl === -1 && size > tail.length) throw new TrustlineError("STORE_CORRUPT", `the last record of ${path} is damaged beyond repair`);
+          ftruncateSync(fd, nl === -1 ? 0 : size - tail.length + nl + 1);
+          fsyncSync(fd);
         }
       } finally {
         closeSync(fd);
