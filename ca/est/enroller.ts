@@ -14,8 +14,8 @@ import { evaluate, PROFILES } from "../../policy/index.js";
 import type { AuditEvent } from "../audit/log.js";
 import { isTrustlineError, TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
-import { caCertificateDer, caSigner, chainOf, getCa, issuerFacts, signatureHolds, spkiOfCa, validateBatchId } from "../issue.js";
-import { signStructure, type Signer } from "../keys/signer.js";
+import { caCertificateDer, caSigner, getCa, issuerFacts, signatureHolds, spkiOfCa, validateBatchId } from "../issue.js";
+import { signatureAlgorithmFor, signStructure, type Signer } from "../keys/signer.js";
 import type { TraceFields } from "../operators/model.js";
 import type { BatchCursor } from "../store/home-storage.js";
 import type { CaRecord } from "../store/state.js";
@@ -60,8 +60,6 @@ export class Enroller {
   readonly ca: CaRecord;
   readonly #signer: Signer;
   readonly #encoder: TbsEncoder;
-  /** The issuing CA's chain up to (not including) the root, PEM. */
-  readonly chain: readonly string[];
   #queue: Pending[] = [];
   #committing = false;
   #checkedSignature = false;
@@ -72,14 +70,16 @@ export class Enroller {
     this.ca = ca;
     this.#signer = signer;
     this.#encoder = new TbsEncoder({ algorithm: signer.algorithm, issuerName: subjectNameDer(caCertificateDer(ca)), issuerPublicKey: spkiOfCa(ca) });
-    this.chain = chainOf(home, ca.name);
   }
 
   /** An enroller for device CA `caName`, its key opened now. */
   static async open(home: Home, caName: string): Promise<Enroller> {
     const ca = getCa(home, caName);
     if (ca.profile !== "device-ca") throw new TrustlineError("POLICY_DENIED", `the EST service issues device certificates; CA "${ca.name}" is a ${ca.profile}`);
-    return new Enroller(home, ca, await caSigner(home, ca));
+    const signer = await caSigner(home, ca);
+    // The fast encoder lays out the signature algorithm the CA is recorded with: the key must agree.
+    if (signer.algorithm !== signatureAlgorithmFor(ca.keyAlgorithm)) throw new TrustlineError("CONFIG_INVALID", `CA "${ca.name}" is recorded as ${ca.keyAlgorithm} but its key signs ${signer.algorithm}`);
+    return new Enroller(home, ca, signer);
   }
 
   /** Issue (or refuse, audited) one request; resolves once the outcome is durable. */

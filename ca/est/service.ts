@@ -23,6 +23,7 @@ import type { TLSSocket } from "node:tls";
 import type { KeyObject } from "node:crypto";
 import { renewalProblem } from "../../policy/index.js";
 import { isTrustlineError, TrustlineError } from "../errors.js";
+import { closeAfterAnswer, readBoundedBody } from "../bounded-body.js";
 import type { Home } from "../home.js";
 import { caCertificateDer, getCa } from "../issue.js";
 import type { Principal } from "../operators/model.js";
@@ -109,23 +110,10 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
 }
 
 /** The body, or a 413 once it passes `limit` (reading stops: a client cannot make the server hold more). */
-function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const tooLarge = () => new Refusal(413, `an EST request body is at most ${limit} bytes`, "INPUT_INVALID", { Connection: "close" });
-    if (Number(req.headers["content-length"] ?? 0) > limit) return reject(tooLarge());
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size <= limit) return void chunks.push(c);
-      req.off("data", onData);
-      req.pause();
-      reject(tooLarge());
-    };
-    req.on("data", onData);
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
+async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+  const body = await readBoundedBody(req, limit);
+  if (body === undefined) throw new Refusal(413, `an EST request body is at most ${limit} bytes`, "INPUT_INVALID", { Connection: "close" });
+  return body;
 }
 
 export async function startEstServer(home: Home, options: EstOptions): Promise<RunningEstServer> {
@@ -367,14 +355,7 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
       handle(req, res).catch((e: unknown) => {
         if (res.headersSent) return void res.destroy();
         if (e instanceof Refusal) {
-          if (e.status === 413) {
-            res.shouldKeepAlive = false;
-            res.once("finish", () => {
-              req.socket.end();
-              req.resume();
-              setTimeout(() => req.socket.destroy(), 1_000).unref();
-            });
-          }
+          if (e.status === 413) closeAfterAnswer(req, res);
           return send(res, e.status, "text/plain; charset=utf-8", `${e.message}\n`, { "Trustline-Error": e.code, ...e.headers });
         }
         if (isTrustlineError(e) && e.code === "STORE_UNAVAILABLE") return send(res, 503, "text/plain; charset=utf-8", `${e.message}\n`, { "Retry-After": "5", "Trustline-Error": e.code });

@@ -13,6 +13,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { TrustlineError } from "../errors.js";
+import { closeAfterAnswer, readBoundedBody } from "../bounded-body.js";
 import type { Home } from "../home.js";
 import { caCertificateDer } from "../issue.js";
 import type { StoredCrl } from "../store/home-storage.js";
@@ -79,28 +80,6 @@ function send(res: ServerResponse, status: number, type: string, body: Uint8Arra
   for (const [name, value] of Object.entries(headers)) list.push(name, value);
   res.writeHead(status, list);
   res.end(body);
-}
-
-/**
- * The request body, or undefined past MAX_REQUEST: then reading stops at once (the answer is 413
- * and the connection closes), so a client cannot make the server read, or hold, more.
- */
-function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
-  return new Promise((resolve, reject) => {
-    if (Number(req.headers["content-length"] ?? 0) > MAX_REQUEST) return resolve(undefined);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_REQUEST) return void chunks.push(c);
-      req.off("data", onData);
-      req.pause();
-      resolve(undefined);
-    };
-    req.on("data", onData);
-    req.on("end", () => resolve(size > MAX_REQUEST ? undefined : Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 /** RFC 6960 appendix A.1: the GET path is the URL-encoded base64 of the request; undefined when it is not. */
@@ -238,16 +217,9 @@ export async function startServer(home: Home, options: ServeOptions = {}): Promi
     if ((m = /^\/ocsp\/([a-z0-9-]+)(?:\/(.*))?$/.exec(path))) {
       let body: Uint8Array | undefined;
       if (req.method === "POST") {
-        body = await readBody(req);
+        body = await readBoundedBody(req, MAX_REQUEST);
         if (body === undefined) {
-          res.shouldKeepAlive = false;
-          // Half-close after the answer and discard what still arrives for a moment: closing with
-          // unread data would reset the connection and could lose the 413 on the way out.
-          res.once("finish", () => {
-            req.socket.end();
-            req.resume();
-            setTimeout(() => req.socket.destroy(), 1_000).unref();
-          });
+          closeAfterAnswer(req, res);
           return send(res, 413, "text/plain", `an OCSP request is at most ${MAX_REQUEST} bytes\n`, { Connection: "close" });
         }
       }
