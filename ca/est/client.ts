@@ -4,6 +4,7 @@
  * TLS with keep-alive; the server's answers are mapped back to the codes the local commands use.
  */
 import { Agent, request } from "node:https";
+import { createSecureContext } from "node:tls";
 import { TrustlineError, type ErrorCode } from "../errors.js";
 import { children, readRoot, slice } from "../x509/der.js";
 import { decodeBase64Body, MEDIA } from "./wire.js";
@@ -82,6 +83,12 @@ export class EstClient {
   constructor(options: EstClientOptions) {
     this.base = estBase(options.url);
     this.#options = options;
+    // Checked here, so that a wrong file is said as such, not as a failed connection.
+    try {
+      createSecureContext({ cert: options.certificatePem, key: options.keyPem, ...(options.trustPem !== undefined ? { ca: options.trustPem } : {}) });
+    } catch (e) {
+      throw new TrustlineError("INPUT_INVALID", `the client certificate, its key or the CA certificates cannot be used for TLS (${(e as Error).message}): give PEM files, the key unencrypted and matching the certificate`);
+    }
     this.#agent = new Agent({
       keepAlive: true,
       maxSockets: options.connections ?? 8,

@@ -101,6 +101,12 @@ describe("the line through the EST service, CLI end to end", () => {
     const badCsr = opensslCsr(dir, "bad name", "/CN=bad name");
     const refused = await runCliAsync(["--json", "enroll", "--est", servers[0]!.url, ...station, "--csr", badCsr.csrPath, "--out", out], { env: { TRUSTLINE_SESSION: token } });
     assert.match(expectError(refused, 3, "POLICY_DENIED").message, /the EST server refused \(HTTP 400\): POLICY_DENIED: the Device identity profile refuses this request/);
+    // Files that are not a certificate and key, and a URL that is not https: said as such, before any connection.
+    const junk = join(dir, "junk.pem");
+    writeFileSync(junk, "not a certificate\n");
+    const badFiles = await runCliAsync(["--json", "enroll", "--est", servers[0]!.url, "--cert", junk, "--key", junk, "--csr", csr.csrPath, "--out", out], { env: { TRUSTLINE_SESSION: token } });
+    assert.match(expectError(badFiles, 3, "INPUT_INVALID").message, /cannot be used for TLS/);
+    expectError(await runCliAsync(["--json", "enroll", "--est", servers[0]!.url.replace("https:", "http:"), ...station, "--csr", csr.csrPath, "--out", out], { env: { TRUSTLINE_SESSION: token } }), 2, "USAGE");
     // A device renewing itself right after issuance: outside its renewal window.
     const renew = await runCliAsync(["--json", "enroll", "--renew", "--est", servers[0]!.url, "--cert", join(dir, "dev-0001.pem"), "--key", join(dir, "dev-0001.key"), "--cacert", join(dir, "station", "ca.pem"), "--csr", join(dir, "dev-0001.csr"), "--out", join(dir, "dev-0001-next.pem")]);
     assert.match(expectError(renew, 3, "POLICY_DENIED").message, /the renewal window opens at /);
