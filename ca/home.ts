@@ -114,7 +114,7 @@ export class Home {
   /** A shift session opened at another station is refused (a request Home of the EST service). */
   readonly boundStation: string | undefined;
 
-  private constructor(options: HomeOptions, storage?: HomeStorage) {
+  private constructor(options: HomeOptions, storage?: HomeStorage, boundStation?: string) {
     this.dir = resolve(options.home);
     this.clock = options.clock ?? (() => new Date());
     this.actor = defaultActor(options);
@@ -128,7 +128,7 @@ export class Home {
     this.#warn = options.warn ?? (() => undefined);
     this.claimedOperator = options.operator || undefined;
     this.claimedStation = options.station || undefined;
-    this.boundStation = undefined;
+    this.boundStation = boundStation;
   }
 
   /** A Home object for a directory that may not be initialised yet (used by init): embedded storage unless given. */
@@ -156,13 +156,12 @@ export class Home {
    * must have been opened at `station`. Never closed: this Home owns what it shares.
    */
   forRequest(o: { station: string; credential: Credential }): Home {
-    const h = new Home({ home: this.dir, clock: this.clock, station: o.station, passphrase: this.passphrase, env: this.env, credential: o.credential, warn: this.#warn }, this.storage);
+    const h = new Home({ home: this.dir, clock: this.clock, station: o.station, passphrase: this.passphrase, env: this.env, credential: o.credential, warn: this.#warn }, this.storage, o.station);
     h.#state = this.#state;
     h.#keys = this.keys;
     h.#auditSigner = this.#auditSigner;
     h.#dataKey = this.#dataKey;
     h.#parent = this.#parent ?? this;
-    (h as { boundStation: string | undefined }).boundStation = o.station;
     return h;
   }
 
