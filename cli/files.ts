@@ -8,6 +8,11 @@ export function readInput(path: string, what: string, limit = DEFAULT_INPUT_LIMI
   return readInputFile(path, what, limit);
 }
 
+/** A PEM input (a certificate, a key, a chain) as text, read as any other input: a regular file of at most 1 MiB. */
+export function readPemInput(path: string, what: string): string {
+  return Buffer.from(readInputFile(path, what, 1024 * 1024)).toString("utf8");
+}
+
 /** Write an output file atomically; refuse to overwrite unless `force`. */
 export function writeOutput(path: string, data: string | Uint8Array, options: { force?: boolean; mode?: number } = {}): void {
   if (!options.force && existsSync(path)) throw new TrustlineError("ALREADY_EXISTS", `${path} already exists; refusing to overwrite it (use --force)`);

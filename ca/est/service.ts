@@ -25,10 +25,10 @@ import { renewalProblem } from "../../policy/index.js";
 import { isTrustlineError, TrustlineError } from "../errors.js";
 import { closeAfterAnswer, readBoundedBody } from "../bounded-body.js";
 import type { Home } from "../home.js";
-import { caCertificateDer, getCa } from "../issue.js";
 import type { Principal } from "../operators/model.js";
 import type { OcspResponder } from "../revocation/ocsp-responder.js";
-import { identifyStation, type StationRefusal } from "../stations/stations.js";
+import { chainToRoot, identifyStation, type StationRefusal } from "../stations/stations.js";
+import { derFromPemOrDer } from "../pem.js";
 import { statusAt, type CertificateRecord } from "../store/types.js";
 import { serialOfCertificate } from "../x509/cert-fields.js";
 import { Enroller, type EnrollmentRequest } from "./enroller.js";
@@ -104,6 +104,9 @@ const STATION_EXPLAIN: Readonly<Record<StationRefusal, string>> = {
   superseded: "the station's certificate was replaced by a newer one: install the new certificate",
 };
 
+/** The request's media type, lowercase, without parameters. */
+const mediaType = (req: IncomingMessage): string => (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+
 function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array, headers: Record<string, string> = {}): void {
   res.writeHead(status, { "Content-Type": type, "Content-Length": String(Buffer.byteLength(body)), ...headers });
   res.end(body);
@@ -139,12 +142,7 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
     const name = label ?? "device";
     let body = caCertsOf.get(name);
     if (!body) {
-      const chain = [];
-      for (let ca = getCa(home, name); ; ca = getCa(home, ca.parent)) {
-        chain.push(caCertificateDer(ca));
-        if (ca.parent === null) break;
-      }
-      body = encodeBase64Body(certsOnly(chain));
+      body = encodeBase64Body(certsOnly(chainToRoot(home, name).map((pem) => derFromPemOrDer(Buffer.from(pem), ["CERTIFICATE"])!)));
       caCertsOf.set(name, body);
     }
     return body;
@@ -264,8 +262,7 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
   };
 
   const enroll = async (req: IncomingMessage, res: ServerResponse, label: string | undefined, request: Omit<EnrollmentRequest, "csr">): Promise<void> => {
-    const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-    if (type !== MEDIA.pkcs10) throw new Refusal(415, `send the CSR as ${MEDIA.pkcs10} (base64 of its DER)`, "INPUT_INVALID");
+    if (mediaType(req) !== MEDIA.pkcs10) throw new Refusal(415, `send the CSR as ${MEDIA.pkcs10} (base64 of its DER)`, "INPUT_INVALID");
     const body = await readBody(req, limits.maxBodyBytes);
     const csr = decodeBase64Body(body);
     if (!csr) throw new Refusal(400, "the body is not base64: send base64 of the CSR's DER (RFC 7030 §4.2.1)", "CSR_INVALID");
@@ -285,7 +282,7 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
     if (req.method !== "POST") throw new Refusal(405, "login is POST", "USAGE", { Allow: "POST" });
     const station = await stationOf(req);
     throttle(`station ${station}`);
-    if ((req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase() !== "application/json") throw new Refusal(415, "send the sign-in as application/json", "INPUT_INVALID");
+    if (mediaType(req) !== "application/json") throw new Refusal(415, "send the sign-in as application/json", "INPUT_INVALID");
     let body: { operator?: unknown; totp?: unknown; ttl?: unknown };
     try {
       body = JSON.parse(Buffer.from(await readBody(req, 1024)).toString("utf8")) as typeof body;

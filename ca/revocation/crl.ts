@@ -16,16 +16,8 @@ import { subjectNameDer } from "../x509/cert-fields.js";
 import { subjectPublicKeyBits } from "../x509/keys.js";
 import { type CrlEntryInput, encodeTbsCertList } from "./crl-codec.js";
 
-export interface IssuedCrl {
-  readonly ca: string;
-  readonly der: Uint8Array;
-  readonly crlNumber: number;
-  readonly thisUpdate: string;
-  readonly nextUpdate: string;
-  readonly entries: number;
-  /** Revoked certificates left off because they expired before the retention window. */
-  readonly dropped: number;
-}
+/** A CRL as issued: what the store keeps, without the log position it covers. */
+export type IssuedCrl = Omit<StoredCrl, "coversRevocations">;
 
 const DAY = 86_400_000;
 

@@ -16,20 +16,9 @@ import { derFromPemOrDer } from "../pem.js";
 import { spkiOfCertificate } from "../x509/cert-fields.js";
 import { describePublicKey, publicKeyFromSpki } from "../x509/keys.js";
 import { chainToRoot } from "./stations.js";
+import type { TlsServerRecord } from "../store/state.js";
 
-export interface TlsServerRecord {
-  /** The hosts the certificate names (subjectAltName, in order; the first is the CN). */
-  readonly hosts: readonly string[];
-  readonly ca: string;
-  /** The key: always a `file:` key of the home, encrypted under the home's passphrase. */
-  readonly keyUri: string;
-  readonly keyAlgorithm: KeyAlgorithm;
-  /** The certificate, PEM. */
-  readonly certificate: string;
-  readonly serial: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
-}
+export type { TlsServerRecord };
 
 /** Make the EST server's key (a file key) and certify it for `hosts`; recorded as `state.tlsServer`, audited (`tls.issue`). */
 export async function issueTlsCertificate(

@@ -52,6 +52,7 @@ export interface StoredCrl {
   readonly thisUpdate: string;
   readonly nextUpdate: string;
   readonly entries: number;
+  /** Revoked certificates left off because they expired before the retention window. */
   readonly dropped: number;
   /** Inventory.revocationPosition() read before the revocations it lists: every event up to there is in it. */
   readonly coversRevocations: number;

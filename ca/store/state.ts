@@ -11,7 +11,6 @@ import { writeFileAtomic } from "./atomic.js";
 import { checkStateShape } from "./state-shape.js";
 import type { OperatorRecord, SessionRecord } from "../operators/model.js";
 import type { StationRecord } from "../stations/stations.js";
-import type { TlsServerRecord } from "../stations/tls-server.js";
 
 export interface CaRecord {
   readonly name: string;
@@ -99,6 +98,14 @@ export interface ServiceKeyRecord {
   readonly serial: string;
   readonly notBefore: string;
   readonly notAfter: string;
+}
+
+/** The EST server's TLS key (always a `file:` key of the home: node's TLS needs the key itself) and its `tls-server` certificate. */
+export interface TlsServerRecord extends ServiceKeyRecord {
+  /** The hosts the certificate names (subjectAltName, in order; the first is the CN). */
+  readonly hosts: readonly string[];
+  /** The CA that issued it. */
+  readonly ca: string;
 }
 
 export interface ResponderRecord extends ServiceKeyRecord {

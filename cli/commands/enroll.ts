@@ -1,23 +1,15 @@
 import { Command } from "commander";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { EstClient, estBase, TrustlineError, csrDer, toPem } from "../../ca/index.js";
 import { defaultEstSessionFile, readTokenFile } from "../credential.js";
 import { emit, examples, globals } from "../context.js";
-import { readInput, writeOutput, assertWritable } from "../files.js";
+import { assertWritable, readInput, readPemInput, writeOutput } from "../files.js";
 
 export interface EstClientFlags {
   readonly est: string;
   readonly cert?: string;
   readonly key?: string;
   readonly cacert?: string;
-}
-
-function readPem(path: string, what: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    throw new TrustlineError((e as NodeJS.ErrnoException).code === "ENOENT" ? "NOT_FOUND" : "INPUT_INVALID", `cannot read the ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
 }
 
 /**
@@ -44,9 +36,9 @@ export function estClientFrom(command: Command, flags: EstClientFlags, options: 
   }
   return new EstClient({
     url: flags.est,
-    certificatePem: readPem(cert, "certificate"),
-    keyPem: readPem(key, "private key"),
-    ...(cacert ? { trustPem: readPem(cacert, "CA certificate file") } : {}),
+    certificatePem: readPemInput(cert, "certificate"),
+    keyPem: readPemInput(key, "private key"),
+    ...(cacert ? { trustPem: readPemInput(cacert, "CA certificate file") } : {}),
     ...(sessionToken ? { sessionToken } : {}),
     ...(options.connections !== undefined ? { connections: options.connections } : {}),
   });

@@ -1,7 +1,7 @@
 import { Command } from "commander";
-import { readFileSync } from "node:fs";
 import { type ClusterEstOptions, type EstLimits, type EstOptions, type Home, isServeWorker, tlsServerIdentity, runServeWorker, serveWithWorkers, startEstServer, startServer, TrustlineError } from "../../ca/index.js";
 import { examples, globals, homeOptions, openHome } from "../context.js";
+import { readPemInput } from "../files.js";
 
 interface EstFlags {
   est?: boolean;
@@ -18,14 +18,6 @@ function portNumber(text: string, flag: string): number {
   return port;
 }
 
-function readPemFile(path: string, what: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    throw new TrustlineError("NOT_FOUND", `cannot read the ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
-
 /** What `--est` asks for, or undefined without it. The TLS identity: --tls-cert/--tls-key, else the home's. */
 function estOptions(opts: EstFlags, host: string): ClusterEstOptions | undefined {
   if (!opts.est) {
@@ -40,7 +32,7 @@ function estOptions(opts: EstFlags, host: string): ClusterEstOptions | undefined
     (limits as { ratePerStation: number }).ratePerStation = rate;
   }
   let tls: EstOptions["tls"] | undefined;
-  if (opts.tlsCert && opts.tlsKey) tls = { certificatePem: readPemFile(opts.tlsCert, "TLS certificate"), key: readPemFile(opts.tlsKey, "TLS key") };
+  if (opts.tlsCert && opts.tlsKey) tls = { certificatePem: readPemInput(opts.tlsCert, "TLS certificate"), key: readPemInput(opts.tlsKey, "TLS key") };
   return {
     host: opts.estHost ?? host,
     port: portNumber(opts.estPort, "--est-port"),
