@@ -221,8 +221,7 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
     stations.delete(socket);
     const found = await identifyStation(home, der, now);
     if (!found.ok) return refuseCaller({ operator: `station:${found.station ?? "unknown"}`, station: found.station ?? "unknown" }, `station-${found.reason}`, found.reason === "not-a-station" || found.reason === "unknown-station" ? 401 : 403, STATION_EXPLAIN[found.reason]);
-    await responder.poll();
-    if (responder.revocationOf(found.station.serial)) return refuseCaller({ operator: `station:${found.station.name}`, station: found.station.name }, "station-revoked", 403, STATION_EXPLAIN.revoked);
+    // identifyStation checked revocation itself; the cached path above asks the responder instead.
     const record = await home.inventory.getCertificate(found.station.serial);
     if (record) stations.set(socket, { name: found.station.name, serial: found.station.serial, notBefore: Date.parse(record.notBefore), notAfter: Date.parse(record.notAfter) });
     return found.station.name;
