@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { TrustlineError } from "../errors.js";
 import type { Signer } from "../keys/signer.js";
-import { writeFileAtomic } from "../store/atomic.js";
+import { fsyncInBackground, writeFileAtomicInBackground } from "../store/atomic.js";
 import { canonicalJson } from "./canonical-json.js";
 
 export type AuditAction =
@@ -119,7 +119,11 @@ export interface AuditStorage {
   lastEntry(repair: boolean): Promise<AuditEntry | undefined>;
   /** Append complete lines (each ending in a newline), durably. Caller holds the lock. */
   appendLines(text: string): Promise<void>;
-  writeHead(head: AuditHead): Promise<void>;
+  /**
+   * Replace the signed head. `linesDurable` is the append of the lines it covers, still running:
+   * the head may be prepared meanwhile, but must not replace the old one before they are durable.
+   */
+  writeHead(head: AuditHead, linesDurable?: Promise<void>): Promise<void>;
   /** The signed head, or undefined when missing or unreadable. */
   readHead(): Promise<AuditHead | undefined>;
   /** Every line, in order, numbered from 1. */
@@ -194,16 +198,17 @@ export class FileAuditStorage implements AuditStorage {
     try {
       let written = 0;
       while (written < data.length) written += writeSync(fd, data, written, data.length - written);
-      fsyncSync(fd);
+      await fsyncInBackground(fd);
     } finally {
       closeSync(fd);
     }
   }
 
-  async writeHead(head: AuditHead): Promise<void> {
+  async writeHead(head: AuditHead, linesDurable: Promise<void> = Promise.resolve()): Promise<void> {
     // No directory fsync: after a power cut the rename may be lost, leaving the previous signed head,
     // which still verifies (the newer entries then show as an unsigned tail), never a torn one.
-    writeFileAtomic(this.#headPath, `${JSON.stringify(head)}\n`, { mode: 0o600, syncDirectory: false });
+    // The new head's file is written and synced while the lines are, and renamed after them.
+    await writeFileAtomicInBackground(this.#headPath, `${JSON.stringify(head)}\n`, { mode: 0o600, syncDirectory: false, publishAfter: linesDurable });
   }
 
   async readHead(): Promise<AuditHead | undefined> {
@@ -264,11 +269,18 @@ export class AuditLog {
       text += `${canonical.slice(0, -1)},"hash":"${digest}"}\n`;
       prev = digest;
     }
-    if (events.length > 0) await this.storage.appendLines(text);
-    if (signer && seq > 0) {
-      const signature = await signer.sign(headMessage(seq, prev));
-      await this.storage.writeHead({ seq, hash: prev, time: this.#clock().toISOString(), signature: Buffer.from(signature).toString("base64") });
-    }
+    // The lines and the head are synced side by side; the head replaces the old one after the lines.
+    const linesDurable = events.length > 0 ? this.storage.appendLines(text) : Promise.resolve();
+    const headWritten = signer && seq > 0 ? this.#signHead(signer, seq, prev).then((head) => this.storage.writeHead(head, linesDurable)) : Promise.resolve();
+    // Both settle before the caller goes on (it may release the lock), then the first failure is thrown.
+    const [lines, head] = await Promise.allSettled([linesDurable, headWritten]);
+    if (lines.status === "rejected") throw lines.reason;
+    if (head.status === "rejected") throw head.reason;
+  }
+
+  async #signHead(signer: Signer, seq: number, hash: string): Promise<AuditHead> {
+    const signature = await signer.sign(headMessage(seq, hash));
+    return { seq, hash, time: this.#clock().toISOString(), signature: Buffer.from(signature).toString("base64") };
   }
 
   readHead(): Promise<AuditHead | undefined> {

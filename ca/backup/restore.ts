@@ -115,7 +115,7 @@ export async function restoreHome(path: string, options: RestoreOptions): Promis
     await home.transaction(async () => {
       // Restored as an embedded home, whichever kind it was taken from (same layout); a database
       // destination is filled from this folder (restore-database.ts).
-      (home!.inventory as FileInventory).rebuildIndex();
+      await (home!.inventory as FileInventory).rebuildIndex();
       await home!.record([
         {
           action: "store.restore",

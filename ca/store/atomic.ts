@@ -4,8 +4,9 @@
  * exist yet) over the target, then fsync the directory so the rename itself survives a power cut.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { promisify } from "node:util";
 
 export function fsyncDirectory(dir: string): void {
   const fd = openSync(dir, "r");
@@ -17,29 +18,85 @@ export function fsyncDirectory(dir: string): void {
 }
 
 /**
+ * fsync on libuv's thread pool. A server's commits wait for the disk without stopping its event
+ * loop: while one group of certificates is made durable, the next group's requests are read,
+ * verified and encoded.
+ */
+export const fsyncInBackground: (fd: number) => Promise<void> = promisify(fsync);
+
+/**
  * Write `data` to `path` atomically and durably. With `exclusive`, fail with EEXIST when `path`
  * already exists (the link(2) that publishes the file is atomic: two writers cannot both win).
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, options: { exclusive?: boolean; mode?: number; syncDirectory?: boolean } = {}): void {
-  const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+export function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
+  const { temp, fd } = writeTemporary(path, data, options);
+  try {
+    fsyncSync(fd);
+  } catch (e) {
+    discard(temp, fd);
+    throw e;
+  }
+  closeSync(fd);
+  publish(temp, path, options);
+}
+
+/**
+ * writeFileAtomic with the file's fsync on the thread pool, so a server's event loop goes on while
+ * the disk confirms. With `publishAfter`, the file replaces `path` only once that has settled
+ * without error: a head written beside the lines it covers (the audit log's) never gets ahead of them.
+ */
+export async function writeFileAtomicInBackground(path: string, data: string | Uint8Array, options: AtomicWriteOptions & { readonly publishAfter?: Promise<unknown> } = {}): Promise<void> {
+  const { temp, fd } = writeTemporary(path, data, options);
+  try {
+    await fsyncInBackground(fd);
+  } catch (e) {
+    discard(temp, fd);
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    await options.publishAfter;
+  } catch (e) {
+    removeQuietly(temp);
+    throw e;
+  }
+  publish(temp, path, options);
+}
+
+export interface AtomicWriteOptions {
+  readonly exclusive?: boolean;
+  readonly mode?: number;
+  readonly syncDirectory?: boolean;
+}
+
+/** The data in a new temporary file beside `path`, not yet synced; still open. */
+function writeTemporary(path: string, data: string | Uint8Array, options: AtomicWriteOptions): { temp: string; fd: number } {
+  const temp = temporaryBeside(path);
   const fd = openSync(temp, "wx", options.mode ?? 0o644);
   try {
     const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    fsyncSync(fd);
   } catch (e) {
-    // A full disk or an I/O error: no temporary file is left behind.
-    closeSync(fd);
-    try {
-      unlinkSync(temp);
-    } catch {
-      /* already gone */
-    }
+    discard(temp, fd);
     throw e;
   }
+  return { temp, fd };
+}
+
+/** A new name in `path`'s directory (same file system: the rename is atomic). */
+function temporaryBeside(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+}
+
+/** A full disk or an I/O error: no temporary file is left behind. */
+function discard(temp: string, fd: number): void {
   closeSync(fd);
+  removeQuietly(temp);
+}
+
+/** Rename (or link, with `exclusive`) the synced temporary file over `path`, then sync the directory. */
+function publish(temp: string, path: string, options: AtomicWriteOptions): void {
   try {
     if (options.exclusive) {
       linkSync(temp, path);
@@ -48,12 +105,16 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
       renameSync(temp, path);
     }
   } catch (e) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      /* already gone */
-    }
+    removeQuietly(temp);
     throw e;
   }
-  if (options.syncDirectory !== false) fsyncDirectory(dir);
+  if (options.syncDirectory !== false) fsyncDirectory(dirname(path));
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* already gone */
+  }
 }

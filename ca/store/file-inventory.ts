@@ -40,7 +40,7 @@ import { createReadStream } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { TrustlineError } from "../errors.js";
-import { fsyncDirectory } from "./atomic.js";
+import { fsyncDirectory, fsyncInBackground } from "./atomic.js";
 import { SerialTable } from "./serial-table.js";
 import type { Inventory } from "./home-storage.js";
 import { type CertificateFilter, type CertificateRecord, matches, type RevocationEntry } from "./types.js";
@@ -79,6 +79,8 @@ const indexed = (r: CertificateRecord, e: IndexEntry): IndexedRecord => ({ ...e,
 export class FileInventory implements Inventory {
   readonly #segments: string;
   readonly #index: string;
+  /** The index update of the last write, still finishing (see `settle`). */
+  #indexing: Promise<void> | undefined;
   readonly #revocations: string;
 
   constructor(dir: string) {
@@ -316,7 +318,7 @@ export class FileInventory implements Inventory {
    * Under the home lock: cut a torn tail, then index whatever the checkpoint does not cover.
    * Returns the segment to append to.
    */
-  #recover(): number {
+  async #recover(): Promise<number> {
     const cp = this.#readCheckpoint();
     if (cp.segment === 1 && cp.offset === 0) {
       // Nothing (or an index of another layout) is indexed: start the index afresh. The stale
@@ -350,15 +352,15 @@ export class FileInventory implements Inventory {
     for (const p of this.#unindexed()) {
       pending.push(indexed(p.record, p.entry));
       if (pending.length >= 50_000) {
-        this.#appendIndex(pending);
+        await this.#appendIndex(pending);
         pending = [];
       }
     }
-    if (pending.length > 0) this.#appendIndex(pending);
+    if (pending.length > 0) await this.#appendIndex(pending);
     return last;
   }
 
-  #appendIndex(entries: readonly IndexedRecord[]): void {
+  async #appendIndex(entries: readonly IndexedRecord[]): Promise<void> {
     const byFile = new Map<string, string[]>();
     const add = (file: string, line: string) => {
       const lines = byFile.get(file);
@@ -370,7 +372,7 @@ export class FileInventory implements Inventory {
     const table = SerialTable.open(this.#tablePath(), "r+") ?? SerialTable.create(this.#tablePath());
     try {
       table.put(entries);
-      table.sync(); // before the checkpoint vouches for it
+      await table.sync(); // before the checkpoint vouches for it
     } finally {
       table.close();
     }
@@ -401,10 +403,10 @@ export class FileInventory implements Inventory {
    * Build the derived index from the segments (a restored home comes without one), so that the
    * first lookup after a restore is as cheap as any other. Caller holds the home lock.
    */
-  rebuildIndex(): void {
+  async rebuildIndex(): Promise<void> {
     mkdirSync(this.#segments, { recursive: true });
     mkdirSync(this.#index, { recursive: true });
-    this.#recover();
+    await this.#recover();
   }
 
   async putCertificate(record: CertificateRecord): Promise<void> {
@@ -414,7 +416,8 @@ export class FileInventory implements Inventory {
   /** Append records durably (one fsync for the group). Caller holds the home lock. */
   async putCertificates(records: readonly CertificateRecord[]): Promise<void> {
     if (records.length === 0) return;
-    let segment = this.#recover(); // after this the index covers every record: lookups need only the index
+    await this.settle();
+    let segment = await this.#recover(); // after this the index covers every record: lookups need only the index
     const seen = new Set<string>();
     for (const r of records) {
       if (seen.has(r.serial)) throw new TrustlineError("STORE_CONFLICT", `serial ${r.serial} appears twice in one write`, { details: { serial: r.serial } });
@@ -437,7 +440,7 @@ export class FileInventory implements Inventory {
       const data = Buffer.concat(lines);
       let written = 0;
       while (written < data.length) written += writeSync(fd, data, written, data.length - written);
-      fsyncSync(fd);
+      await fsyncInBackground(fd);
       let offset = size;
       records.forEach((r, i) => {
         entries.push(indexed(r, { segment, offset, length: lines[i]!.length }));
@@ -447,7 +450,20 @@ export class FileInventory implements Inventory {
       closeSync(fd);
     }
     if (created) fsyncDirectory(this.#segments);
-    this.#appendIndex(entries);
+    // The index's slots are written now (lookups find the records at once); its sync and checkpoint
+    // finish while the caller writes its audit entries, and before the home's lock is released.
+    this.#indexing = this.#appendIndex(entries);
+  }
+
+  /**
+   * Wait for the index update of the last write. Called before the home's lock is released, and
+   * before the next write. A failure is not the write's: the records are durable, the checkpoint
+   * was not moved, and the next writer indexes them again.
+   */
+  async settle(): Promise<void> {
+    const indexing = this.#indexing;
+    this.#indexing = undefined;
+    await indexing?.catch(() => undefined);
   }
 
   /**
@@ -472,7 +488,7 @@ export class FileInventory implements Inventory {
       const data = Buffer.from(entries.map((e) => `${JSON.stringify(e)}\n`).join(""), "utf8");
       let written = 0;
       while (written < data.length) written += writeSync(fd, data, written, data.length - written);
-      fsyncSync(fd);
+      await fsyncInBackground(fd);
     } finally {
       closeSync(fd);
     }

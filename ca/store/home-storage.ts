@@ -90,14 +90,23 @@ export interface HomeStorage {
 
 /** The embedded engine: files in the home folder. */
 export function embeddedStorage(dir: string): HomeStorage {
+  const inventory = new FileInventory(join(dir, "inventory"));
   return {
     kind: "embedded",
     where: dir,
     state: new StateFile(join(dir, "state.json")),
-    inventory: new FileInventory(join(dir, "inventory")),
+    inventory,
     audit: new FileAuditStorage(join(dir, "audit")),
     crls: new FileCrlStore(join(dir, "crl")),
-    lock: (fn) => withLock(join(dir, ".lock"), fn),
+    // The inventory's index update finishes under the lock it was started in.
+    lock: (fn) =>
+      withLock(join(dir, ".lock"), async () => {
+        try {
+          return await fn();
+        } finally {
+          await inventory.settle();
+        }
+      }),
     close: async () => undefined,
   };
 }

@@ -15,6 +15,7 @@
  * they check that the record found carries the serial they asked for.
  */
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, writeSync } from "node:fs";
+import { fsyncInBackground } from "./atomic.js";
 
 export interface SlotEntry {
   readonly segment: number;
@@ -70,6 +71,8 @@ function writeSlot(buf: Buffer, at: number, serial: Buffer, entry: SlotEntry): v
 
 /** One open table file. Writers hold the home lock; `close` when done. */
 export class SerialTable {
+  /** A table up to this size grows in memory (#copyInMemory); larger ones by probing on disk. */
+  static growInMemoryBytes = 64 * 1024 * 1024;
   readonly #path: string;
   #fd: number;
   #capacity: number;
@@ -123,8 +126,8 @@ export class SerialTable {
    * not order before later metadata: without this, a power cut could keep a checkpoint that
    * vouches for slots the disk never received.
    */
-  sync(): void {
-    fsyncSync(this.#fd);
+  sync(): Promise<void> {
+    return fsyncInBackground(this.#fd);
   }
 
   #writeHeader(): void {
@@ -183,23 +186,61 @@ export class SerialTable {
     let capacity = this.#capacity;
     while (needed * 2 > capacity) capacity *= 2;
     const next = SerialTable.create(`${this.#path}.grow`, capacity);
-    const chunk = Buffer.alloc(4096 * SLOT);
-    const moved: (SlotEntry & { serial: string })[] = [];
-    for (let start = 0; start < this.#capacity; start += 4096) {
-      const n = Math.min(4096, this.#capacity - start);
-      readSync(this.#fd, chunk, 0, n * SLOT, HEADER + start * SLOT);
-      for (let i = 0; i < n; i++) {
-        const state = readSlot(chunk, i * SLOT);
-        if (state.kind === "used") moved.push({ serial: state.serial.toString("hex"), ...state.entry });
-      }
-      if (moved.length >= 8192) next.put(moved.splice(0));
-    }
-    next.put(moved);
-    next.sync(); // the new table is complete on disk before it replaces the old one
+    if (capacity * SLOT <= SerialTable.growInMemoryBytes) this.#copyInMemory(next);
+    else this.#copyByProbing(next);
+    fsyncSync(next.#fd); // the new table is complete on disk before it replaces the old one
     closeSync(this.#fd);
     renameSync(`${this.#path}.grow`, this.#path);
     this.#fd = next.#fd;
     this.#capacity = next.#capacity;
     this.#count = next.#count;
+  }
+
+  /** Every used slot of this table, in chunks of whole slots (damaged ones are dropped: derived data). */
+  *#usedSlots(): Generator<{ chunk: Buffer; at: number; serial: Buffer; entry: SlotEntry }> {
+    const chunk = Buffer.alloc(4096 * SLOT);
+    for (let start = 0; start < this.#capacity; start += 4096) {
+      const n = Math.min(4096, this.#capacity - start);
+      readSync(this.#fd, chunk, 0, n * SLOT, HEADER + start * SLOT);
+      for (let i = 0; i < n; i++) {
+        const state = readSlot(chunk, i * SLOT);
+        if (state.kind === "used") yield { chunk, at: i * SLOT, serial: state.serial, entry: state.entry };
+      }
+    }
+  }
+
+  /**
+   * Place the slots in memory, then write the new table's used regions in a few large writes: a
+   * grow is then milliseconds, not one read and one write per certificate (a service's commit
+   * waits for it: measured 130 ms at 12,000 certificates with probing on disk).
+   */
+  #copyInMemory(next: SerialTable): void {
+    const REGION = 4096; // slots
+    const slots = Buffer.alloc(next.#capacity * SLOT);
+    const filled = new Uint8Array(Math.ceil(next.#capacity / REGION));
+    const mask = next.#capacity - 1;
+    let count = 0;
+    for (const { chunk, at, serial } of this.#usedSlots()) {
+      let slot = fnv1a(serial, serial.length) & mask;
+      while (slots[slot * SLOT] !== 0) slot = (slot + 1) & mask;
+      chunk.copy(slots, slot * SLOT, at, at + SLOT); // the slot as it was: flag, serial, entry, check
+      filled[Math.floor(slot / REGION)] = 1;
+      count++;
+    }
+    for (let r = 0; r < filled.length; r++) {
+      if (filled[r]) writeSync(next.#fd, slots, r * REGION * SLOT, Math.min(REGION * SLOT, slots.length - r * REGION * SLOT), HEADER + r * REGION * SLOT); // empty regions stay sparse
+    }
+    next.#count = count;
+    next.#writeHeader();
+  }
+
+  /** For a table too large to place in memory: put the entries into the new file in groups. */
+  #copyByProbing(next: SerialTable): void {
+    const moved: (SlotEntry & { serial: string })[] = [];
+    for (const { serial, entry } of this.#usedSlots()) {
+      moved.push({ serial: serial.toString("hex"), ...entry });
+      if (moved.length >= 8192) next.put(moved.splice(0));
+    }
+    next.put(moved);
   }
 }

@@ -88,6 +88,7 @@ test("records past the index checkpoint (crash between the two appends) are stil
   assert.equal((await inv.getCertificate("ab02"))?.serial, "ab02");
   await assert.rejects(inv.putCertificate(record("ab02")), { code: "STORE_CONFLICT" }, "duplicate detection sees unindexed records");
   await inv.putCertificate(record("ac03"));
+  await inv.settle(); // the index update finishes before the home's lock is released: here, outside a lock, wait for it
   const checkpoint = JSON.parse(readFileSync(join(t.dir, "lag", "index", "checkpoint.json"), "utf8")) as { segment: number; offset: number };
   assert.deepEqual([checkpoint.segment, checkpoint.offset], [1, statSync(seg).size], "the index now reaches the end");
   assert.equal(tableEntry("lag", "ab02")?.segment, 1, "ab02 is in the serial table");
@@ -149,4 +150,20 @@ test("an index of an earlier layout (256 text shards) is replaced by the serial 
   assert.equal(existsSync(join(index, "02.idx")), false, "the old shards are gone");
   for (const serial of ["aa01", "bb02", "cc03"]) assert.equal(tableEntry("layout", serial)?.segment, 1, serial);
   assert.deepEqual([...(await inv.batchRequests("OLD")).values()], ["bb02"], "the batch index is rebuilt too");
+});
+
+test("a write's index update finishes in the background: lookups see the records at once, settle() makes the checkpoint reach them", async () => {
+  const inv = fresh("settle");
+  await inv.putCertificates([record("aa01"), record("bb02")]);
+  assert.equal(tableEntry("settle", "bb02")?.segment, 1, "the slots are written before putCertificates returns");
+  assert.equal((await inv.getCertificate("aa01"))?.serial, "aa01");
+  await inv.settle();
+  const seg = join(t.dir, "settle", "segments", "00000001.jsonl");
+  const checkpoint = JSON.parse(readFileSync(join(t.dir, "settle", "index", "checkpoint.json"), "utf8")) as { segment: number; offset: number };
+  assert.deepEqual([checkpoint.segment, checkpoint.offset], [1, statSync(seg).size]);
+  // The next write waits for the last one's index update before its own recovery reads the checkpoint.
+  await inv.putCertificate(record("cc03"));
+  await inv.settle();
+  const after = JSON.parse(readFileSync(join(t.dir, "settle", "index", "checkpoint.json"), "utf8")) as { segment: number; offset: number };
+  assert.equal(after.offset, statSync(seg).size);
 });

@@ -14,24 +14,33 @@ const HEADER = 64;
 const SLOT = 40;
 const serialOf = (i: number) => `7f${i.toString(16).padStart(38, "0")}`;
 
-test("every entry is found exactly, absent serials are absent, across several doublings", () => {
-  const path = join(t.dir, "grow.tbl");
-  const table = SerialTable.create(path, 16);
-  const n = 5000;
-  for (let start = 0; start < n; start += 700) {
-    table.put(Array.from({ length: Math.min(700, n - start) }, (_, k) => ({ serial: serialOf(start + k), segment: 1 + ((start + k) % 3), offset: (start + k) * 1000, length: 900 + k })));
-  }
-  assert.equal(table.count, n);
-  table.close();
-  const again = SerialTable.open(path, "r")!;
-  assert.equal(again.count, n);
-  for (let i = 0; i < n; i += 37) assert.deepEqual(again.get(serialOf(i)), { segment: 1 + (i % 3), offset: i * 1000, length: 900 + (i % 700) });
-  assert.equal(again.get(serialOf(n)), undefined);
-  assert.equal(again.get("01"), undefined);
-  again.close();
-  const capacity = (statSync(path).size - HEADER) / SLOT;
-  assert.ok(capacity >= (4 * n) / 3 && capacity <= 4 * n, `grown to keep the load at most three-quarters (capacity ${capacity})`);
-});
+for (const [how, limit] of [
+  ["in memory", SerialTable.growInMemoryBytes],
+  ["by probing on disk (tables too large for memory)", 0],
+] as const) {
+  test(`every entry is found exactly, absent serials are absent, across several doublings (growing ${how})`, () => {
+    const saved = SerialTable.growInMemoryBytes;
+    SerialTable.growInMemoryBytes = limit;
+    after(() => (SerialTable.growInMemoryBytes = saved));
+    const path = join(t.dir, `grow-${limit}.tbl`);
+    const table = SerialTable.create(path, 16);
+    const n = 5000;
+    for (let start = 0; start < n; start += 700) {
+      table.put(Array.from({ length: Math.min(700, n - start) }, (_, k) => ({ serial: serialOf(start + k), segment: 1 + ((start + k) % 3), offset: (start + k) * 1000, length: 900 + k })));
+    }
+    assert.equal(table.count, n);
+    table.close();
+    const again = SerialTable.open(path, "r")!;
+    assert.equal(again.count, n);
+    for (let i = 0; i < n; i += 37) assert.deepEqual(again.get(serialOf(i)), { segment: 1 + (i % 3), offset: i * 1000, length: 900 + (i % 700) });
+    assert.equal(again.get(serialOf(n)), undefined);
+    assert.equal(again.get("01"), undefined);
+    again.close();
+    const capacity = (statSync(path).size - HEADER) / SLOT;
+    assert.ok(capacity >= (4 * n) / 3 && capacity <= 4 * n, `grown to keep the load at most three-quarters (capacity ${capacity})`);
+    SerialTable.growInMemoryBytes = saved;
+  });
+}
 
 test("offsets beyond 4 GiB and short serials round-trip", () => {
   const table = SerialTable.create(join(t.dir, "wide.tbl"));

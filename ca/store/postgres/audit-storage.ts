@@ -43,7 +43,8 @@ export class PostgresAuditStorage implements AuditStorage {
     }
   }
 
-  async writeHead(head: AuditHead): Promise<void> {
+  async writeHead(head: AuditHead, linesDurable: Promise<void> = Promise.resolve()): Promise<void> {
+    await linesDurable; // the head row never names lines the table does not hold
     await this.#query("INSERT INTO audit_head (id, head) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET head = EXCLUDED.head", [JSON.stringify(head)]);
   }
 
