@@ -12,7 +12,8 @@ import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
 import { chainOf } from "../issue.js";
 import { pemFromBase64 } from "../pem.js";
-import { BATCH_THREAD_LIMITS, type BatchItem, type BatchOptions, type BatchSummary, issueBatch } from "./issue-batch.js";
+import { type BatchItem, type BatchOptions, type BatchSummary, issueBatch } from "./issue-batch.js";
+import { BATCH_THREAD_LIMITS } from "./worker-pool.js";
 import type { OutputFile, OutputJob, OutputReply } from "./output-thread.js";
 
 export interface FolderBatchOptions extends Omit<BatchOptions, "onIssued" | "onSkipped"> {

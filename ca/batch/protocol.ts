@@ -36,5 +36,13 @@ export type WorkResult =
       readonly notAfter: string;
       readonly policyOids: readonly string[];
     }
-  | { readonly ok: false; readonly index: number; readonly requestSha256: string; readonly code: string; readonly message: string }
+  | {
+      readonly ok: false;
+      readonly index: number;
+      readonly requestSha256: string;
+      readonly code: string;
+      readonly message: string;
+      /** A policy refusal's reasons, one a line (the message joins them). */
+      readonly problems?: readonly string[];
+    }
   | { readonly ok: "skipped"; readonly index: number; readonly requestSha256: string; readonly serial: string };

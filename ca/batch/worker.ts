@@ -42,7 +42,7 @@ function work(item: WorkItem, now: Date): WorkResult {
       now,
     );
     const problems = [...extra, ...(decision.ok ? [] : decision.violations.map((v) => v.message))];
-    if (problems.length > 0 || !decision.ok) return { ok: false, index, requestSha256, code: "POLICY_DENIED", message: problems.join("; ") };
+    if (problems.length > 0 || !decision.ok) return { ok: false, index, requestSha256, code: "POLICY_DENIED", message: problems.join("; "), problems };
     const serial = randomSerial();
     const t = decision.template;
     return {

@@ -1,7 +1,7 @@
 /**
  * Device certificates for the EST service: the issuing pipeline of ca/issue.ts (CSR proof of
  * possession, the policy engine, intent -> signature -> durable record -> issue entry), with its
- * commits grouped. Many stations enroll at once, each request with its own trace; while one group
+ * key-free checks on a worker thread (csr-checker.ts) and its commits grouped. Many stations enroll at once, each request with its own trace; while one group
  * is being committed (one lock, a few fsyncs, one signed audit head) the next gathers, so the
  * store's cost is paid per group, not per certificate, and nobody waits for a timer.
  *
@@ -10,7 +10,7 @@
  * push never gets a second certificate for one CSR, whichever server process it reaches.
  */
 import { hash } from "node:crypto";
-import { evaluate, PROFILES } from "../../policy/index.js";
+import { PROFILES } from "../../policy/index.js";
 import type { AuditEvent } from "../audit/log.js";
 import { isTrustlineError, TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
@@ -22,10 +22,9 @@ import type { CaRecord } from "../store/state.js";
 import type { CertificateRecord } from "../store/types.js";
 import { subjectNameDer } from "../x509/cert-fields.js";
 import { parseCsrDer } from "../x509/csr.js";
-import { nameToString } from "../x509/name.js";
-import { randomSerial, serialHex } from "../x509/serial.js";
-import { TbsEncoder } from "../x509/tbs-encoder.js";
 import { RequestIndex } from "../batch/request-index.js";
+import { DEFAULT_CSR_LIMIT } from "../input-file.js";
+import { CsrChecker } from "./csr-checker.js";
 
 export interface EnrollmentRequest {
   /** The PKCS#10 request, DER. */
@@ -59,7 +58,7 @@ export class Enroller {
   readonly #home: Home;
   readonly ca: CaRecord;
   readonly #signer: Signer;
-  readonly #encoder: TbsEncoder;
+  readonly #checker: CsrChecker;
   #queue: Pending[] = [];
   #committing = false;
   #checkedSignature = false;
@@ -69,7 +68,17 @@ export class Enroller {
     this.#home = home;
     this.ca = ca;
     this.#signer = signer;
-    this.#encoder = new TbsEncoder({ algorithm: signer.algorithm, issuerName: subjectNameDer(caCertificateDer(ca)), issuerPublicKey: spkiOfCa(ca) });
+    const layout = { algorithm: signer.algorithm, issuerName: subjectNameDer(caCertificateDer(ca)), issuerPublicKey: spkiOfCa(ca) };
+    this.#checker = new CsrChecker(
+      () => ({
+        profile: "device",
+        issuer: { ...issuerFacts(home, ca, ca.name), notBefore: ca.notBefore, notAfter: ca.notAfter },
+        layout,
+        maxRequestBytes: DEFAULT_CSR_LIMIT, // requests come as bytes, bounded by the service
+        already: new Map(),
+      }),
+      home.clock,
+    );
   }
 
   /** An enroller for device CA `caName`, its key opened now. */
@@ -83,63 +92,74 @@ export class Enroller {
   }
 
   /** Issue (or refuse, audited) one request; resolves once the outcome is durable. */
-  enroll(request: EnrollmentRequest): Promise<Enrollment> {
+  async enroll(request: EnrollmentRequest): Promise<Enrollment> {
+    const checked = await this.#check(request);
     return new Promise<Enrollment>((done, fail) => {
-      const requestSha256 = hash("sha256", request.csr);
-      try {
-        if (request.batch !== undefined) validateBatchId(request.batch);
-        const issue = this.#prepare(request, requestSha256);
-        this.#queue.push({ request, requestSha256, done, fail, issue });
-      } catch (e) {
-        if (!isTrustlineError(e)) return fail(e);
-        this.#queue.push({ request, requestSha256, done, fail, refusal: { code: e.code, message: e.message } });
-      }
+      this.#queue.push({ request, done, fail, ...checked });
       if (!this.#committing) {
         this.#committing = true;
-        // Start after the requests already read have had their turn: a commit started at once
-        // (its file writes are synchronous) would leave each group with one certificate.
+        // Start after the requests already checked have had their turn: the group gathers what
+        // arrived together, and nobody waits for a timer.
         setImmediate(() => void this.#drain());
       }
     });
   }
 
-  /** Parse and verify the CSR, apply the policy, encode the TBSCertificate (no key, no I/O). */
-  #prepare(request: EnrollmentRequest, requestSha256: string): Pending["issue"] {
-    const parsed = parseCsrDer(request.csr, requestSha256);
-    const now = this.#home.clock();
-    const problems: string[] = [];
-    if (parsed.commonNames.length !== 1) problems.push(parsed.commonNames.length === 0 ? "the request has no common name (CN)" : `the request has ${parsed.commonNames.length} common names; exactly one is allowed`);
-    const commonName = parsed.commonNames[0] ?? "";
-    if (request.renews && commonName !== request.renews.commonName) {
-      problems.push(`a renewal keeps the subject: the request names CN=${commonName.slice(0, 64)}, the certificate being renewed CN=${request.renews.commonName}`);
+  /** The request checked by a CSR worker (parse, proof of possession, policy, TBS): what to issue, or why not. */
+  async #check(request: EnrollmentRequest): Promise<Pick<Pending, "requestSha256" | "issue" | "refusal">> {
+    const refused = (requestSha256: string, e: unknown) => {
+      if (!isTrustlineError(e)) throw e;
+      return { requestSha256, refusal: { code: e.code, message: e.message } };
+    };
+    try {
+      if (request.batch !== undefined) validateBatchId(request.batch);
+      // EST carries DER (RFC 7030 §4.2.1): what is not a SEQUENCE is refused here, as the pipeline words it.
+      if (request.csr[0] !== 0x30) parseCsrDer(request.csr);
+    } catch (e) {
+      return refused(hash("sha256", request.csr), e);
     }
-    const profile = PROFILES.device;
-    const decision = evaluate({ commonName, publicKey: parsed.key }, profile, issuerFacts(this.#home, this.ca, this.ca.name), now);
-    if (!decision.ok) problems.push(...decision.violations.map((v) => v.message));
-    if (problems.length > 0 || !decision.ok) {
-      throw new TrustlineError("POLICY_DENIED", `the ${profile.title} profile refuses this request:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    const r = await this.#checker.check(request.csr);
+    // ("skipped" never comes: the worker is given no batch's earlier requests; a batch is checked under the lock.)
+    if (r.ok === "skipped") throw new Error("the CSR worker skipped a request it was not told about");
+    if (r.ok === false) {
+      const message = r.problems ? this.#policyRefusal(r.problems) : r.message;
+      return { requestSha256: r.requestSha256, refusal: { code: r.code, message } };
     }
-    const t = decision.template;
-    const serial = randomSerial();
+    if (request.renews && r.commonName !== request.renews.commonName) {
+      return refused(r.requestSha256, new TrustlineError("POLICY_DENIED", this.#policyRefusal([`a renewal keeps the subject: the request names CN=${r.commonName.slice(0, 64)}, the certificate being renewed CN=${request.renews.commonName}`])));
+    }
     return {
-      tbs: this.#encoder.encode(serial, t, parsed.spki),
-      record: {
-        serial: serialHex(serial),
-        ca: this.ca.name,
-        profile: "device",
-        policyOids: [...t.policyOids],
-        subject: nameToString([...(t.subject.organization !== undefined ? [{ type: "O", value: t.subject.organization }] : []), { type: "CN", value: t.subject.commonName }]),
-        commonName: t.subject.commonName,
-        notBefore: t.notBefore.toISOString(),
-        notAfter: t.notAfter.toISOString(),
-        requestSha256,
-        keySource: "csr",
-        ...request.trace,
-        batch: request.batch ?? null,
-        via: "est",
-        ...(request.renews ? { renews: request.renews.serial } : {}),
+      requestSha256: r.requestSha256,
+      issue: {
+        tbs: r.tbs,
+        record: {
+          serial: r.serial,
+          ca: this.ca.name,
+          profile: "device",
+          policyOids: [...r.policyOids],
+          subject: r.subject,
+          commonName: r.commonName,
+          notBefore: r.notBefore,
+          notAfter: r.notAfter,
+          requestSha256: r.requestSha256,
+          keySource: "csr",
+          ...request.trace,
+          batch: request.batch ?? null,
+          via: "est",
+          ...(request.renews ? { renews: request.renews.serial } : {}),
+        },
       },
     };
+  }
+
+  /** POLICY_DENIED's message, as the CLI's pipeline words it. */
+  #policyRefusal(problems: readonly string[]): string {
+    return `the ${PROFILES.device.title} profile refuses this request:\n${problems.map((p) => `  - ${p}`).join("\n")}`;
+  }
+
+  /** Stop the CSR worker thread (pending checks are answered first). */
+  close(): Promise<void> {
+    return this.#checker.close();
   }
 
   /** Commit what has gathered, group after group, until nothing waits. */

@@ -380,6 +380,8 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
         server.closeIdleConnections();
       });
       await refreshing;
+      // The CSR worker threads: requests in flight were answered before the server closed.
+      await Promise.all([...enrollers.values()].map((e) => e.then((enroller) => enroller.close(), () => undefined)));
     },
   };
 }
