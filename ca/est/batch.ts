@@ -5,7 +5,8 @@
  * batch with the certificate it got (never a second one); outputs already written are not asked
  * for again. Files are written whole (a temporary name, then renamed), so one that exists is complete.
  */
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isTrustlineError, TrustlineError } from "../errors.js";
 import { readInputFile } from "../input-file.js";
@@ -61,9 +62,11 @@ export async function enrollFolderThroughEst(client: EstClient, options: EstBatc
     try {
       const der = csrDer(readInputFile(join(options.csrDir, file), "CSR", options.maxRequestBytes));
       const enrolled = await client.enroll(der, { batch: options.batch });
+      // On the thread pool: creating and renaming files can wait for the file system's journal,
+      // and meanwhile this thread reads the other answers.
       const partial = `${out}.partial`;
-      writeFileSync(partial, toPem(enrolled.der, "CERTIFICATE") + chain);
-      renameSync(partial, out);
+      await writeFile(partial, toPem(enrolled.der, "CERTIFICATE") + chain);
+      await rename(partial, out);
       if (enrolled.reused) counts.reused++;
       else counts.issued++;
     } catch (e) {

@@ -101,7 +101,8 @@ export class FileInventory implements Inventory {
     return join(this.#segments, `${String(n).padStart(8, "0")}.jsonl`);
   }
 
-  #segmentNumbers(): number[] {
+  /** The segment numbers, checked against the checkpoint `cp` (read now unless the caller has it). */
+  #segmentNumbers(cp: Checkpoint = this.#readCheckpoint()): number[] {
     let names: string[];
     try {
       names = readdirSync(this.#segments);
@@ -118,7 +119,6 @@ export class FileInventory implements Inventory {
     numbers.forEach((n, i) => {
       if (n !== i + 1) throw corrupt(`inventory segment ${i + 1} is missing (${this.#segmentPath(i + 1)})`, this.#segmentPath(i + 1));
     });
-    const cp = this.#readCheckpoint();
     if (cp.offset > 0) {
       const path = this.#segmentPath(cp.segment);
       const size = statSync(path, { throwIfNoEntry: false })?.size;
@@ -294,9 +294,8 @@ export class FileInventory implements Inventory {
   }
 
   /** Records past the index checkpoint (not yet indexed), for readers. */
-  *#unindexed(): Generator<{ record: CertificateRecord; entry: IndexEntry }> {
-    const cp = this.#readCheckpoint();
-    for (const n of this.#segmentNumbers()) {
+  *#unindexed(cp: Checkpoint = this.#readCheckpoint()): Generator<{ record: CertificateRecord; entry: IndexEntry }> {
+    for (const n of this.#segmentNumbers(cp)) {
       if (n < cp.segment) continue;
       for (const l of this.#linesFrom(n, n === cp.segment ? cp.offset : 0)) {
         yield { record: parseLine(l.line, n, l.offset), entry: { segment: n, offset: l.offset, length: l.length } };
@@ -326,7 +325,9 @@ export class FileInventory implements Inventory {
       rmSync(join(this.#index, "checkpoint.json"), { force: true });
       for (const f of readdirSync(this.#index)) if (f.endsWith(".idx") || f.startsWith("serials.tbl")) unlinkSync(join(this.#index, f));
     }
-    const numbers = this.#segmentNumbers();
+    // One reading of the checkpoint for the whole recovery (each costs two opens): the steps below
+    // (cutting a torn tail, indexing from it) do not move it until the index is appended to.
+    const numbers = this.#segmentNumbers(cp);
     const last = numbers.at(-1) ?? 1;
     const path = this.#segmentPath(last);
     if (existsSync(path)) {
@@ -349,7 +350,7 @@ export class FileInventory implements Inventory {
     }
     // Index what the checkpoint does not cover, in bounded steps (after a lost index: everything).
     let pending: IndexedRecord[] = [];
-    for (const p of this.#unindexed()) {
+    for (const p of this.#unindexed(cp)) {
       pending.push(indexed(p.record, p.entry));
       if (pending.length >= 50_000) {
         await this.#appendIndex(pending);
