@@ -5,8 +5,7 @@
  * batch with the certificate it got (never a second one); outputs already written are not asked
  * for again. Files are written whole (a temporary name, then renamed), so one that exists is complete.
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { rename, writeFile } from "node:fs/promises";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isTrustlineError, TrustlineError } from "../errors.js";
 import { readInputFile } from "../input-file.js";
@@ -62,11 +61,9 @@ export async function enrollFolderThroughEst(client: EstClient, options: EstBatc
     try {
       const der = csrDer(readInputFile(join(options.csrDir, file), "CSR", options.maxRequestBytes));
       const enrolled = await client.enroll(der, { batch: options.batch });
-      // On the thread pool: creating and renaming files can wait for the file system's journal,
-      // and meanwhile this thread reads the other answers.
       const partial = `${out}.partial`;
-      await writeFile(partial, toPem(enrolled.der, "CERTIFICATE") + chain);
-      await rename(partial, out);
+      writeFileSync(partial, toPem(enrolled.der, "CERTIFICATE") + chain);
+      renameSync(partial, out);
       if (enrolled.reused) counts.reused++;
       else counts.issued++;
     } catch (e) {
