@@ -1,9 +1,10 @@
 /**
  * Device certificates for the EST service: the issuing pipeline of ca/issue.ts (CSR proof of
  * possession, the policy engine, intent -> signature -> durable record -> issue entry), with its
- * key-free checks on a worker thread (csr-checker.ts) and its commits grouped. Many stations enroll at once, each request with its own trace; while one group
- * is being committed (one lock, a few fsyncs, one signed audit head) the next gathers, so the
- * store's cost is paid per group, not per certificate, and nobody waits for a timer.
+ * key-free checks on a worker thread (csr-checker.ts) and its commits grouped. Many stations
+ * enroll at once, each request with its own trace; while one group is being committed (one lock,
+ * a few fsyncs, one signed audit head) the next gathers, so the store's cost is paid per group,
+ * not per certificate, and nobody waits for a timer.
  *
  * A request may name a batch (`issue batch --est`): a request already issued in that batch is
  * answered with the certificate it got, checked again under the lock, so a resumed or repeated
