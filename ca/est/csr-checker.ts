@@ -5,9 +5,10 @@
  * those checks were a third of the service thread's time, with the second core 40% idle.
  *
  * One message is in flight at a time: the requests that arrive while the worker is busy go to it
- * together when it answers, so a message's cost (a wake-up of the other thread) is paid per group. The worker's issuer facts are the
- * home's as of the request: when the state changes them (organization, base URL, URI template), the
- * next requests go to a fresh worker, as they do when a worker has died.
+ * together when it answers, so a message's cost (a wake-up of the other thread) is paid per group.
+ * The worker's issuer facts are the home's as of the request: when the state changes them
+ * (organization, base URL, URI template), the next requests go to a fresh worker, as they do when
+ * a worker has died.
  */
 import type { WorkerSetup, WorkResult } from "../batch/protocol.js";
 import { WorkerPool } from "../batch/worker-pool.js";
