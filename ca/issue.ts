@@ -160,9 +160,14 @@ function signable(e: unknown): boolean {
 export function policyDenied(profile: ProfileName, violations: readonly Violation[]): TrustlineError {
   return new TrustlineError(
     "POLICY_DENIED",
-    `the ${PROFILES[profile].title} profile refuses this request:\n${violations.map((v) => `  - ${v.message}`).join("\n")}`,
+    policyRefusalMessage(profile, violations.map((v) => v.message)),
     { details: { profile, violations } },
   );
+}
+
+/** POLICY_DENIED's message: the profile, then each reason on a line of its own. */
+export function policyRefusalMessage(profile: ProfileName, reasons: readonly string[]): string {
+  return `the ${PROFILES[profile].title} profile refuses this request:\n${reasons.map((r) => `  - ${r}`).join("\n")}`;
 }
 
 /** Record a refused request in the audit log (caller does not hold the lock). */

@@ -20,7 +20,7 @@ import { signatureAlgorithmFor, signStructure, type Signer } from "../keys/signe
 import { pemFromBase64 } from "../pem.js";
 import type { CertificateRecord } from "../store/types.js";
 import { subjectNameDer } from "../x509/cert-fields.js";
-import type { WorkItem, WorkResult, WorkerSetup } from "./protocol.js";
+import { deviceRecordFields, type WorkItem, type WorkResult, type WorkerSetup } from "./protocol.js";
 import { WorkerPool } from "./worker-pool.js";
 import { RequestIndex } from "./request-index.js";
 
@@ -191,22 +191,7 @@ export async function issueBatch(home: Home, items: AsyncIterable<BatchItem> | I
       for (const [i, { id, result: r }] of toIssue.entries()) {
         const der = signed[i]!;
         const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
-        const record: CertificateRecord = {
-          serial: r.serial,
-          ca: ca.name,
-          profile: "device",
-          policyOids: r.policyOids,
-          subject: r.subject,
-          commonName: r.commonName,
-          notBefore: r.notBefore,
-          notAfter: r.notAfter,
-          der: base64,
-          requestSha256: r.requestSha256,
-          keySource: "csr",
-          ...who,
-          batch: options.batch,
-          issuedAt: now,
-        };
+        const record: CertificateRecord = { ...deviceRecordFields(r, ca.name), der: base64, ...who, batch: options.batch, issuedAt: now };
         records.push(record);
         issued.push({ id, pem: pemFromBase64(base64, "CERTIFICATE"), chain, record });
       }

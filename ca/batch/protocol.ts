@@ -1,6 +1,7 @@
 /** Messages between the batch coordinator (main thread) and its CSR workers. */
 import type { IssuerFacts, ProfileName } from "../../policy/index.js";
 import type { SignatureAlgorithm } from "../keys/signer.js";
+import type { CertificateRecord } from "../store/types.js";
 import type { RequestMap } from "./request-index.js";
 
 export interface WorkerSetup {
@@ -46,3 +47,22 @@ export type WorkResult =
       readonly problems?: readonly string[];
     }
   | { readonly ok: "skipped"; readonly index: number; readonly requestSha256: string; readonly serial: string };
+
+/** A result the coordinator signs. */
+export type IssuableResult = Extract<WorkResult, { ok: true }>;
+
+/** What a device certificate's record takes from its worker result (the caller adds who asked, the DER and the time). */
+export function deviceRecordFields(r: IssuableResult, ca: string) {
+  return {
+    serial: r.serial,
+    ca,
+    profile: "device",
+    policyOids: r.policyOids,
+    subject: r.subject,
+    commonName: r.commonName,
+    notBefore: r.notBefore,
+    notAfter: r.notAfter,
+    requestSha256: r.requestSha256,
+    keySource: "csr",
+  } satisfies Partial<CertificateRecord>;
+}

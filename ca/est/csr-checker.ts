@@ -28,7 +28,8 @@ export class CsrChecker {
   #pool: WorkerPool;
   #facts: string;
   #outgoing: Waiting[] = [];
-  readonly #running = new Set<Promise<unknown>>();
+  /** The message with the worker, until it is answered. */
+  #inFlight: Promise<void> | undefined;
   /** A message is with the worker (or about to be sent): what arrives now waits for its answer. */
   #busy = false;
   #closed = false;
@@ -84,9 +85,8 @@ export class CsrChecker {
           for (const w of waiting) w.reject(e);
         },
       );
-    this.#running.add(run);
-    void run.finally(() => {
-      this.#running.delete(run);
+    this.#inFlight = run.finally(() => {
+      this.#inFlight = undefined;
       this.#send(); // what gathered meanwhile, or idle
     });
   }
@@ -96,8 +96,7 @@ export class CsrChecker {
     const setup = this.#setup();
     const facts = JSON.stringify(setup.issuer);
     if (facts !== this.#facts || this.#pool.failure) {
-      const old = this.#pool;
-      void Promise.allSettled([...this.#running]).then(() => old.close());
+      void this.#pool.close(); // nothing is in flight: a message is sent only once the last was answered
       this.#pool = new WorkerPool(THREADS, setup);
       this.#facts = facts;
     }
@@ -107,7 +106,7 @@ export class CsrChecker {
   /** Stop the worker once the checks already sent are answered. */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled([...this.#running]);
+    await this.#inFlight;
     await this.#pool.close();
   }
 }

@@ -11,11 +11,10 @@
  * push never gets a second certificate for one CSR, whichever server process it reaches.
  */
 import { hash } from "node:crypto";
-import { PROFILES } from "../../policy/index.js";
 import type { AuditEvent } from "../audit/log.js";
 import { isTrustlineError, TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
-import { caCertificateDer, caSigner, getCa, issuerFacts, signatureHolds, spkiOfCa, validateBatchId } from "../issue.js";
+import { caCertificateDer, caSigner, getCa, issuerFacts, policyRefusalMessage, signatureHolds, spkiOfCa, validateBatchId } from "../issue.js";
 import { signatureAlgorithmFor, signStructure, type Signer } from "../keys/signer.js";
 import type { TraceFields } from "../operators/model.js";
 import type { BatchCursor } from "../store/home-storage.js";
@@ -23,6 +22,7 @@ import type { CaRecord } from "../store/state.js";
 import type { CertificateRecord } from "../store/types.js";
 import { subjectNameDer } from "../x509/cert-fields.js";
 import { parseCsrDer } from "../x509/csr.js";
+import { deviceRecordFields } from "../batch/protocol.js";
 import { RequestIndex } from "../batch/request-index.js";
 import { DEFAULT_CSR_LIMIT } from "../input-file.js";
 import { CsrChecker } from "./csr-checker.js";
@@ -108,54 +108,31 @@ export class Enroller {
 
   /** The request checked by a CSR worker (parse, proof of possession, policy, TBS): what to issue, or why not. */
   async #check(request: EnrollmentRequest): Promise<Pick<Pending, "requestSha256" | "issue" | "refusal">> {
-    const refused = (requestSha256: string, e: unknown) => {
-      if (!isTrustlineError(e)) throw e;
-      return { requestSha256, refusal: { code: e.code, message: e.message } };
-    };
     try {
       if (request.batch !== undefined) validateBatchId(request.batch);
       // EST carries DER (RFC 7030 §4.2.1): what is not a SEQUENCE is refused here, as the pipeline words it.
       if (request.csr[0] !== 0x30) parseCsrDer(request.csr);
     } catch (e) {
-      return refused(hash("sha256", request.csr), e);
+      if (!isTrustlineError(e)) throw e;
+      return { requestSha256: hash("sha256", request.csr), refusal: { code: e.code, message: e.message } };
     }
     const r = await this.#checker.check(request.csr);
     // ("skipped" never comes: the worker is given no batch's earlier requests; a batch is checked under the lock.)
     if (r.ok === "skipped") throw new Error("the CSR worker skipped a request it was not told about");
     if (r.ok === false) {
-      const message = r.problems ? this.#policyRefusal(r.problems) : r.message;
-      return { requestSha256: r.requestSha256, refusal: { code: r.code, message } };
+      return { requestSha256: r.requestSha256, refusal: { code: r.code, message: r.problems ? policyRefusalMessage("device", r.problems) : r.message } };
     }
     if (request.renews && r.commonName !== request.renews.commonName) {
-      return refused(r.requestSha256, new TrustlineError("POLICY_DENIED", this.#policyRefusal([`a renewal keeps the subject: the request names CN=${r.commonName.slice(0, 64)}, the certificate being renewed CN=${request.renews.commonName}`])));
+      const reason = `a renewal keeps the subject: the request names CN=${r.commonName.slice(0, 64)}, the certificate being renewed CN=${request.renews.commonName}`;
+      return { requestSha256: r.requestSha256, refusal: { code: "POLICY_DENIED", message: policyRefusalMessage("device", [reason]) } };
     }
     return {
       requestSha256: r.requestSha256,
       issue: {
         tbs: r.tbs,
-        record: {
-          serial: r.serial,
-          ca: this.ca.name,
-          profile: "device",
-          policyOids: [...r.policyOids],
-          subject: r.subject,
-          commonName: r.commonName,
-          notBefore: r.notBefore,
-          notAfter: r.notAfter,
-          requestSha256: r.requestSha256,
-          keySource: "csr",
-          ...request.trace,
-          batch: request.batch ?? null,
-          via: "est",
-          ...(request.renews ? { renews: request.renews.serial } : {}),
-        },
+        record: { ...deviceRecordFields(r, this.ca.name), ...request.trace, batch: request.batch ?? null, via: "est", ...(request.renews ? { renews: request.renews.serial } : {}) },
       },
     };
-  }
-
-  /** POLICY_DENIED's message, as the CLI's pipeline words it. */
-  #policyRefusal(problems: readonly string[]): string {
-    return `the ${PROFILES.device.title} profile refuses this request:\n${problems.map((p) => `  - ${p}`).join("\n")}`;
   }
 
   /** Stop the CSR worker thread (pending checks are answered first). */
