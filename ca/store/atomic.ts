@@ -46,6 +46,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
  * without error: a head written beside the lines it covers (the audit log's) never gets ahead of them.
  */
 export async function writeFileAtomicInBackground(path: string, data: string | Uint8Array, options: AtomicWriteOptions & { readonly publishAfter?: Promise<unknown> } = {}): Promise<void> {
+  // Awaited below, after this file's own sync: a rejection meanwhile is not an unhandled one.
+  options.publishAfter?.catch(() => undefined);
   const { temp, fd } = writeTemporary(path, data, options);
   try {
     await fsyncInBackground(fd);
