@@ -153,18 +153,29 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
     if (!ca || ca.profile !== "device-ca") throw new Refusal(404, `no device CA "${name}" in this home`, "NOT_FOUND");
   };
 
-  // The state (stations, sessions) as of at most a second ago; sooner when a token names a session not yet seen.
-  let lastRefresh = Date.now();
-  let refreshing: Promise<unknown> | undefined;
-  const refreshState = () => {
-    refreshing ??= home
+  // The state (stations, sessions) as of at most a second ago. A request that names a station or a
+  // session the state does not know waits for a re-read begun after it arrived: what was added
+  // before the request was sent is then seen, and a miss never joins a re-read already under way.
+  let stateReadAt = performance.now();
+  let refreshing: Promise<void> | undefined;
+  const refreshState = (): Promise<void> => {
+    if (refreshing) return refreshing;
+    const startedAt = performance.now();
+    refreshing = home
       .refresh()
-      .catch((e: unknown) => log(`cannot re-read the home's state: ${(e as Error).message}`))
+      .then(
+        () => undefined,
+        (e: unknown) => log(`cannot re-read the home's state: ${(e as Error).message}`),
+      )
       .finally(() => {
-        lastRefresh = Date.now();
+        stateReadAt = startedAt;
         refreshing = undefined;
       });
     return refreshing;
+  };
+  /** Wait until the state in hand was read at or after `since` (at most the re-read in flight and one more). */
+  const stateSince = async (since: number): Promise<void> => {
+    while (stateReadAt < since) await refreshState();
   };
   const timer = setInterval(() => void refreshState(), STATE_REFRESH_MS);
   timer.unref();
@@ -206,7 +217,7 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
 
   /** Connections whose certificate was found to be a station's: its name and serial (looked up once per connection). */
   const stations = new WeakMap<TLSSocket, { name: string; serial: string; notBefore: number; notAfter: number }>();
-  const stationOf = async (req: IncomingMessage): Promise<string> => {
+  const stationOf = async (req: IncomingMessage, arrival: number): Promise<string> => {
     const der = clientCertificate(req);
     const socket = req.socket as TLSSocket;
     const now = home.clock();
@@ -219,7 +230,12 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
       if (!responder.revocationOf(known.serial)) return known.name;
     }
     stations.delete(socket);
-    const found = await identifyStation(home, der, now);
+    let found = await identifyStation(home, der, now);
+    // A station added or given a new certificate a moment ago: not a refusal until the state is current.
+    if (!found.ok && (found.reason === "unknown-station" || found.reason === "superseded") && stateReadAt < arrival) {
+      await stateSince(arrival);
+      found = await identifyStation(home, der, now);
+    }
     if (!found.ok) return refuseCaller({ operator: `station:${found.station ?? "unknown"}`, station: found.station ?? "unknown" }, `station-${found.reason}`, found.reason === "not-a-station" || found.reason === "unknown-station" ? 401 : 403, STATION_EXPLAIN[found.reason]);
     // identifyStation checked revocation itself; the cached path above asks the responder instead.
     const record = await home.inventory.getCertificate(found.station.serial);
@@ -228,13 +244,13 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
   };
 
   /** The operator's shift session, bound to `station`, allowed to issue device certificates. */
-  const operatorAt = async (req: IncomingMessage, station: string): Promise<Principal> => {
+  const operatorAt = async (req: IncomingMessage, station: string, arrival: number): Promise<Principal> => {
     const auth = req.headers.authorization;
     const m = auth === undefined ? null : /^Bearer ([A-Za-z0-9._~+/=-]{1,256})$/.exec(auth);
     if (!m) throw new Refusal(401, "an operator's shift session is required: Authorization: Bearer <session token> (`trustline login` at this station)", "AUTH_REQUIRED", { "WWW-Authenticate": 'Bearer realm="trustline-est"' });
     const token = m[1]!;
     const id = /^tl-session\.([^.]+)\./.exec(token)?.[1];
-    if (id !== undefined && !home.state.sessions?.[id] && Date.now() - lastRefresh > 100) await refreshState();
+    if (id !== undefined && !home.state.sessions?.[id]) await stateSince(arrival);
     const request = home.forRequest({ station, credential: { kind: "session", token } });
     try {
       return await request.authorize("issue.device");
@@ -277,9 +293,9 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
    * TOTP code: the line PC holds no home, and the session can only be used from that station.
    * Failed codes count towards the operator's lock, as at the CA server.
    */
-  const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const login = async (req: IncomingMessage, res: ServerResponse, arrival: number): Promise<void> => {
     if (req.method !== "POST") throw new Refusal(405, "login is POST", "USAGE", { Allow: "POST" });
-    const station = await stationOf(req);
+    const station = await stationOf(req, arrival);
     throttle(`station ${station}`);
     if (mediaType(req) !== "application/json") throw new Refusal(415, "send the sign-in as application/json", "INPUT_INVALID");
     let body: { operator?: unknown; totp?: unknown; ttl?: unknown };
@@ -296,7 +312,7 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
     const request = home.forRequest({ station, credential: { kind: "totp", operator: body.operator, code: body.totp } });
     try {
       const opened = await openSession(request, { kind: "totp", operator: body.operator, code: body.totp }, ttlMs === undefined ? {} : { ttlMs });
-      await refreshState(); // its requests follow at once
+      await stateSince(performance.now()); // its requests follow at once
       send(res, 200, "application/json", `${JSON.stringify({ token: opened.token, session: opened.session })}\n`, { "Cache-Control": "no-store" });
     } catch (e) {
       if (isTrustlineError(e, "AUTH_FAILED")) throw new Refusal(401, e.message, e.code);
@@ -306,9 +322,10 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const arrival = performance.now();
     const raw = req.url ?? "/";
     const q = raw.indexOf("?");
-    if ((q === -1 ? raw : raw.slice(0, q)) === "/trustline/login") return login(req, res);
+    if ((q === -1 ? raw : raw.slice(0, q)) === "/trustline/login") return login(req, res, arrival);
     const m = PATH.exec(q === -1 ? raw : raw.slice(0, q));
     if (!m) throw new Refusal(404, "not an EST path: /.well-known/est[/<ca>]/cacerts, csrattrs, simpleenroll, simplereenroll", "NOT_FOUND");
     const label = m[1];
@@ -319,9 +336,9 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
     if (operation === "cacerts") return send(res, 200, MEDIA.certsOnly, cacertsBody(label));
     if (operation === "csrattrs") return send(res, 200, MEDIA.csrattrs, encodeBase64Body(csrAttributes()));
     if (operation === "simpleenroll") {
-      const station = await stationOf(req);
+      const station = await stationOf(req, arrival);
       throttle(`station ${station}`);
-      const principal = await operatorAt(req, station);
+      const principal = await operatorAt(req, station, arrival);
       return enroll(req, res, label, { trace: { operator: principal.operator, station: principal.station, session: principal.session, origin: principal.origin } });
     }
     const renewing = await renewable(req);

@@ -271,6 +271,23 @@ describe("EST over mutual TLS, judged by curl and OpenSSL", () => {
     assert.deepEqual(reasons, ["expired-session", "wrong-station", "issue.device"]);
   });
 
+  test("a session opened just after the server re-read the state is honoured at once", async () => {
+    // A token naming a session the server has not seen makes it re-read the state. Each round: a
+    // token for an unknown session (its answer comes after that re-read), then a session opened by
+    // another process and used at once. The server must read the state again, not trust the
+    // re-read it has just made, nor join one begun before the session was written.
+    const line10 = await f.station("line-10");
+    const unknown = `tl-session.nosuch.${"A".repeat(43)}`;
+    for (let round = 0; round < 12; round++) {
+      const csr = csrBase64(dir, `dev-fresh-${round}`).b64;
+      const opened = await f.session("line-10", ["issuer"], {
+        beforeOpen: async () => assert.equal((await curl(f, "/.well-known/est/simpleenroll", { client: line10, token: unknown, body: "AA==" })).status, 401),
+      });
+      const answer = await curl(f, "/.well-known/est/simpleenroll", { client: line10, token: opened.token, body: csr });
+      assert.equal(answer.status, 200, `round ${round}: ${answer.body}`);
+    }
+  });
+
   test("bad CSRs are 400 with the reasons, audited as rejections with the same codes as the CLI", async () => {
     const good = csrBase64(dir, "dev-tamper");
     const der = Buffer.from(good.b64, "base64");

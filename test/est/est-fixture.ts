@@ -31,7 +31,11 @@ export interface EstFixture {
   readonly deviceCaFile: string;
   station(name: string): Promise<StationFiles>;
   /** A shift session of a new operator with `roles`, opened at `station` (at `at`, default now). */
-  session(station: string, roles?: ("issuer" | "auditor" | "officer")[], options?: { at?: Date; ttlMs?: number }): Promise<{ operator: string; token: string; id: string }>;
+  session(
+    station: string,
+    roles?: ("issuer" | "auditor" | "officer")[],
+    options?: { at?: Date; ttlMs?: number; beforeOpen?: () => Promise<unknown> },
+  ): Promise<{ operator: string; token: string; id: string }>;
   /** Another EST server on the same home (different limits). */
   startEst(limits: Partial<EstLimits>): Promise<RunningEstServer>;
   close(): Promise<void>;
@@ -74,6 +78,7 @@ export async function estFixture(dir: string, limits: Partial<EstLimits> = {}): 
       const at = options.at ?? new Date();
       const atStation = await Home.open({ home: made.dir, passphrase: async () => PASSPHRASE, clock: () => at, station });
       otherHomes.push(atStation);
+      await options.beforeOpen?.();
       const opened = await openSession(atStation, { kind: "totp", operator: id, code: totpNow(enrolled.otpauthUri!, at) }, options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {});
       return { operator: id, token: opened.token, id: opened.session.id };
     },
