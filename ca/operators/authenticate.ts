@@ -186,7 +186,8 @@ export async function authenticate(home: Home, credential: Credential | undefine
   if (credential.kind === "session") {
     const parsed = parseToken(credential.token, SESSION_PREFIX);
     const session: SessionRecord | undefined = parsed ? state.sessions?.[parsed.id] : undefined;
-    const claimed = { operator: session?.operator ?? home.actor.operator, session: parsed?.id ?? null, origin: session?.origin ?? "session" };
+    // A token for no known session names nobody: the failure is not the server's OS user's.
+    const claimed = { operator: session?.operator ?? home.claimedOperator ?? "unknown", session: parsed?.id ?? null, origin: session?.origin ?? "session" };
     if (!parsed || !session) return refuse(home, "unknown-session", claimed);
     if (!tokenMatches(dataKey, session.tokenHash, "session-token", session.id, parsed.secret)) return refuse(home, "wrong-token", claimed);
     if (session.revokedAt) return refuse(home, "revoked-session", claimed);

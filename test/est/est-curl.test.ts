@@ -286,6 +286,10 @@ describe("EST over mutual TLS, judged by curl and OpenSSL", () => {
       const answer = await curl(f, "/.well-known/est/simpleenroll", { client: line10, token: opened.token, body: csr });
       assert.equal(answer.status, 200, `round ${round}: ${answer.body}`);
     }
+    // The unknown token's refusals name nobody (not the server's OS user), at the station that sent them.
+    const unknownFails = (await auditEntries(f.admin)).filter((e) => e.action === "auth.fail" && e.reason === "unknown-session");
+    assert.ok(unknownFails.length >= 1);
+    assert.deepEqual([...new Set(unknownFails.map((e) => `${e.operator} ${e.station} ${e.session}`))], ["unknown line-10 nosuch"]);
   });
 
   test("bad CSRs are 400 with the reasons, audited as rejections with the same codes as the CLI", async () => {
