@@ -2,9 +2,15 @@
  * An exclusive lock on a CA home, so that two processes (two stations' scripts, two batches) never
  * interleave their writes. The lock is a file created with O_EXCL holding the owner's pid and host;
  * a lock left by a process that died on this host is taken over.
+ *
+ * Processes take turns. One that commits back to back (a batch, the EST service) releases the lock
+ * and takes it again within microseconds, while a process waiting for it sleeps between tries:
+ * measured with two `serve --est` processes on one home, the requests' p99 was 629-936 ms. So the
+ * first waiter writes its name to `<lock>.next` and tries every millisecond, and a process about
+ * to take the lock lets a live waiter go first (for at most NEXT_TURN_MS): the p99 became 69-82 ms.
  */
 import { hostname } from "node:os";
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeSync } from "node:fs";
 import { TrustlineError } from "../errors.js";
 
 const HOST = hostname();
@@ -66,6 +72,51 @@ function breakIfStale(path: string): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long a process about to take the lock lets the waiter named in `.next` go first. */
+const NEXT_TURN_MS = 20;
+/** A `.next` not refreshed for this long was left by a waiter that died or gave up: it does not count. */
+const NEXT_STALE_MS = 1_000;
+const NEXT_OWNER = `${process.pid} ${HOST}\n`;
+
+/** The waiter named in `.next`, if it is another process's and alive (refreshed lately). */
+function otherWaiting(next: string): boolean {
+  try {
+    return readFileSync(next, "utf8") !== NEXT_OWNER && Date.now() - statSync(next).mtimeMs < NEXT_STALE_MS;
+  } catch {
+    return false;
+  }
+}
+
+/** Become the next to take the lock, unless another live waiter is (a stale `.next` is removed). */
+function claimNext(next: string): boolean {
+  try {
+    const fd = openSync(next, "wx", 0o600);
+    try {
+      writeSync(fd, NEXT_OWNER);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") return false; // taking turns is a courtesy: never an error
+    try {
+      const text = readFileSync(next, "utf8");
+      if (Date.now() - statSync(next).mtimeMs >= NEXT_STALE_MS && readFileSync(next, "utf8") === text) unlinkSync(next);
+    } catch {
+      /* gone meanwhile */
+    }
+    return false;
+  }
+}
+
+function releaseNext(next: string): void {
+  try {
+    if (readFileSync(next, "utf8") === NEXT_OWNER) unlinkSync(next);
+  } catch {
+    /* gone */
+  }
+}
+
 /** In-process queue per lock path: async callers in one process take turns before touching the file. */
 const queues = new Map<string, Promise<unknown>>();
 
@@ -83,14 +134,36 @@ export function withLock<T>(path: string, fn: () => Promise<T>, timeoutMs = 60_0
 
 async function holdFileLock<T>(path: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  const next = `${path}.next`;
+  for (const turn = Date.now() + NEXT_TURN_MS; otherWaiting(next) && Date.now() < turn; ) await sleep(1);
+  let isNext = false;
+  let refreshed = 0;
   let wait = 1;
-  while (!tryAcquire(path)) {
-    breakIfStale(path);
-    if (Date.now() > deadline) {
-      throw new TrustlineError("STORE_CONFLICT", `the CA home is locked by another process (${path}); try again when it has finished`, { details: { lock: path } });
+  try {
+    while (!tryAcquire(path)) {
+      breakIfStale(path);
+      if (Date.now() > deadline) {
+        throw new TrustlineError("STORE_CONFLICT", `the CA home is locked by another process (${path}); try again when it has finished`, { details: { lock: path } });
+      }
+      if (!isNext && (isNext = claimNext(next))) refreshed = Date.now();
+      if (isNext) {
+        if (Date.now() - refreshed > NEXT_STALE_MS / 4) {
+          const now = new Date();
+          try {
+            utimesSync(next, now, now);
+            refreshed = now.getTime();
+          } catch {
+            isNext = false; // judged stale and removed (this process was held up): claim again
+          }
+        }
+        await sleep(1);
+      } else {
+        await sleep(wait + Math.random() * wait);
+        wait = Math.min(wait * 2, 25);
+      }
     }
-    await sleep(wait + Math.random() * wait);
-    wait = Math.min(wait * 2, 25);
+  } finally {
+    if (isNext) releaseNext(next);
   }
   try {
     return await fn();
