@@ -82,6 +82,8 @@ export interface RunningEstServer {
 const PATH = /^\/\.well-known\/est\/(?:([a-z0-9-]{1,64})\/)?(cacerts|csrattrs|simpleenroll|simplereenroll)$/;
 /** How often the server re-reads the home's state (a station disabled, a session revoked or opened elsewhere). */
 const STATE_REFRESH_MS = 1_000;
+/** The shortest time between two re-reads of the state for requests naming what it does not know. */
+const MISS_REREAD_GAP_MS = 25;
 
 /** An answer with a status and a readable reason (RFC 7030 §4.2.3: a human-readable body). */
 class Refusal extends Error {
@@ -157,10 +159,11 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
   // session the state does not know waits for a re-read begun after it arrived: what was added
   // before the request was sent is then seen, and a miss never joins a re-read already under way.
   let stateReadAt = performance.now();
+  let lastStarted = stateReadAt;
   let refreshing: Promise<void> | undefined;
   const refreshState = (): Promise<void> => {
     if (refreshing) return refreshing;
-    const startedAt = performance.now();
+    const startedAt = (lastStarted = performance.now());
     refreshing = home
       .refresh()
       .then(
@@ -173,9 +176,17 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
       });
     return refreshing;
   };
-  /** Wait until the state in hand was read at or after `since` (at most the re-read in flight and one more). */
+  /**
+   * Wait until the state in hand was read at or after `since` (at most the re-read in flight and one
+   * more). Re-reads for misses start MISS_REREAD_GAP_MS apart at most: a station sending tokens of
+   * no session cannot keep the thread re-reading the state.
+   */
   const stateSince = async (since: number): Promise<void> => {
-    while (stateReadAt < since) await refreshState();
+    while (stateReadAt < since) {
+      const gap = MISS_REREAD_GAP_MS - (performance.now() - lastStarted);
+      if (!refreshing && gap > 0) await new Promise((r) => setTimeout(r, gap));
+      await refreshState();
+    }
   };
   const timer = setInterval(() => void refreshState(), STATE_REFRESH_MS);
   timer.unref();
