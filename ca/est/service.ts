@@ -158,12 +158,12 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
   // The state (stations, sessions) as of at most a second ago. A request that names a station or a
   // session the state does not know waits for a re-read begun after it arrived: what was added
   // before the request was sent is then seen, and a miss never joins a re-read already under way.
+  /** When the state in hand began to be read (performance.now()). */
   let stateReadAt = performance.now();
-  let lastStarted = stateReadAt;
   let refreshing: Promise<void> | undefined;
   const refreshState = (): Promise<void> => {
     if (refreshing) return refreshing;
-    const startedAt = (lastStarted = performance.now());
+    const startedAt = performance.now();
     refreshing = home
       .refresh()
       .then(
@@ -178,12 +178,13 @@ export async function startEstServer(home: Home, options: EstOptions): Promise<R
   };
   /**
    * Wait until the state in hand was read at or after `since` (at most the re-read in flight and one
-   * more). Re-reads for misses start MISS_REREAD_GAP_MS apart at most: a station sending tokens of
+   * more). Re-reads for misses start at least MISS_REREAD_GAP_MS apart: a station sending tokens of
    * no session cannot keep the thread re-reading the state.
    */
   const stateSince = async (since: number): Promise<void> => {
     while (stateReadAt < since) {
-      const gap = MISS_REREAD_GAP_MS - (performance.now() - lastStarted);
+      // With no re-read under way, the last one began at stateReadAt.
+      const gap = MISS_REREAD_GAP_MS - (performance.now() - stateReadAt);
       if (!refreshing && gap > 0) await new Promise((r) => setTimeout(r, gap));
       await refreshState();
     }

@@ -292,6 +292,23 @@ describe("EST over mutual TLS, judged by curl and OpenSSL", () => {
     assert.deepEqual([...new Set(unknownFails.map((e) => `${e.operator} ${e.station} ${e.session}`))], ["unknown line-10 nosuch"]);
   });
 
+  test("a station added by another process just after the server re-read the state is served at once", async () => {
+    const unknown = `tl-session.nosuch.${"A".repeat(43)}`;
+    for (const name of ["line-11", "line-12", "line-13"]) {
+      const opened = await f.session(name);
+      // Make the server re-read the state now (the session is then known), then add the station elsewhere.
+      assert.equal((await curl(f, "/.well-known/est/simpleenroll", { client: line7, token: unknown, body: "AA==" })).status, 401);
+      const admin = await reopen(f.admin, { clock: () => new Date() });
+      const added = await addStation(admin, name);
+      await admin.close();
+      const files = { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
+      writeFileSync(files.cert, added.certificatePem);
+      writeFileSync(files.key, added.privateKeyPem, { mode: 0o600 });
+      const answer = await curl(f, "/.well-known/est/simpleenroll", { client: files, token: opened.token, body: csrBase64(dir, `dev-${name}`).b64 });
+      assert.equal(answer.status, 200, `${name}: ${answer.body}`);
+    }
+  });
+
   test("bad CSRs are 400 with the reasons, audited as rejections with the same codes as the CLI", async () => {
     const good = csrBase64(dir, "dev-tamper");
     const der = Buffer.from(good.b64, "base64");
