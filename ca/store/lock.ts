@@ -10,10 +10,24 @@
  * to take the lock lets a live waiter go first (for at most NEXT_TURN_MS): the p99 became 69-82 ms.
  */
 import { hostname } from "node:os";
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync, unlinkSync, utimesSync, writeSync } from "node:fs";
 import { TrustlineError } from "../errors.js";
 
 const HOST = hostname();
+
+/**
+ * The owner line of a lock file (or `.next`), read only as far as an owner line can go: anyone who
+ * can write the home could leave a huge file there, and every try would read it whole.
+ */
+function readOwner(path: string): string {
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.alloc(512);
+    return buf.toString("utf8", 0, readSync(fd, buf, 0, buf.length, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
 
 function alive(pid: number): boolean {
   try {
@@ -52,7 +66,7 @@ function breakIfStale(path: string): void {
   let text: string;
   let age: number;
   try {
-    text = readFileSync(path, "utf8");
+    text = readOwner(path);
     age = Date.now() - statSync(path).mtimeMs;
   } catch {
     return; // released meanwhile
@@ -64,7 +78,7 @@ function breakIfStale(path: string): void {
   if (!owned && age < UNWRITTEN_LOCK_MS) return; // being written right now
   try {
     // Re-read right before unlinking: only remove the exact lock we judged stale.
-    if (readFileSync(path, "utf8") === text) unlinkSync(path);
+    if (readOwner(path) === text) unlinkSync(path);
   } catch {
     /* someone else broke it first */
   }
@@ -81,7 +95,7 @@ const NEXT_OWNER = `${process.pid} ${HOST}\n`;
 /** The waiter named in `.next`, if it is another process's and alive (refreshed lately). */
 function otherWaiting(next: string): boolean {
   try {
-    return readFileSync(next, "utf8") !== NEXT_OWNER && Date.now() - statSync(next).mtimeMs < NEXT_STALE_MS;
+    return readOwner(next) !== NEXT_OWNER && Date.now() - statSync(next).mtimeMs < NEXT_STALE_MS;
   } catch {
     return false;
   }
@@ -100,8 +114,8 @@ function claimNext(next: string): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") return false; // taking turns is a courtesy: never an error
     try {
-      const text = readFileSync(next, "utf8");
-      if (Date.now() - statSync(next).mtimeMs >= NEXT_STALE_MS && readFileSync(next, "utf8") === text) unlinkSync(next);
+      const text = readOwner(next);
+      if (Date.now() - statSync(next).mtimeMs >= NEXT_STALE_MS && readOwner(next) === text) unlinkSync(next);
     } catch {
       /* gone meanwhile */
     }
@@ -111,7 +125,7 @@ function claimNext(next: string): boolean {
 
 function releaseNext(next: string): void {
   try {
-    if (readFileSync(next, "utf8") === NEXT_OWNER) unlinkSync(next);
+    if (readOwner(next) === NEXT_OWNER) unlinkSync(next);
   } catch {
     /* gone */
   }

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -56,4 +56,21 @@ test("a process waiting for the lock gets its turn from one that takes it back t
   assert.ok(Number(out) > 20, `the child kept its share too: ${out} holds`);
   assert.equal(existsSync(`${lock}.next`), false);
   assert.equal(existsSync(lock), false);
+});
+
+test("a `.next` left by a dead or hostile process holds nobody up for long: 20 ms when fresh, not at all when stale, whatever its size", async () => {
+  const lock = join(t.dir, "other.lock");
+  const next = `${lock}.next`;
+  writeFileSync(next, `999999 elsewhere\n${"x".repeat(32 * 1024 * 1024)}`); // fresh, someone else's, huge
+  let asked = performance.now();
+  await withLock(lock, async () => undefined);
+  const fresh = performance.now() - asked;
+  assert.ok(fresh >= 19 && fresh < 250, `a fresh marker: waited ${fresh.toFixed(1)} ms`);
+  const old = new Date(Date.now() - 5_000);
+  utimesSync(next, old, old);
+  asked = performance.now();
+  await withLock(lock, async () => undefined);
+  const stale = performance.now() - asked;
+  assert.ok(stale < 15, `a stale marker: waited ${stale.toFixed(1)} ms`);
+  assert.equal(existsSync(next), true, "not ours: left where it is (a waiter that claims the turn removes a stale one)");
 });
