@@ -6,15 +6,13 @@
  * again any that a crash lost or cut short.
  */
 import { type Dir, type Dirent, lstatSync, mkdirSync, opendirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { Worker } from "node:worker_threads";
 import { basename, extname, join } from "node:path";
 import { TrustlineError } from "../errors.js";
 import type { Home } from "../home.js";
 import { chainOf } from "../issue.js";
 import { pemFromBase64 } from "../pem.js";
 import { type BatchItem, type BatchOptions, type BatchSummary, issueBatch } from "./issue-batch.js";
-import { BATCH_THREAD_LIMITS } from "./worker-pool.js";
-import type { OutputFile, OutputJob, OutputReply } from "./output-thread.js";
+import { OutputWriter } from "./output-writer.js";
 
 export interface FolderBatchOptions extends Omit<BatchOptions, "onIssued" | "onSkipped"> {
   readonly csrDir: string;
@@ -72,43 +70,6 @@ export function countCsrFiles(dir: string): number {
 export function outputName(csrFile: string): string {
   const ext = extname(csrFile);
   return `${ext ? basename(csrFile, ext) : csrFile}.pem`;
-}
-
-
-/** Sends outputs to the output thread in groups; at most a few groups in flight. */
-class OutputWriter {
-  readonly #thread = new Worker(new URL("./output-thread.js", import.meta.url), { resourceLimits: BATCH_THREAD_LIMITS });
-  /** The thread answers jobs in order: one reply settles the oldest job. */
-  readonly #waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
-  readonly #inflight: Promise<void>[] = [];
-  /** Outputs that could not be written: the certificates are issued and recorded; `cert show --out` delivers them. */
-  readonly failed: { path: string; message: string }[] = [];
-
-  constructor() {
-    this.#thread.on("message", (reply: OutputReply) => {
-      this.failed.push(...reply.failed);
-      this.#waiting.shift()?.resolve();
-    });
-    this.#thread.on("error", (e) => {
-      for (const job of this.#waiting.splice(0)) job.reject(e);
-    });
-  }
-
-  async write(files: readonly OutputFile[]): Promise<void> {
-    while (this.#inflight.length >= 4) await this.#inflight.shift();
-    const done = new Promise<void>((resolve, reject) => this.#waiting.push({ resolve, reject }));
-    done.catch(() => undefined); // observed in close()
-    this.#inflight.push(done);
-    this.#thread.postMessage({ files } satisfies OutputJob);
-  }
-
-  async close(): Promise<void> {
-    try {
-      for (const p of this.#inflight.splice(0)) await p;
-    } finally {
-      await this.#thread.terminate();
-    }
-  }
 }
 
 /** The real path of a folder, or undefined when it does not exist. */

@@ -9,12 +9,17 @@
  * replaces a link rather than following it. A file that fails is reported; the others are written.
  */
 import { closeSync, constants, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { parentPort } from "node:worker_threads";
 
 export interface OutputFile {
   readonly path: string;
   readonly text: string;
-  /** Replace what is there (a restore the coordinator has judged safe); default: create only. */
+  /**
+   * Written beside and renamed into place, replacing what is there: a restore the coordinator has
+   * judged safe, or an `issue batch --est` output, which must appear whole or not at all because a
+   * file that exists is not asked for again. Default: created only, never replacing.
+   */
   readonly replace?: boolean;
 }
 
@@ -25,6 +30,8 @@ export interface OutputJob {
 export interface OutputReply {
   readonly failed: readonly { readonly path: string; readonly message: string }[];
 }
+
+let temps = 0;
 
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -44,7 +51,8 @@ parentPort?.on("message", (job: OutputJob) => {
     try {
       if (!f.replace) writeNew(f.path, f.text);
       else {
-        const temp = `${f.path}.${process.pid}.tmp`;
+        // Hidden (listings skip it) and short: a name near the file system's limit still gets one.
+        const temp = join(dirname(f.path), `.trustline-${process.pid}-${++temps}.tmp`);
         try {
           writeNew(temp, f.text);
           renameSync(temp, f.path);

@@ -270,10 +270,13 @@ async function batchThroughEst(command: Command, opts: EstClientFlags & { csrDir
         `  skipped  ${summary.skipped} (their files already exist)`,
         `  rejected ${summary.rejected.length}`,
         ...summary.rejected.map((r) => `    ${printable(r.id)}: [${r.code}] ${printable(r.message)}`),
+        ...(summary.notDelivered.length ? [`  NOT DELIVERED ${summary.notDelivered.length} (issued, but the file could not be written; run the batch again to write them) [DELIVERY_FAILED]`] : []),
+        ...summary.notDelivered.map((d) => `    ${printable(d.output)}: ${printable(d.reason)}`),
         `  certificates in ${summary.outDir}`,
       ].join("\n"),
     );
-    if (summary.rejected.length > 0) process.exitCode = EXIT.INPUT_REJECTED;
+    if (summary.notDelivered.length > 0) process.exitCode = EXIT.ENVIRONMENT;
+    else if (summary.rejected.length > 0) process.exitCode = EXIT.INPUT_REJECTED;
   } finally {
     client.close();
   }

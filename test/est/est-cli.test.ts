@@ -7,15 +7,18 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { readdirSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { loopbackTls } from "../helpers/loopback-tls.js";
 import { join } from "node:path";
-import { auditLog, certList, expectError, expectOk, initCliHome, json, runCliAsync, assertAuditIntact, type TestHome } from "../cli/cli-helpers.js";
+import { auditLog, certList, describeRun, expectError, expectOk, initCliHome, json, runCliAsync, assertAuditIntact, type TestHome } from "../cli/cli-helpers.js";
 import { writeCsrFolder } from "../helpers/csr-folder.js";
 import { CLI, STATE_HOME, opensslCsr, runCli, tempDir } from "../helpers/pki.js";
 import { onPostgres } from "../helpers/postgres.js";
 import { totpNow } from "../helpers/totp.js";
+import { fill, mountTmpfs, probeMount, unfill } from "../helpers/tmpfs.js";
+
+const canMount = probeMount();
 
 interface EstProcess {
   readonly url: string;
@@ -128,6 +131,53 @@ describe("the line through the EST service, CLI end to end", () => {
     const inBatch = await certList(h, ["--batch", "L7-2026-12"]);
     assert.equal(inBatch.length, 60);
     assert.equal(new Set(inBatch.map((c) => c.commonName)).size, 60);
+  });
+
+  test("issue batch --est writes its files whole and never through a link planted in the output folder", async () => {
+    const csrDir = join(dir, "planted-delivery");
+    const outDir = join(dir, "planted-out");
+    writeCsrFolder(csrDir, 3, { prefix: "planted" });
+    mkdirSync(outDir);
+    const victim = join(dir, "victim.txt");
+    writeFileSync(victim, "someone else's file\n");
+    // The name an earlier version wrote its temporary file under, and an output name: both links to the victim.
+    symlinkSync(victim, join(outDir, "planted-000000.pem.partial"));
+    symlinkSync(victim, join(outDir, "planted-000001.pem"));
+    const r = await runCliAsync(["--json", "issue", "batch", "--est", servers[0]!.url, ...station, "--csr-dir", csrDir, "--out-dir", outDir, "--batch", "PLANTED-1"], { env: { TRUSTLINE_SESSION: token } });
+    expectOk(r);
+    assert.deepEqual((({ issued, skipped, notDelivered }) => ({ issued, skipped, notDelivered }))(json(r)), { issued: 2, skipped: 1, notDelivered: [] });
+    assert.equal(readFileSync(victim, "utf8"), "someone else's file\n");
+    assert.deepEqual(readdirSync(outDir).sort(), ["planted-000000.pem", "planted-000000.pem.partial", "planted-000001.pem", "planted-000002.pem"], "no temporary file left");
+    for (const f of ["planted-000000.pem", "planted-000002.pem"]) {
+      assert.equal(lstatSync(join(outDir, f)).isFile(), true);
+      const subject = spawnSync("openssl", ["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", join(outDir, f)], { encoding: "utf8" }).stdout.trim();
+      assert.equal(subject, `subject=CN=${f.replace(".pem", "")}`);
+    }
+  });
+
+  test("issue batch --est into a full disk: exit 4 with what was not written; run again once there is space: written, none issued twice", { skip: canMount ? false : "needs to mount a small tmpfs (root, and mount allowed)" }, async () => {
+    const csrDir = join(dir, "full-delivery");
+    const outDir = join(dir, "full-out");
+    writeCsrFolder(csrDir, 4, { prefix: "full" });
+    assert.ok(mountTmpfs(outDir, "256k"));
+    try {
+      fill(outDir);
+      const args = ["--json", "issue", "batch", "--est", servers[0]!.url, ...station, "--csr-dir", csrDir, "--out-dir", outDir, "--batch", "FULL-1"];
+      const r = await runCliAsync(args, { env: { TRUSTLINE_SESSION: token } });
+      assert.equal(r.status, 4, describeRun(r));
+      const doc = json(r) as { issued: number; notDelivered: { output: string; reason: string }[] };
+      assert.equal(doc.issued, 4);
+      assert.deepEqual(doc.notDelivered.map((d) => d.output).sort(), ["full-000000.pem", "full-000001.pem", "full-000002.pem", "full-000003.pem"]);
+      for (const d of doc.notDelivered) assert.equal(d.reason, "ENOSPC");
+      assert.deepEqual(readdirSync(outDir).filter((n) => !n.startsWith("filler-")), [], "no temporary file left");
+      unfill(outDir);
+      const again = await runCliAsync(args, { env: { TRUSTLINE_SESSION: token } });
+      expectOk(again);
+      assert.deepEqual((({ issued, reused, notDelivered }) => ({ issued, reused, notDelivered }))(json(again)), { issued: 0, reused: 4, notDelivered: [] });
+      assert.equal((await certList(h, ["--batch", "FULL-1"])).length, 4);
+    } finally {
+      execFileSync("umount", ["-l", outDir]);
+    }
   });
 
   test("the same batch pushed to every server at once: each request gets exactly one certificate", async () => {

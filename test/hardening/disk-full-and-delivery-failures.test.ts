@@ -7,57 +7,13 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createCsr } from "../../ca/index.js";
 import { tempDir } from "../helpers/pki.js";
+import { fill, mountTmpfs, probeMount, unfill } from "../helpers/tmpfs.js";
 import { certList, describeRun, expectError, expectOk, initCliHome, json, runCliAsync, type TestHome } from "../cli/cli-helpers.js";
-
-/** Mount a tmpfs of `size` at `dir`; false when this machine does not let us (not root, no mount). */
-function mountTmpfs(dir: string, size: string): boolean {
-  mkdirSync(dir, { recursive: true });
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Fill a file system until it refuses: what is left is no space at all. */
-function fill(dir: string): void {
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  for (let i = 0; ; i++) {
-    try {
-      writeFileSync(join(dir, `filler-${i}`), chunk);
-    } catch {
-      try {
-        writeFileSync(join(dir, `filler-small-${i}`), Buffer.alloc(512, 1));
-      } catch {
-        return;
-      }
-    }
-  }
-}
-const unfill = (dir: string) => {
-  for (const f of readdirSync(dir)) if (f.startsWith("filler-")) rmSync(join(dir, f));
-};
-
-/** Whether this machine lets the tests mount a tmpfs (root, and a kernel that allows it here). */
-function probeMount(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  const probe = tempDir("trustline-mount-probe-");
-  try {
-    if (!mountTmpfs(join(probe.dir, "m"), "64k")) return false;
-    execFileSync("umount", [join(probe.dir, "m")]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    probe.cleanup();
-  }
-}
 
 const canMount = probeMount();
 
