@@ -48,7 +48,14 @@ async function load(url: string, tls: { cert: string; key: string; ca: string },
   return { perSecond: result.requests.total / ((finished - started) / 1000), p50: result.latency.p50, p99: result.latency.p99, ok: result["2xx"], failed: result.non2xx + result.errors + result.timeouts };
 }
 
-export async function estBench(dir: string, options: { certs: number; workers: number; store?: string }): Promise<Row[]> {
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export async function estBench(dir: string, options: { certs: number; workers: number; rounds: number; store?: string }): Promise<Row[]> {
   const where = options.store ? "PostgreSQL" : "embedded";
   const home = join(dir, options.store ? "est-pg-home" : "est-home");
   const passFile = join(dir, "est-pass.txt");
@@ -86,11 +93,18 @@ export async function estBench(dir: string, options: { certs: number; workers: n
     const enrollRequest = (bodies: readonly string[]) => ({ method: "POST" as const, path: "/.well-known/est/simpleenroll", headers: { "content-type": "application/pkcs10", authorization: `Bearer ${token}` }, bodies });
     const base64 = (ders: readonly Uint8Array[]) => ders.map((d) => Buffer.from(d).toString("base64"));
     await load(url, tls, 500, enrollRequest(base64(csrs(500, "warm")))); // connections, JIT
-    const ceiling = await load(url, tls, options.certs, { method: "GET", path: "/.well-known/est/cacerts" });
-    const bodies = base64(csrs(options.certs, "est"));
-    flushDirtyPages(); // the commits' fsyncs should not wait for earlier writes of this run
-    const enroll = await load(url, tls, options.certs, enrollRequest(bodies));
-    if (enroll.ok !== options.certs || enroll.failed > 0) throw new Error(`EST load: ${enroll.ok} enrolled, ${enroll.failed} failed of ${options.certs}: ${serverLog}`);
+    // Rounds, each against its own ceiling: the two cores are a shared VM's, whose speed was seen to
+    // swing by half between consecutive runs (cacerts 8,100-15,800/s); the median is the figure.
+    const ceilings: Awaited<ReturnType<typeof load>>[] = [];
+    const enrolls: Awaited<ReturnType<typeof load>>[] = [];
+    for (let round = 0; round < options.rounds; round++) {
+      ceilings.push(await load(url, tls, options.certs, { method: "GET", path: "/.well-known/est/cacerts" }));
+      const bodies = base64(csrs(options.certs, `est${round}`));
+      flushDirtyPages(); // the commits' fsyncs should not wait for earlier writes of this run
+      const enroll = await load(url, tls, options.certs, enrollRequest(bodies));
+      if (enroll.ok !== options.certs || enroll.failed > 0) throw new Error(`EST load: ${enroll.ok} enrolled, ${enroll.failed} failed of ${options.certs}: ${serverLog}`);
+      enrolls.push(enroll);
+    }
 
     // issue batch --est of a folder, against the local issue batch of the same folder.
     const folder = join(dir, "est-csrs");
@@ -100,35 +114,43 @@ export async function estBench(dir: string, options: { certs: number; workers: n
     writeFileSync(files.cert, station.certificatePem);
     writeFileSync(files.key, station.privateKeyPem, { mode: 0o600 });
     writeFileSync(files.root, root);
-    const viaEst = await runNode(
-      [CLI, "--json", "issue", "batch", "--est", url, "--cert", files.cert, "--key", files.key, "--cacert", files.root, "--csr-dir", folder, "--out-dir", join(dir, "est-out"), "--batch", "bench-est"],
-      { TRUSTLINE_SESSION: token },
-    );
-    if (viaEst.status !== 0) throw new Error(`issue batch --est failed: ${viaEst.stderr}`);
-    const estSummary = JSON.parse(viaEst.stdout) as { issued: number; certificatesPerSecond: number; durationMs: number };
+    const batches: { issued: number; certificatesPerSecond: number; durationMs: number }[] = [];
+    for (let round = 0; round < options.rounds; round++) {
+      flushDirtyPages();
+      const out = join(dir, `est-out-${round}`);
+      const viaEst = await runNode([CLI, "--json", "issue", "batch", "--est", url, "--cert", files.cert, "--key", files.key, "--cacert", files.root, "--csr-dir", folder, "--out-dir", out, "--batch", `bench-est-${round}`], { TRUSTLINE_SESSION: token });
+      if (viaEst.status !== 0) throw new Error(`issue batch --est failed: ${viaEst.stderr}`);
+      batches.push(JSON.parse(viaEst.stdout) as (typeof batches)[number]);
+      rmSync(out, { recursive: true, force: true });
+    }
     const local = await runNode([CLI, "--home", home, "--passphrase-file", passFile, "--json", "issue", "batch", "--csr-dir", folder, "--out-dir", join(dir, "local-out"), "--batch", "bench-local"], { TRUSTLINE_SESSION: token, TRUSTLINE_STATION: "line-1" });
     if (local.status !== 0) throw new Error(`local issue batch failed: ${local.stderr}`);
     const localSummary = JSON.parse(local.stdout) as { issued: number; certificatesPerSecond: number };
-    for (const d of ["est-out", "local-out", "est-csrs"]) rmSync(join(dir, d), { recursive: true, force: true });
+    for (const d of ["local-out", "est-csrs"]) rmSync(join(dir, d), { recursive: true, force: true });
     const n = fmt(options.certs);
+    const rounds = options.rounds > 1 ? `, median of ${options.rounds} rounds` : "";
+    const enroll = { perSecond: median(enrolls.map((e) => e.perSecond)), p50: median(enrolls.map((e) => e.p50)), p99: median(enrolls.map((e) => e.p99)) };
+    const ceiling = { perSecond: median(ceilings.map((c) => c.perSecond)), p99: median(ceilings.map((c) => c.p99)) };
+    const batchRate = median(batches.map((b) => b.certificatesPerSecond));
+    const each = <T>(xs: readonly T[], f: (x: T) => string) => (xs.length > 1 ? `; rounds ${xs.map(f).join(", ")}` : "");
     return [
       {
         suite: "est",
-        metric: `simpleenroll, ${n} distinct CSRs, 32 mTLS keep-alive connections, serve --workers ${options.workers}, ${where} store`,
-        value: `${fmt(enroll.perSecond)}/s (p50 ${fmt(enroll.p50, 1)} ms, p99 ${fmt(enroll.p99, 1)} ms)`,
-        baseline: `cacerts ${fmt(ceiling.perSecond)}/s (p99 ${fmt(ceiling.p99, 1)} ms)`,
+        metric: `simpleenroll, ${n} distinct CSRs, 32 mTLS keep-alive connections, serve --workers ${options.workers}, ${where} store${rounds}`,
+        value: `${fmt(enroll.perSecond)}/s (p50 ${fmt(enroll.p50, 1)} ms, p99 ${fmt(enroll.p99, 1)} ms${each(enrolls, (e) => `${fmt(e.perSecond)}/s p99 ${fmt(e.p99)}`)})`,
+        baseline: `cacerts ${fmt(ceiling.perSecond)}/s (p99 ${fmt(ceiling.p99, 1)} ms${each(ceilings, (c) => `${fmt(c.perSecond)}/s`)})`,
         ratio: `${fmt(enroll.perSecond / ceiling.perSecond, 2)}x`,
         target: ">= 1,000/s, p99 <= 50 ms",
         ok: enroll.perSecond >= 1000 && enroll.p99 <= 50,
       },
       {
         suite: "est",
-        metric: `issue batch --est, ${n} CSR files end to end, ${where} store`,
-        value: `${fmt(estSummary.certificatesPerSecond)} certs/s (${fmt(estSummary.durationMs / 1000, 1)} s)`,
+        metric: `issue batch --est, ${n} CSR files end to end, ${where} store${rounds}`,
+        value: `${fmt(batchRate)} certs/s${each(batches, (b) => fmt(b.certificatesPerSecond))}`,
         baseline: `local issue batch ${fmt(localSummary.certificatesPerSecond)} certs/s`,
-        ratio: `${fmt(estSummary.certificatesPerSecond / localSummary.certificatesPerSecond, 2)}x`,
+        ratio: `${fmt(batchRate / localSummary.certificatesPerSecond, 2)}x`,
         target: ">= 1,000 certs/s",
-        ok: estSummary.issued === options.certs && estSummary.certificatesPerSecond >= 1000,
+        ok: batches.every((b) => b.issued === options.certs) && batchRate >= 1000,
       },
     ];
   } finally {
@@ -142,7 +164,7 @@ export async function estBench(dir: string, options: { certs: number; workers: n
 }
 
 /** The EST rows on the embedded store; with `postgres`, on PostgreSQL (started here) with one and two server processes too. */
-export async function estBenches(dir: string, options: { certs: number; workers: number; postgres: boolean }): Promise<Row[]> {
+export async function estBenches(dir: string, options: { certs: number; workers: number; rounds: number; postgres: boolean }): Promise<Row[]> {
   const rows = await estBench(dir, options);
   if (!options.postgres) return rows;
   if (POSTGRES_MISSING) {

@@ -10,7 +10,8 @@
  * --vault-certs N (Key Vault row, default 4000: 20 s at the vault's limit), --pg-certs N (CSRs per
  * station in the PostgreSQL suite, default 10000), --pg-seed N (records seeded into PostgreSQL for
  * the latency row, default 1000000), --est-certs N (EST enrollments and batch size, default 10000),
- * --est-workers N (serve --est processes, default 1), --est-postgres (the EST rows on PostgreSQL too, with one
+ * --est-workers N (serve --est processes, default 1), --est-rounds N (EST rounds, each row's median
+ * reported with every round, default 3), --est-postgres (the EST rows on PostgreSQL too, with one
  * and two server processes).
  */
 import { reportBench } from "./report.js";
@@ -46,7 +47,7 @@ try {
   if (want("validate")) rows.push(...(await pathValidationBench(dir, { leaves: num("--leaves", 2000) })));
   if (want("report")) rows.push(...(await reportBench(dir, { records: num("--report-records", 1_000_000) })));
   if (want("postgres")) rows.push(...(await postgresBench(dir, { certs: num("--pg-certs", 10_000), seed: num("--pg-seed", 1_000_000) })));
-  if (want("est")) rows.push(...(await estBenches(dir, { certs: num("--est-certs", 10_000), workers: num("--est-workers", 1), postgres: args.includes("--est-postgres") })));
+  if (want("est")) rows.push(...(await estBenches(dir, { certs: num("--est-certs", 10_000), workers: num("--est-workers", 1), rounds: num("--est-rounds", 3), postgres: args.includes("--est-postgres") })));
   if (want("keys")) rows.push(...(await keysBench(dir, { certs: num("--key-certs", 10_000), vaultCerts: num("--vault-certs", 4000) })));
   printTable(rows);
   if (rows.some((r) => r.ok === false)) process.exitCode = 1;

@@ -100,7 +100,7 @@ export { renderReportHtml } from "./reports/html.js";
 export { ensureReportSigner, signReport, verifyReport, type ReportCheck, type ReportEvidence, type ReportVerdict, type ReportVerifyOptions, type SignedReport } from "./reports/signature.js";
 export { startEstServer, EST_LIMITS, type EstOptions, type EstLimits, type RunningEstServer } from "./est/service.js";
 export { EstClient, estBase, certificatesOf, type EstClientOptions, type EstEnrolled } from "./est/client.js";
-export { enrollFolderThroughEst, type EstBatchOptions, type EstBatchSummary } from "./est/batch.js";
+export { EST_BATCH_IN_FLIGHT, enrollFolderThroughEst, type EstBatchOptions, type EstBatchSummary } from "./est/batch.js";
 export { certsOnly, MEDIA as EST_MEDIA } from "./est/wire.js";
 export { csrDer } from "./x509/csr.js";
 export { addStation, chainToRoot, listStations, disableStation, enableStation, identifyStation, type StationRecord, type AddedStation, type StationRefusal } from "./stations/stations.js";

@@ -24,7 +24,7 @@ export interface EstBatchOptions {
   readonly batch: string;
   /** Append the issuing CA chain (not the root) to each certificate file. */
   readonly chain?: boolean;
-  /** Requests in flight (default 32). */
+  /** Requests in flight (default EST_BATCH_IN_FLIGHT). */
   readonly inFlight?: number;
   readonly maxRequestBytes: number;
   readonly onProgress?: (p: { done: number; issued: number; reused: number; rejected: number; elapsedMs: number }) => void;
@@ -45,6 +45,14 @@ export interface EstBatchSummary {
   readonly durationMs: number;
   readonly certificatesPerSecond: number;
 }
+
+/**
+ * The service commits the requests that arrive together as one group (one lock, a few fsyncs, one
+ * signed head), so a batch that keeps more requests in flight gets bigger groups: measured on the
+ * two-core reference machine, 128 in flight issued 1,114-1,222 certificates/s where 32 issued
+ * 937-1,052. A connection each (HTTP/1.1); the service allows 1,024 at once.
+ */
+export const EST_BATCH_IN_FLIGHT = 128;
 
 /** Refusals of one request (the CSR, the policy): the batch goes on. Anything else stops it. */
 const PER_REQUEST: ReadonlySet<string> = new Set(["CSR_INVALID", "POLICY_DENIED", "INPUT_INVALID"]);
@@ -114,7 +122,7 @@ export async function enrollFolderThroughEst(client: EstClient, options: EstBatc
       progress();
     }
   };
-  const lanes = Array.from({ length: Math.max(1, Math.min(options.inFlight ?? 32, 256)) }, lane);
+  const lanes = Array.from({ length: Math.max(1, Math.min(options.inFlight ?? EST_BATCH_IN_FLIGHT, 256)) }, lane);
   const results = await Promise.allSettled(lanes);
   // What was answered is written, even when the batch stops.
   flush();

@@ -5,6 +5,7 @@ import {
   generateDeviceCertificate,
   issueBatchFromFolder,
   enrollFolderThroughEst,
+  EST_BATCH_IN_FLIGHT,
   countCsrFiles,
   type IssuedCertificate,
   issueDeviceCertificate,
@@ -161,7 +162,7 @@ export function issueCommand(): Command {
     .option("--cert <file>", "with --est: this station's certificate (env TRUSTLINE_EST_CERT)")
     .option("--key <file>", "with --est: its private key (env TRUSTLINE_EST_KEY)")
     .option("--cacert <file>", "with --est: the CA certificates that identify the server (env TRUSTLINE_EST_CACERT)")
-    .option("--in-flight <n>", "with --est: requests in flight (default 32)", (v) => Number(v))
+    .option("--in-flight <n>", "with --est: requests in flight, each on its own connection (default 128)", (v) => Number(v))
     .addHelpText(
       "after",
       examples(
@@ -242,7 +243,7 @@ async function batchThroughEst(command: Command, opts: EstClientFlags & { csrDir
   if (opts.days !== undefined) throw new TrustlineError("USAGE", "--days is the service's to decide: the EST service issues with the profile's validity");
   if (opts.ca !== "device") throw new TrustlineError("USAGE", "with --est, name the CA in the URL: https://<host>:<port>/.well-known/est/<ca>");
   if (opts.inFlight !== undefined && !(Number.isInteger(opts.inFlight) && opts.inFlight >= 1 && opts.inFlight <= 256)) throw new TrustlineError("USAGE", "--in-flight is a whole number from 1 to 256");
-  const inFlight = opts.inFlight ?? 32;
+  const inFlight = opts.inFlight ?? EST_BATCH_IN_FLIGHT;
   const total = countCsrFiles(opts.csrDir);
   const client = estClientFrom(command, opts, { session: true, connections: inFlight });
   const tty = process.stderr.isTTY && !globals(command).json;
