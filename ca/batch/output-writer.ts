@@ -14,7 +14,7 @@ export class OutputWriter {
   /** The thread answers jobs in order: one reply settles the oldest job. */
   readonly #waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
   readonly #inflight: Promise<void>[] = [];
-  /** Outputs that could not be written: the certificates are issued and recorded; `cert show --out` delivers them. */
+  /** Outputs that could not be written (their certificates are issued and recorded: the caller says how to deliver them). */
   readonly failed: { path: string; message: string }[] = [];
 
   constructor() {
