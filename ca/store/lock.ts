@@ -92,10 +92,13 @@ const NEXT_TURN_MS = 20;
 const NEXT_STALE_MS = 1_000;
 const NEXT_OWNER = `${process.pid} ${HOST}\n`;
 
+/** Whether `.next` was refreshed lately (its waiter is alive and still waiting). Throws when it is gone. */
+const nextIsFresh = (next: string): boolean => Date.now() - statSync(next).mtimeMs < NEXT_STALE_MS;
+
 /** The waiter named in `.next`, if it is another process's and alive (refreshed lately). */
 function otherWaiting(next: string): boolean {
   try {
-    return readOwner(next) !== NEXT_OWNER && Date.now() - statSync(next).mtimeMs < NEXT_STALE_MS;
+    return readOwner(next) !== NEXT_OWNER && nextIsFresh(next);
   } catch {
     return false;
   }
@@ -115,7 +118,7 @@ function claimNext(next: string): boolean {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") return false; // taking turns is a courtesy: never an error
     try {
       const text = readOwner(next);
-      if (Date.now() - statSync(next).mtimeMs >= NEXT_STALE_MS && readOwner(next) === text) unlinkSync(next);
+      if (!nextIsFresh(next) && readOwner(next) === text) unlinkSync(next);
     } catch {
       /* gone meanwhile */
     }
